@@ -1,0 +1,158 @@
+"""Command line of the lesion stage: ``extract``, ``sample-data`` and ``demo``.
+
+``radiomics-response`` (NomogramScoreLib.cli) gathers these with the other stages' sub-commands;
+``python -m ResponseSignatureLib`` runs just these.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import RadiomicsResponseError
+from .progress import TextProgressBar
+
+
+def add_subcommands(subparsers, include_demo: bool = True) -> None:
+    """Add this stage's sub-commands to an argparse sub-parser collection."""
+    _add_extract(subparsers)
+    sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
+    sample.add_argument("outdir", type=Path)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=run_sample_data)
+    if include_demo:
+        demo = subparsers.add_parser("demo", help="sample case -> lesion table + RECIST, printed and written")
+        demo.add_argument("--out", type=Path, default=Path("demo_output"))
+        demo.set_defaults(func=run_demo)
+    from .models import cli as models_cli
+
+    models_cli.add_subcommands(subparsers)
+
+
+def _add_extract(subparsers) -> None:
+    extract = subparsers.add_parser(
+        "extract",
+        help="baseline + follow-up images and segmentations -> lesion table with RECIST",
+        description="Per-lesion measures and radiomic features at baseline and follow-up, their change, "
+        "lesion matching and RECIST 1.1. IMG: NRRD/NIfTI/MHA file or DICOM series folder; SEG: .seg.nrrd or "
+        "label map (each label value one lesion).",
+    )
+    extract.add_argument("--baseline", required=True, type=Path, metavar="IMG")
+    extract.add_argument("--baseline-seg", required=True, type=Path, metavar="SEG")
+    extract.add_argument("--followup", required=True, type=Path, metavar="IMG")
+    extract.add_argument("--followup-seg", required=True, type=Path, metavar="SEG")
+    extract.add_argument("--params", default=None, help="preset name (ibsi, ligero2021, dercle2020, default) or pyradiomics YAML")
+    extract.add_argument("--patient-id", default=None)
+    extract.add_argument("--locations", type=Path, default=None, help="CSV with columns lesion_id,location")
+    extract.add_argument("--tolerance-mm", type=float, default=15.0, help="centroid matching tolerance (mm)")
+    extract.add_argument("--pair", action="append", default=[], metavar="BASELINE=FOLLOWUP", help="force a lesion match")
+    extract.add_argument("--engine", default="pyradiomics", choices=["pyradiomics", "builtin"])
+    extract.add_argument("--out", required=True, type=Path, help="lesion table CSV")
+    extract.set_defaults(func=run_extract)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    """Handler of ``extract``: writes the lesion table, its provenance and the RECIST result."""
+    from .pipeline import run_case_files
+    from .tableio import write_table
+
+    pairs = [_parse_pair(text) for text in args.pair]
+    result = run_case_files(
+        args.baseline, args.baseline_seg, args.followup, args.followup_seg,
+        patient_id=args.patient_id, params=args.params, locations=args.locations,
+        pairs=pairs, tolerance_mm=args.tolerance_mm, engine=args.engine, progress=TextProgressBar(),
+    )
+    write_table(result.table, args.out, {**result.provenance, "recist": result.recist, "errors": result.errors})
+    print_summary(result)
+    print(f"Lesion table: {args.out}")
+    return 0
+
+
+def _parse_pair(text: str) -> tuple[str, str]:
+    from .errors import InputError
+
+    baseline, sep, followup = text.partition("=")
+    if not sep or not baseline or not followup:
+        raise InputError(f"--pair takes BASELINE=FOLLOWUP segment names, got {text!r}.")
+    return baseline.strip(), followup.strip()
+
+
+def run_sample_data(args: argparse.Namespace) -> int:
+    """Handler of ``sample-data``."""
+    from .sample_data import make_sample_case
+
+    paths = make_sample_case(args.outdir, seed=args.seed)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def run_lesion_demo(out: Path, progress=None):
+    """Sample case -> lesion table (written to ``out``); returns (paths, LesionTableResult)."""
+    from .pipeline import run_case_files
+    from .sample_data import make_sample_case
+    from .tableio import write_table
+
+    paths = make_sample_case(out / "sample_case", seed=0, patient_id="sample")
+    result = run_case_files(
+        paths["baseline_image"], paths["baseline_seg"], paths["followup_image"], paths["followup_seg"],
+        patient_id="sample", locations=paths["locations"], params="default", progress=progress,
+    )
+    write_table(result.table, out / "lesions.csv", {**result.provenance, "recist": result.recist, "errors": result.errors})
+    return paths, result
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Handler of ``demo`` (lesion stage only; the full pipeline demo is in NomogramScoreLib)."""
+    _, result = run_lesion_demo(args.out, progress=TextProgressBar())
+    print_summary(result)
+    print(f"Tables written to {args.out}")
+    return 0
+
+
+def print_summary(result) -> None:
+    """A short lesion / RECIST summary for the terminal."""
+    table = result.table
+    print(f"\nPatient {table['patient_id'].iloc[0] if len(table) else '?'}: {len(table)} lesions")
+    print(f"{'lesion':<14}{'location':<10}{'status':<13}{'target':<8}{'LD base':>9}{'LD f/u':>9}{'vol base':>10}{'vol f/u':>10}")
+    for _, lesion in table.iterrows():
+        print(
+            f"{str(lesion['lesion_id']):<14}{str(lesion['location']):<10}{lesion['status']:<13}{'yes' if lesion['target'] else '':<8}"
+            f"{lesion['baseline:longest_diameter_mm']:>9.1f}{lesion['followup:longest_diameter_mm']:>9.1f}"
+            f"{lesion['baseline:volume_ml']:>10.2f}{lesion['followup:volume_ml']:>10.2f}"
+        )
+    recist = result.recist
+    print(
+        f"RECIST 1.1: {recist.get('recist_category')} ({recist.get('recist_reason')}); sum of diameters "
+        f"{recist.get('baseline_sum_mm', float('nan')):.1f} -> {recist.get('followup_sum_mm', float('nan')):.1f} mm "
+        f"({recist.get('percent_change_from_baseline', float('nan')):+.1f} %)"
+    )
+    for error in result.errors:
+        print(f"  warning: {error['message']}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ResponseSignatureLib``: the lesion-stage sub-commands."""
+    parser = argparse.ArgumentParser(prog="python -m ResponseSignatureLib", description=__doc__)
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    return dispatch(parser, argv)
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse, run the chosen handler, and turn our errors into a one-line message and exit code 2."""
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RadiomicsResponseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def dump_json(data, path: Path) -> None:
+    """Write JSON (indented, sorted) for results meant to be read by people and tools."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

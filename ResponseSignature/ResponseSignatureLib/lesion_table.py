@@ -1,0 +1,169 @@
+"""The lesion table: one row per lesion of one patient, the contract every later stage reads.
+
+Columns (stable API; names keep pyradiomics' feature names so published signatures map 1:1):
+
+- ``patient_id``: the patient.
+- ``lesion_id``: the lesion's name (baseline segment name; the follow-up name for new lesions).
+- ``location``: organ (liver, lung, node, ...); ``node`` marks a lymph node for RECIST.
+- ``status``: ``matched`` (seen at both time points), ``new`` (follow-up only),
+  ``disappeared`` (baseline only; measured as 0 mm / 0 ml at follow-up — a clinical finding).
+- ``baseline_segment`` / ``followup_segment``: the segment names at each time point.
+- ``match_method``: how the lesion was matched (``pair``, ``name``, ``centroid``; empty if unmatched);
+  ``match_distance_mm``: centroid distance between the time points.
+- ``target``: True if the lesion is a RECIST 1.1 target lesion (selected at baseline).
+- ``<timepoint>:<measure>`` for timepoint in baseline, followup and measure in
+  ``longest_diameter_mm`` (RECIST longest axial diameter), ``short_axis_mm`` (perpendicular short
+  axis in the same slice), ``volume_ml``, ``mean_hu``, ``n_voxels``.
+- ``<timepoint>:<feature>``: radiomic features, pyradiomics names (``original_glcm_JointEntropy``).
+- ``delta:<x>`` = followup − baseline; ``reldelta:<x>`` = (followup − baseline) / |baseline|,
+  empty where the baseline is 0 or missing. For every measure and feature.
+- ``error``: why a lesion's features or measures are missing (empty when all is well).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+TIMEPOINTS = ("baseline", "followup")
+MEASURES = ("longest_diameter_mm", "short_axis_mm", "volume_ml", "mean_hu", "n_voxels")
+ID_COLUMNS = (
+    "patient_id",
+    "lesion_id",
+    "location",
+    "status",
+    "baseline_segment",
+    "followup_segment",
+    "match_method",
+    "match_distance_mm",
+    "target",
+)
+# Measures that are 0 when a lesion is absent at a time point (RECIST: disappeared = 0 mm).
+ZERO_WHEN_ABSENT = ("longest_diameter_mm", "short_axis_mm", "volume_ml", "n_voxels")
+
+COLUMN_DESCRIPTIONS = {
+    "patient_id": "Patient identifier",
+    "lesion_id": "Lesion name (baseline segment name; follow-up name for new lesions)",
+    "location": "Organ of the lesion (node = lymph node)",
+    "status": "matched, new (follow-up only) or disappeared (baseline only)",
+    "baseline_segment": "Segment name at baseline",
+    "followup_segment": "Segment name at follow-up",
+    "match_method": "How baseline and follow-up were matched: pair, name or centroid",
+    "match_distance_mm": "Distance between the lesion centroids at the two time points",
+    "target": "RECIST 1.1 target lesion",
+    "error": "Why values are missing for this lesion",
+}
+MEASURE_DESCRIPTIONS = {
+    "longest_diameter_mm": ("RECIST longest axial diameter", "mm"),
+    "short_axis_mm": ("Short axis perpendicular to the longest diameter, same slice", "mm"),
+    "volume_ml": ("Lesion volume", "ml"),
+    "mean_hu": ("Mean intensity in the lesion", "HU"),
+    "n_voxels": ("Number of voxels in the lesion", ""),
+}
+
+NODE_WORDS = ("node", "lymph")
+
+
+def is_node_location(location: Any) -> bool:
+    """True if a location string names a lymph node (RECIST measures nodes by their short axis)."""
+    return isinstance(location, str) and any(word in location.lower() for word in NODE_WORDS)
+
+
+def infer_location(lesion_name: str) -> str:
+    """Guess the organ from a segment name such as 'liver_1' or 'Lung lesion 2'; 'other' if unknown."""
+    known = ("liver", "lung", "node", "lymph", "bone", "adrenal", "kidney", "peritoneum", "brain", "spleen", "pancreas")
+    name = lesion_name.lower()
+    for organ in known:
+        if organ in name:
+            return "node" if organ == "lymph" else organ
+    return "other"
+
+
+def relative_change(baseline: float, followup: float) -> float:
+    """(followup − baseline) / |baseline|; NaN where the baseline is 0 or either value is missing."""
+    if baseline is None or followup is None or not np.isfinite(baseline) or not np.isfinite(followup) or baseline == 0:
+        return math.nan
+    return (followup - baseline) / abs(baseline)
+
+
+def build_lesion_table(
+    patient_id: str,
+    rows: Iterable[Mapping[str, Any]],
+    values: Mapping[str, Mapping[str, Mapping[str, float]]],
+) -> pd.DataFrame:
+    """Assemble the lesion table.
+
+    ``rows``: one mapping per lesion with the ID_COLUMNS (except patient_id) and ``error``.
+    ``values[timepoint][segment_name]``: measures and features of that segment at that time point.
+    Absent lesions get 0 for ZERO_WHEN_ABSENT measures and NaN for everything else.
+    """
+    value_names = _ordered_value_names(values)
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {"patient_id": patient_id}
+        record.update({key: row.get(key) for key in ID_COLUMNS if key != "patient_id"})
+        for timepoint in TIMEPOINTS:
+            segment = row.get(f"{timepoint}_segment")
+            found = values.get(timepoint, {}).get(segment, {}) if segment else {}
+            for name in value_names:
+                if segment:
+                    record[f"{timepoint}:{name}"] = found.get(name, math.nan)
+                else:
+                    record[f"{timepoint}:{name}"] = 0.0 if name in ZERO_WHEN_ABSENT else math.nan
+        for name in value_names:
+            before, after = record[f"baseline:{name}"], record[f"followup:{name}"]
+            record[f"delta:{name}"] = after - before if np.isfinite(before) and np.isfinite(after) else math.nan
+            record[f"reldelta:{name}"] = relative_change(before, after)
+        record["error"] = row.get("error") or ""
+        records.append(record)
+    columns = list(ID_COLUMNS) + [f"{prefix}:{name}" for prefix in (*TIMEPOINTS, "delta", "reldelta") for name in value_names] + ["error"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _ordered_value_names(values: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[str]:
+    """Measures first (fixed order), then every feature name seen, in first-seen order."""
+    names = list(MEASURES)
+    seen = set(names)
+    for per_segment in values.values():
+        for segment_values in per_segment.values():
+            for name in segment_values:
+                if name not in seen:
+                    seen.add(name)
+                    names.append(name)
+    return names
+
+
+def recist_diameter_column(location: Any, timepoint: str) -> str:
+    """The RECIST diameter column of a lesion: short axis for nodes, longest diameter otherwise."""
+    measure = "short_axis_mm" if is_node_location(location) else "longest_diameter_mm"
+    return f"{timepoint}:{measure}"
+
+
+def waterfall_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-lesion RECIST diameter change in percent, largest increase first (new lesions left out)."""
+    rows = []
+    for _, lesion in table.iterrows():
+        if lesion["status"] == "new":
+            continue
+        before = lesion[recist_diameter_column(lesion["location"], "baseline")]
+        after = lesion[recist_diameter_column(lesion["location"], "followup")]
+        change = relative_change(before, after)
+        if np.isfinite(change):
+            rows.append({"lesion_id": lesion["lesion_id"], "diameter_change_percent": 100.0 * change})
+    result = pd.DataFrame(rows, columns=["lesion_id", "diameter_change_percent"])
+    return result.sort_values("diameter_change_percent", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def column_description(column: str) -> tuple[str, str]:
+    """(description, unit) of a lesion-table column, for table nodes and reports."""
+    if column in COLUMN_DESCRIPTIONS:
+        return COLUMN_DESCRIPTIONS[column], ""
+    prefix, _, name = column.partition(":")
+    text, unit = MEASURE_DESCRIPTIONS.get(name, (f"Radiomic feature {name}", ""))
+    if prefix == "delta":
+        return f"Change (follow-up − baseline) of: {text}", unit
+    if prefix == "reldelta":
+        return f"Relative change (follow-up − baseline)/|baseline| of: {text}", ""
+    return f"{text} at {prefix}", unit
