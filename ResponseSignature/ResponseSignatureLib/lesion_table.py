@@ -27,6 +27,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from . import recist
+
 TIMEPOINTS = ("baseline", "followup")
 MEASURES = ("longest_diameter_mm", "short_axis_mm", "volume_ml", "mean_hu", "n_voxels")
 ID_COLUMNS = (
@@ -62,14 +64,6 @@ MEASURE_DESCRIPTIONS = {
     "mean_hu": ("Mean intensity in the lesion", "HU"),
     "n_voxels": ("Number of voxels in the lesion", ""),
 }
-
-NODE_WORDS = ("node", "lymph")
-
-
-def is_node_location(location: Any) -> bool:
-    """True if a location string names a lymph node (RECIST measures nodes by their short axis)."""
-    return isinstance(location, str) and any(word in location.lower() for word in NODE_WORDS)
-
 
 def infer_location(lesion_name: str) -> str:
     """Guess the organ from a segment name such as 'liver_1' or 'Lung lesion 2'; 'other' if unknown."""
@@ -137,7 +131,7 @@ def _ordered_value_names(values: Mapping[str, Mapping[str, Mapping[str, float]]]
 
 def recist_diameter_column(location: Any, timepoint: str) -> str:
     """The RECIST diameter column of a lesion: short axis for nodes, longest diameter otherwise."""
-    measure = "short_axis_mm" if is_node_location(location) else "longest_diameter_mm"
+    measure = "short_axis_mm" if recist.is_lymph_node(location) else "longest_diameter_mm"
     return f"{timepoint}:{measure}"
 
 
@@ -167,3 +161,32 @@ def column_description(column: str) -> tuple[str, str]:
     if prefix == "reldelta":
         return f"Relative change (follow-up − baseline)/|baseline| of: {text}", ""
     return f"{text} at {prefix}", unit
+
+
+def recist_from_lesion_table(table: pd.DataFrame) -> dict:
+    """Patient RECIST 1.1 / volumetric / Choi columns from one patient's lesion table.
+
+    Baseline lesions are the matched and disappeared ones that could be measured; disappeared
+    lesions count 0 mm at follow-up; new lesions mean PD; targets come from the ``target`` column.
+    """
+    baseline, followup = {}, {}
+    for _, lesion in table[table["status"] != "new"].iterrows():
+        if not np.isfinite(lesion["baseline:longest_diameter_mm"]):
+            continue
+        baseline[lesion["lesion_id"]] = _measurement(lesion, "baseline", present=True)
+        followup[lesion["lesion_id"]] = _measurement(lesion, "followup", present=lesion["status"] == "matched")
+    new_lesions = [str(name) for name in table.loc[table["status"] == "new", "lesion_id"]]
+    targets = [name for name in table.loc[table["target"].astype(bool), "lesion_id"] if name in baseline]
+    return recist.patient_recist_summary(baseline, followup, new_lesions=new_lesions, targets=targets)
+
+
+def _measurement(lesion: pd.Series, timepoint: str, present: bool) -> recist.LesionMeasurement:
+    return recist.LesionMeasurement(
+        lesion_id=str(lesion["lesion_id"]),
+        location=str(lesion["location"]),
+        longest_diameter_mm=float(lesion[f"{timepoint}:longest_diameter_mm"]),
+        short_axis_mm=float(lesion[f"{timepoint}:short_axis_mm"]),
+        volume_ml=float(lesion[f"{timepoint}:volume_ml"]),
+        mean_hu=float(lesion[f"{timepoint}:mean_hu"]),
+        present=present,
+    )
