@@ -138,3 +138,20 @@ def test_extract_from_simpleitk_images_and_errors():
     empty *= 0
     with pytest.raises(LesionError, match="liver_2"):
         zhao.extract_zhao_features(image, empty, lesion_id="liver_2")
+
+
+def test_dercle_preset_extracts_the_four_signature_inputs_and_sigmoid():
+    from ResponseSignatureLib.extraction import FeatureExtractor, load_params
+    from ResponseSignatureLib.errors import InputError
+
+    image_array, mask_array = blurred_sphere(1.0, radius=10.0, shape=(60, 60, 60))
+    image = sitk.GetImageFromArray(image_array.astype(np.float32))
+    mask = sitk.GetImageFromArray(mask_array.astype(np.uint8))
+    mask.CopyInformation(image)
+    features = FeatureExtractor("dercle2020_signature").extract(image, mask, lesion_id="liver_1")
+    signature_inputs = {"zhao_shapeindex_SI4", "zhao_logz-sigma-2-0-mm_Entropy", "zhao_logx-sigma-2-0-mm_Entropy", "original_ngtdm_Contrast"}
+    assert signature_inputs <= set(features)
+    assert {name for name in features if name.startswith("zhao_sigmoid_")} >= {"zhao_sigmoid_SlopeMean", "zhao_sigmoid_FitR2Mean"}
+    assert not any(name.startswith("original_") and name != "original_ngtdm_Contrast" for name in features)
+    with pytest.raises(InputError, match="Bogus"):
+        load_params({"featureClass": {"zhao": ["Bogus"]}})

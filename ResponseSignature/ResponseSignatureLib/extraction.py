@@ -148,8 +148,47 @@ def load_params(source=None) -> dict:
     else:
         raise InputError(f"extraction parameters must be a preset name, a file path or a dict, "
                          f"not {type(source).__name__}")
-    validate_params(params, origin)
+    pyradiomics_part, _, _ = split_zhao_params(params, origin)
+    if pyradiomics_part.get("featureClass") or not zhao_groups(params):
+        validate_params(pyradiomics_part, origin)
     return params
+
+
+# --------------------------------------------------------------------------------------------
+# the Zhao-lab feature class (zhao_features.py): not pyradiomics', so kept out of its schema
+# --------------------------------------------------------------------------------------------
+ZHAO_CLASS = "zhao"
+
+
+def zhao_groups(params: dict) -> tuple[str, ...]:
+    """Zhao feature groups enabled by ``featureClass: {zhao: [...]}`` (empty/None = all groups)."""
+    from .zhao_features import FEATURE_GROUPS
+
+    classes = params.get("featureClass") or {}
+    if ZHAO_CLASS not in classes:
+        return ()
+    return tuple(classes[ZHAO_CLASS] or FEATURE_GROUPS)
+
+
+def split_zhao_params(params: dict, origin: str = "parameters") -> tuple[dict, tuple[str, ...], dict]:
+    """(pyradiomics-only parameters, zhao groups, zhao settings); InputError on unknown zhao names."""
+    from .zhao_features import DEFAULTS, FEATURE_GROUPS
+
+    groups = zhao_groups(params)
+    unknown = sorted(set(groups) - set(FEATURE_GROUPS))
+    settings = dict(params.get(ZHAO_CLASS) or {})
+    unknown_settings = sorted(set(settings) - set(DEFAULTS))
+    if unknown or unknown_settings:
+        raise InputError(
+            f"invalid zhao parameters in {origin}: unknown {'groups ' + ', '.join(unknown) if unknown else ''}"
+            f"{' settings ' + ', '.join(unknown_settings) if unknown_settings else ''}; "
+            f"groups are {', '.join(FEATURE_GROUPS)} and settings {', '.join(DEFAULTS)}"
+        )
+    pyradiomics_part = {key: copy.deepcopy(value) for key, value in params.items() if key != ZHAO_CLASS}
+    classes = dict(pyradiomics_part.get("featureClass") or {})
+    classes.pop(ZHAO_CLASS, None)
+    pyradiomics_part["featureClass"] = classes
+    return pyradiomics_part, groups, settings
 
 
 def _params_from_name_or_path(source) -> tuple[dict, str]:
@@ -403,7 +442,8 @@ class FeatureExtractor:
     def __init__(self, params=None, engine: str = "pyradiomics"):
         self._params = load_params(params)
         self.engine = engine
-        self._backend = _make_backend(engine, self._params)
+        pyradiomics_part, self._zhao_groups, self._zhao_settings = split_zhao_params(self._params)
+        self._backend = _make_backend(engine, pyradiomics_part) if pyradiomics_part["featureClass"] or not self._zhao_groups else None
 
     @property
     def settings(self) -> dict:
@@ -424,7 +464,12 @@ class FeatureExtractor:
                               timepoint)
         lower, upper = _mask_bbox(mask, lesion_id, timepoint)
         try:
-            raw = self._backend.extract(image, mask, lower, upper)
+            raw = self._backend.extract(image, mask, lower, upper) if self._backend else {}
+            if self._zhao_groups:
+                from .zhao_features import extract_zhao_features
+
+                zhao_settings = {"binWidth": _setting(self._params, "binWidth", 25.0), **self._zhao_settings}
+                raw.update(extract_zhao_features(image, mask, self._zhao_groups, zhao_settings, lesion_id))
         except LesionError:
             raise
         except Exception as exc:
