@@ -1,0 +1,379 @@
+"""Images and segmentations on disk <-> SimpleITK.
+
+Reads CT volumes (NRRD, NIfTI, MetaImage or a DICOM series folder) and lesion segmentations
+(Slicer ``.seg.nrrd`` or a label map), and brings every lesion mask onto the grid of its image.
+Writes segments back as a ``.seg.nrrd`` that 3D Slicer opens, or as a plain label map.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+GEOMETRY_TOLERANCE = 1e-4
+OUTSIDE_NOTE = "lies outside the image"
+EMPTY_NOTE = "empty segment"
+# Colours given to segments that have none (RGB 0..1), cycled.
+DEFAULT_COLORS = (
+    (0.90, 0.20, 0.20), (0.20, 0.70, 0.30), (0.20, 0.45, 0.90), (0.95, 0.75, 0.10),
+    (0.70, 0.30, 0.80), (0.10, 0.75, 0.80), (0.95, 0.50, 0.20), (0.55, 0.55, 0.55),
+)
+
+
+@dataclass
+class Segment:
+    """One lesion: a UInt8 0/1 mask on the reference image grid, with its Slicer name and colour."""
+
+    name: str
+    mask: sitk.Image
+    label_value: int = 1
+    color: tuple | None = None
+    note: str | None = None
+
+
+# ---------------------------------------------------------------------------------------- images
+
+def read_image(path) -> sitk.Image:
+    """Read a 3D image from a NRRD/NIfTI/MHA/MHD file or a folder holding a DICOM series."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Image '{path}' does not exist (expected an image file or a DICOM folder).")
+    try:
+        image = _read_dicom_folder(path) if path.is_dir() else sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"Image '{path}' cannot be read: {_first_line(exc)}") from exc
+    return _as_3d(image, path)
+
+
+def _read_dicom_folder(folder: Path) -> sitk.Image:
+    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    if not series_ids:
+        raise InputError(f"Folder '{folder}' holds no DICOM series (expected one CT series).")
+    files = {sid: sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in series_ids}
+    chosen = max(series_ids, key=lambda sid: len(files[sid]))
+    if len(series_ids) > 1:
+        logger.warning("Folder '%s' holds %d DICOM series; reading %s (%d files), the largest.",
+                       folder, len(series_ids), chosen, len(files[chosen]))
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(files[chosen])
+    return reader.Execute()
+
+
+def _as_3d(image: sitk.Image, path) -> sitk.Image:
+    if image.GetDimension() == 4 and image.GetSize()[3] == 1:
+        size = list(image.GetSize())
+        size[3] = 0
+        image = sitk.Extract(image, size, [0, 0, 0, 0])
+    if image.GetDimension() != 3:
+        raise InputError(f"Image '{path}' has {image.GetDimension()} dimensions (expected a 3D volume).")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"Image '{path}' has {image.GetNumberOfComponentsPerPixel()} components per "
+                         "voxel (expected a single-channel, grey-level volume).")
+    return image
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+# -------------------------------------------------------------------------------------- geometry
+
+def same_geometry(a: sitk.Image, b: sitk.Image, tolerance: float = GEOMETRY_TOLERANCE) -> bool:
+    """True if two images have the same size, and spacing, origin and direction within tolerance."""
+    if a.GetSize() != b.GetSize():
+        return False
+    pairs = ((a.GetSpacing(), b.GetSpacing()), (a.GetOrigin(), b.GetOrigin()),
+             (a.GetDirection(), b.GetDirection()))
+    return all(np.allclose(x, y, rtol=0.0, atol=tolerance) for x, y in pairs)
+
+
+def resample_mask(mask: sitk.Image, reference: sitk.Image) -> sitk.Image:
+    """A 0/1 UInt8 mask on the reference grid: as is if the grid is the same, else nearest neighbour."""
+    return _onto_grid(sitk.Cast(mask != 0, sitk.sitkUInt8), reference)
+
+
+def _onto_grid(mask: sitk.Image, reference: sitk.Image) -> sitk.Image:
+    """resample_mask for a mask that is already UInt8 0/1."""
+    if same_geometry(mask, reference):
+        mask.CopyInformation(reference)
+        return mask
+    offset = _voxel_offset(mask, reference)
+    if offset is not None:
+        return _shifted_copy(mask, reference, offset)
+    return sitk.Resample(mask, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+
+
+def _voxel_offset(mask: sitk.Image, reference: sitk.Image):
+    """Index of the mask's first voxel in the reference grid if both grids line up (a crop), else None."""
+    for a, b in ((mask.GetSpacing(), reference.GetSpacing()), (mask.GetDirection(), reference.GetDirection())):
+        if not np.allclose(a, b, rtol=0.0, atol=GEOMETRY_TOLERANCE):
+            return None
+    index = np.array(reference.TransformPhysicalPointToContinuousIndex(mask.GetOrigin()))
+    rounded = np.rint(index)
+    return rounded.astype(int) if np.allclose(index, rounded, rtol=0.0, atol=1e-3) else None
+
+
+def _shifted_copy(mask: sitk.Image, reference: sitk.Image, offset) -> sitk.Image:
+    """Paste a mask whose grid is the reference grid shifted by whole voxels (clipped to the reference)."""
+    source = sitk.GetArrayViewFromImage(mask)
+    out = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], np.uint8)
+    start = offset[::-1]                                   # (i, j, k) -> (k, j, i)
+    low = np.maximum(start, 0)
+    high = np.minimum(start + np.array(source.shape), out.shape)
+    if np.all(high > low):
+        target = tuple(slice(a, b) for a, b in zip(low, high))
+        origin = tuple(slice(a - s, b - s) for a, b, s in zip(low, high, start))
+        out[target] = source[origin]
+    image = sitk.GetImageFromArray(out)
+    image.CopyInformation(reference)
+    return image
+
+
+def _count(mask: sitk.Image) -> int:
+    return int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
+
+
+# ------------------------------------------------------------------------------------ reading
+
+def read_segments(path, reference: sitk.Image) -> list[Segment]:
+    """Read a Slicer .seg.nrrd or a label map and return its lesions on the reference image grid."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Segmentation '{path}' does not exist (expected a .seg.nrrd or a label map file).")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"Segmentation '{path}' cannot be read: {_first_line(exc)}") from exc
+    is_slicer = image.HasMetaDataKey("Segment0_ID")
+    raw = _slicer_segments(image, path) if is_slicer else _label_segments(image, path)
+    if not raw:
+        raise InputError(f"Segmentation '{path}' holds no segment (expected at least one lesion).")
+    return _onto_reference(raw, reference, path)
+
+
+def _layer_arrays(image: sitk.Image) -> tuple[list[np.ndarray], sitk.Image]:
+    """The 3D label arrays (k, j, i) of a segmentation file, and a 3D image carrying their geometry."""
+    if image.GetDimension() == 4:
+        size = list(image.GetSize())
+        count, size[3] = size[3], 0
+        layers = [sitk.Extract(image, size, [0, 0, 0, k]) for k in range(count)]
+        return [sitk.GetArrayFromImage(layer) for layer in layers], layers[0]
+    values = sitk.GetArrayViewFromImage(image)
+    if image.GetNumberOfComponentsPerPixel() == 1:
+        return [values], image
+    return [values[..., k] for k in range(values.shape[-1])], image
+
+
+def _mask_from_array(values: np.ndarray, like: sitk.Image) -> sitk.Image:
+    mask = sitk.GetImageFromArray(values.astype(np.uint8))
+    mask.SetOrigin(like.GetOrigin())
+    mask.SetSpacing(like.GetSpacing())
+    mask.SetDirection(like.GetDirection())
+    return mask
+
+
+def _slicer_segments(image: sitk.Image, path) -> list[Segment]:
+    layers, like = _layer_arrays(image)
+    segments = []
+    index = 0
+    while image.HasMetaDataKey(f"Segment{index}_ID"):
+        meta = _segment_metadata(image, index)
+        layer = int(meta.get("Layer", index))
+        label = int(meta.get("LabelValue", 1))
+        if layer >= len(layers):
+            raise InputError(f"Segmentation '{path}': segment '{meta.get('Name')}' refers to layer {layer} "
+                             f"but the file has {len(layers)} layer(s).")
+        mask = _mask_from_array(layers[layer] == label, like)
+        name = meta.get("Name") or meta["ID"]
+        segments.append(Segment(name, mask, label, _parse_color(meta.get("Color"))))
+        index += 1
+    return segments
+
+
+def _segment_metadata(image: sitk.Image, index: int) -> dict:
+    prefix = f"Segment{index}_"
+    return {key[len(prefix):]: image.GetMetaData(key)
+            for key in image.GetMetaDataKeys() if key.startswith(prefix)}
+
+
+def _parse_color(text: str | None) -> tuple | None:
+    try:
+        values = tuple(float(v) for v in (text or "").split())
+    except ValueError:
+        return None
+    return values if len(values) == 3 else None
+
+
+def _label_segments(image: sitk.Image, path) -> list[Segment]:
+    image = _as_3d(image, path)
+    values = sitk.GetArrayViewFromImage(image)
+    if not np.all(np.equal(np.mod(values, 1), 0)):
+        raise InputError(f"Label map '{path}' holds non-integer values (expected integer lesion labels).")
+    labels = sorted(int(v) for v in np.unique(values) if v != 0)
+    segments = []
+    for label in labels:
+        segments.append(Segment(f"lesion_{label}", _mask_from_array(values == label, image), label))
+    return segments
+
+
+def _onto_reference(segments: list[Segment], reference: sitk.Image, path) -> list[Segment]:
+    had_voxels = kept_voxels = False
+    for segment in segments:
+        before = _count(segment.mask)
+        segment.mask = _onto_grid(segment.mask, reference)
+        after = _count(segment.mask) if before else 0
+        had_voxels = had_voxels or before > 0
+        kept_voxels = kept_voxels or after > 0
+        if before == 0:
+            segment.note = EMPTY_NOTE
+        elif after == 0:
+            segment.note = OUTSIDE_NOTE
+            logger.warning("Segment '%s' of '%s' lies outside the image.", segment.name, path)
+    if had_voxels and not kept_voxels:
+        raise InputError(f"Segmentation '{path}' does not overlap its image (every segment lies outside "
+                         "the image; check that the right image and segmentation were paired).")
+    return segments
+
+
+# ------------------------------------------------------------------------------------ writing
+
+def write_segments(segments, reference: sitk.Image, path) -> None:
+    """Write segments as a Slicer .seg.nrrd, or as a label map (label = index + 1) for other extensions."""
+    path = Path(path)
+    segments = list(segments)
+    for segment in segments:
+        if not same_geometry(segment.mask, reference):
+            raise InputError(f"segment '{segment.name}' is not on the grid of the reference image "
+                             f"(size {segment.mask.GetSize()} vs {reference.GetSize()}); cannot write '{path}'.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.lower().endswith(".seg.nrrd"):
+        image = _segmentation_image(segments, reference)
+    else:
+        image = _label_map(segments, reference)
+    _write_atomically(image, path)
+
+
+def _write_atomically(image: sitk.Image, path: Path) -> None:
+    """Write to a temporary file and rename it (formats whose header names a data file: directly)."""
+    if path.suffix.lower() in (".mhd", ".hdr", ".img"):
+        _write(image, path)
+        return
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".gz") else path.suffix
+    temp = path.with_name(f".{path.name}.tmp{suffix}")
+    try:
+        _write(image, temp, path)
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+
+
+def _write(image: sitk.Image, file: Path, shown: Path | None = None) -> None:
+    try:
+        sitk.WriteImage(image, str(file), True)
+    except RuntimeError as exc:
+        raise InputError(f"Cannot write '{shown or file}': {_first_line(exc)}") from exc
+
+
+def _label_map(segments: list[Segment], reference: sitk.Image) -> sitk.Image:
+    dtype = np.uint8 if len(segments) < 256 else np.uint16
+    labels = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], dtype)
+    for index, segment in enumerate(segments):
+        voxels = sitk.GetArrayViewFromImage(segment.mask) != 0
+        if np.any(labels[voxels]):
+            logger.warning("Segment '%s' overlaps an earlier segment; a label map keeps one label per "
+                           "voxel, the later segment wins.", segment.name)
+        labels[voxels] = index + 1
+    image = sitk.GetImageFromArray(labels)
+    image.CopyInformation(reference)
+    return image
+
+
+def _assign_layers(masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """Put each mask in the first layer it does not overlap; return layers and (layer, label) per mask."""
+    layers: list[np.ndarray] = []
+    counts: list[int] = []
+    places = []
+    for mask in masks:
+        index = next((k for k, layer in enumerate(layers) if counts[k] < 255 and not np.any(layer[mask])), None)
+        if index is None:
+            layers.append(np.zeros(mask.shape, np.uint8))
+            counts.append(0)
+            index = len(layers) - 1
+        counts[index] += 1
+        layers[index][mask] = counts[index]
+        places.append((index, counts[index]))
+    return layers, places
+
+
+def _segmentation_image(segments: list[Segment], reference: sitk.Image) -> sitk.Image:
+    masks = [sitk.GetArrayFromImage(s.mask) != 0 for s in segments]
+    if not masks:
+        raise InputError("No segment to write (expected at least one lesion).")
+    layers, places = _assign_layers(masks)
+    if len(layers) == 1:
+        image = sitk.GetImageFromArray(layers[0])
+    else:
+        image = sitk.GetImageFromArray(np.stack(layers, axis=-1), isVector=True)
+    image.CopyInformation(reference)
+    for key, value in _segmentation_metadata(segments, places, reference).items():
+        image.SetMetaData(key, value)
+    return image
+
+
+def _segmentation_metadata(segments, places, reference: sitk.Image) -> dict[str, str]:
+    size = reference.GetSize()
+    extent = f"0 {size[0] - 1} 0 {size[1] - 1} 0 {size[2] - 1}"
+    meta = {
+        "Segmentation_MasterRepresentation": "Binary labelmap",
+        "Segmentation_ContainedRepresentationNames": "Binary labelmap|",
+        "Segmentation_ReferenceImageExtentOffset": "0 0 0",
+        "Segmentation_ConversionParameters": _reference_geometry_parameter(reference),
+    }
+    ids = _unique_ids([s.name for s in segments])
+    for index, (segment, (layer, label)) in enumerate(zip(segments, places)):
+        color = segment.color or DEFAULT_COLORS[index % len(DEFAULT_COLORS)]
+        prefix = f"Segment{index}_"
+        meta.update({
+            prefix + "ID": ids[index],
+            prefix + "Name": segment.name,
+            prefix + "NameAutoGenerated": "0",
+            prefix + "Color": " ".join(f"{float(c):g}" for c in color[:3]),
+            prefix + "ColorAutoGenerated": "0" if segment.color else "1",
+            prefix + "LabelValue": str(label),
+            prefix + "Layer": str(layer),
+            prefix + "Extent": extent,
+            prefix + "Tags": f"RadiomicsResponse.Note:{segment.note}|" if segment.note else "",
+        })
+    return meta
+
+
+def _unique_ids(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    ids = []
+    for name in names:
+        base = name.replace("|", "_").replace("&", "_") or "Segment"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+    return ids
+
+
+def _reference_geometry_parameter(reference: sitk.Image) -> str:
+    """Slicer's 'Reference image geometry' conversion parameter: IJK-to-RAS matrix then extent."""
+    lps_to_ras = np.diag([-1.0, -1.0, 1.0])
+    matrix = np.eye(4)
+    direction = np.array(reference.GetDirection()).reshape(3, 3)
+    matrix[:3, :3] = lps_to_ras @ direction @ np.diag(reference.GetSpacing())
+    matrix[:3, 3] = lps_to_ras @ np.array(reference.GetOrigin())
+    size = reference.GetSize()
+    numbers = [f"{v:.17g}" for v in matrix.ravel()] + [str(v) for s in size for v in (0, s - 1)]
+    return "Reference image geometry|" + ";".join(numbers) + ";|&"
