@@ -1,0 +1,225 @@
+"""Charts as SVG for the report and the Slicer module: the nomogram (points scales) and a waterfall.
+
+``nomogram_svg``: the classic nomogram of ``rms::plot.nomogram``. Row "Points" runs 0-100 over the
+axis width W; each predictor's axis puts a value at x = X0 + points(value) / 100 * W (so the widest
+predictor spans the full width); "Total points" runs 0..T_max (sum of each predictor's maximum
+points) over the same width; each risk axis puts a risk r at the total points where the model
+predicts r: T(r) = (lp(r) - Intercept*) * sc (``nomogram.risk_to_total_points``). Optional
+``result`` (from ``score_patient``) marks the patient's values, total points and risk in red.
+
+``waterfall_svg``: one bar per lesion, the percent change of its longest diameter (short axis for
+lymph nodes when given in ``change_pct``) from baseline to follow-up, sorted from the largest
+increase to the largest decrease, with dashed reference lines at +20 % and -30 % (the RECIST 1.1
+PD/PR thresholds, which RECIST applies to the *sum* of diameters: per-lesion bars are descriptive).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+
+from . import nomogram as nm
+from .svg import FONT, SVG_NS, esc, num, percent, pretty_unit, short_number
+
+LABEL_WIDTH = 190.0
+AXIS_WIDTH = 560.0
+ROW = 46.0
+TOP = 46.0
+RISK_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+MIN_LABEL_GAP = 30.0
+
+
+def _x(fraction: float) -> float:
+    return LABEL_WIDTH + fraction * AXIS_WIDTH
+
+
+def _axis(row_id: str, label: str, y: float, ticks: list[tuple[float, str]], css: str = "nomogram-axis",
+          span: tuple[float, float] | None = None) -> list[str]:
+    """One labelled horizontal axis; ``ticks`` are (x, text); labels closer than MIN_LABEL_GAP to the
+    previous drawn label alternate below the line so they stay readable."""
+    xs = [x for x, _ in ticks]
+    start, end = span if span else (min(xs), max(xs))
+    parts = [f'<g id="{esc(row_id)}" class="{esc(css)}">',
+             f'<text class="axis-label" x="{num(LABEL_WIDTH - 12)}" y="{num(y + 4)}" text-anchor="end" font-size="12" '
+             f'fill="#212121" {FONT}>{esc(label)}</text>',
+             f'<line x1="{num(start)}" y1="{num(y)}" x2="{num(end)}" y2="{num(y)}" stroke="#424242" stroke-width="1.2"/>']
+    last_above = last_below = -1e9
+    for x, text in sorted(ticks):
+        parts.append(f'<line class="tick" x1="{num(x)}" y1="{num(y - 5)}" x2="{num(x)}" y2="{num(y)}" stroke="#424242"/>')
+        if not text:
+            continue
+        if x - last_above >= MIN_LABEL_GAP:
+            parts.append(f'<text class="tick-label" x="{num(x)}" y="{num(y - 8)}" text-anchor="middle" font-size="10" '
+                         f'fill="#424242" {FONT}>{esc(text)}</text>')
+            last_above = x
+        elif x - last_below >= MIN_LABEL_GAP:
+            parts.append(f'<text class="tick-label" x="{num(x)}" y="{num(y + 13)}" text-anchor="middle" font-size="10" '
+                         f'fill="#424242" {FONT}>{esc(text)}</text>')
+            last_below = x
+    parts.append("</g>")
+    return parts
+
+
+def _marker(x: float, y: float, title: str) -> str:
+    return (f'<circle class="patient-marker" cx="{num(x)}" cy="{num(y)}" r="4.5" fill="#d32f2f" stroke="#ffffff" '
+            f'stroke-width="1"><title>{esc(title)}</title></circle>')
+
+
+def _value_text(predictor: Mapping[str, Any], value: Any) -> str:
+    return str(value) if predictor["type"] == "categorical" else short_number(float(value))
+
+
+def _predictor_ticks(model: Mapping[str, Any], predictor: Mapping[str, Any]) -> list[tuple[float, str]]:
+    """(x, label) per axis value; a range end closer than MIN_LABEL_GAP to a round tick stays unlabelled."""
+    ticks = [(_x(nm.predictor_points(model, predictor, v) / 100.0), _value_text(predictor, v), v)
+             for v in nm.axis_values(predictor)]
+    if predictor["type"] == "categorical":
+        return [(x, text) for x, text, _ in ticks]
+    ends = (predictor["min"], predictor["max"])
+    round_xs = [x for x, _, v in ticks if v not in ends]
+    return [(x, "" if v in ends and any(abs(x - other) < MIN_LABEL_GAP for other in round_xs) else text)
+            for x, text, v in ticks]
+
+
+def _predictor_rows(model: Mapping[str, Any], y: float, values: Mapping[str, Any] | None) -> tuple[list[str], float]:
+    parts = []
+    for index, predictor in enumerate(nm.predictors(model)):
+        ticks = _predictor_ticks(model, predictor)
+        unit = pretty_unit(predictor.get("unit"))
+        label = predictor.get("label", predictor["name"]) + (f" ({unit})" if unit else "")
+        parts += _axis(f"axis-{index}", label, y, ticks)
+        if values and predictor["name"] in values:
+            value = values[predictor["name"]]
+            x = _x(nm.predictor_points(model, predictor, value) / 100.0)
+            parts.append(_marker(x, y, f"{predictor['name']} = {_value_text(predictor, value)}"))
+        y += ROW
+    return parts, y
+
+
+def _risk_rows(model: Mapping[str, Any], y: float, top_points: float) -> tuple[list[str], float]:
+    times = [None]
+    if nm.is_cox(model):
+        times = sorted(float(t) for t in model["model"]["baseline_survival"])
+    parts = []
+    for index, time in enumerate(times):
+        ticks = []
+        for risk in RISK_TICKS:
+            total = float(nm.risk_to_total_points(model, risk, time))
+            if 0.0 <= total <= top_points:
+                ticks.append((_x(total / top_points), f"{risk:g}"))
+        label = "Risk" if time is None else f"Risk by {time:g} {model['model'].get('time_unit', '')}".strip()
+        if ticks:
+            parts += _axis(f"risk-axis-{index}", label, y, ticks, css="nomogram-axis risk-axis")
+            y += ROW
+    return parts, y
+
+
+def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = None, title: str = "") -> str:
+    """The nomogram as an SVG document string (see the module docstring); ``result`` marks a patient."""
+    top_points = nm.max_total_points(model)
+    y = TOP + 18
+    parts = _axis("points-axis", "Points", y, [(_x(p / 100.0), f"{p:g}") for p in range(0, 101, 10)])
+    y += ROW
+    rows, y = _predictor_rows(model, y, result.get("values") if result else None)
+    parts += rows
+    total_ticks = [(_x(t / top_points), f"{t:g}") for t in nm.nice_ticks(0.0, top_points, 10) if t <= top_points]
+    parts += _axis("total-points-axis", "Total points", y, total_ticks, span=(_x(0.0), _x(1.0)))
+    if result:
+        parts.append(_marker(_x(min(result["total_points"], top_points) / top_points), y,
+                             f"total points {result['total_points']:.0f}"))
+    y += ROW
+    rows, y = _risk_rows(model, y, top_points)
+    parts += rows
+    height = y - ROW / 2 + 10
+    width = LABEL_WIDTH + AXIS_WIDTH + 30
+    heading = title or f"Nomogram: {model.get('name', '')}"
+    outcome = model["model"].get("outcome", {}).get("label") or "risk of the outcome event"
+    head = [f'<svg xmlns="{SVG_NS}" class="nomogram-chart" width="{num(width)}" height="{num(height)}" '
+            f'viewBox="0 0 {num(width)} {num(height)}" role="img" aria-labelledby="nomogram-title">',
+            f'<title id="nomogram-title">{esc(heading)}</title>',
+            f'<desc>Points for each predictor (0-100 scale), total points and the predicted risk.</desc>',
+            f'<text x="10" y="18" font-size="13" font-weight="bold" fill="#212121" {FONT}>{esc(heading)}</text>',
+            f'<text x="10" y="36" font-size="12" fill="#424242" {FONT}>Risk = {esc(outcome)}</text>']
+    if result:
+        head.append(f'<text x="{num(width - 10)}" y="36" text-anchor="end" font-size="12" fill="#d32f2f" {FONT}>'
+                    f'● this patient: {result["total_points"]:.0f} points, risk {esc(percent(result["risk"]))}</text>')
+    return "\n".join(head + parts + ["</svg>"])
+
+
+# --------------------------------------------------------------------------------------------
+# waterfall
+# --------------------------------------------------------------------------------------------
+
+def lesion_changes(table) -> list[tuple[str, float]]:
+    """(lesion_id, percent change) per lesion with a baseline measurement, largest increase first.
+
+    Uses ``change_pct`` when present, else 100 * (followup - baseline) / baseline of
+    ``<timepoint>:longest_diameter_mm``. Lesions without a baseline (new) are left out.
+    """
+    if table is None or len(table) == 0:
+        return []
+    if "change_pct" in table.columns:
+        changes = table["change_pct"].astype(float)
+    else:
+        base = table.get("baseline:longest_diameter_mm")
+        follow = table.get("followup:longest_diameter_mm")
+        if base is None or follow is None:
+            return []
+        base = base.astype(float)
+        changes = 100.0 * (follow.astype(float).fillna(0.0) - base) / base.where(base > 0)
+    ids = table["lesion_id"] if "lesion_id" in table.columns else table.index
+    pairs = [(str(i), float(c)) for i, c in zip(ids, changes) if c is not None and math.isfinite(float(c))]
+    return sorted(pairs, key=lambda pair: -pair[1])
+
+
+def _bar_color(change: float) -> str:
+    if change >= 20.0:
+        return "#c62828"
+    if change <= -30.0:
+        return "#2e7d32"
+    return "#78909c"
+
+
+def waterfall_svg(table, title: str = "Per-lesion change in longest diameter") -> str:
+    """Waterfall plot of per-lesion diameter change (see the module docstring) as an SVG string."""
+    changes = lesion_changes(table)
+    width, height, left, top, bottom, right = 680.0, 290.0, 56.0, 30.0, 40.0, 80.0
+    plot_h = height - top - bottom
+    high = max([50.0] + [c for _, c in changes])
+    low = min([-100.0] + [c for _, c in changes])
+    y_of = lambda value: top + (high - value) / (high - low) * plot_h  # noqa: E731
+    parts = [f'<svg xmlns="{SVG_NS}" class="waterfall-chart" width="{num(width)}" height="{num(height)}" '
+             f'viewBox="0 0 {num(width)} {num(height)}" role="img" aria-labelledby="waterfall-title">',
+             f'<title id="waterfall-title">{esc(title)}</title>',
+             f'<text x="10" y="18" font-size="13" font-weight="bold" fill="#212121" {FONT}>{esc(title)}</text>']
+    for value in nm.nice_ticks(low, high, 6):
+        parts.append(f'<line x1="{num(left)}" y1="{num(y_of(value))}" x2="{num(width - right)}" y2="{num(y_of(value))}" '
+                     f'stroke="#eeeeee"/><text x="{num(left - 6)}" y="{num(y_of(value) + 4)}" text-anchor="end" '
+                     f'font-size="10" fill="#424242" {FONT}>{value:g}%</text>')
+    parts.append(f'<line x1="{num(left)}" y1="{num(y_of(0))}" x2="{num(width - right)}" y2="{num(y_of(0))}" stroke="#424242"/>')
+    if not changes:
+        parts.append(f'<text x="{num(width / 2)}" y="{num(height / 2)}" text-anchor="middle" font-size="12" fill="#616161" '
+                     f'{FONT}>No lesion with baseline and follow-up diameters</text>')
+    slot = (width - right - left) / max(1, len(changes))
+    bar = min(48.0, slot * 0.7)
+    for index, (lesion, change) in enumerate(changes):
+        x = left + slot * index + (slot - bar) / 2
+        y0, y1 = sorted((y_of(0), y_of(change)))
+        parts.append(f'<rect class="waterfall-bar" data-lesion="{esc(lesion)}" data-change="{change:.4g}" x="{num(x)}" '
+                     f'y="{num(y0)}" width="{num(bar)}" height="{num(max(y1 - y0, 1))}" fill="{_bar_color(change)}">'
+                     f'<title>{esc(lesion)}: {change:+.1f} %</title></rect>')
+        parts.append(f'<text x="{num(x + bar / 2)}" y="{num(height - bottom + 16)}" text-anchor="middle" font-size="10" '
+                     f'fill="#424242" {FONT}>{esc(lesion)}</text>')
+        label_y = y_of(0) - 4 if change < 0 else y0 - 4  # above the zero line / above the bar
+        parts.append(f'<text x="{num(x + bar / 2)}" y="{num(label_y)}" text-anchor="middle" font-size="9" fill="#212121" '
+                     f'{FONT}>{change:+.0f}%</text>')
+    for value, name in ((20.0, "+20 % (PD)"), (-30.0, "−30 % (PR)")):
+        parts.append(f'<line class="reference-line" data-value="{value:g}" x1="{num(left)}" y1="{num(y_of(value))}" '
+                     f'x2="{num(width - right)}" y2="{num(y_of(value))}" stroke="#000000" stroke-dasharray="5 4"/>'
+                     f'<text x="{num(width - right + 4)}" y="{num(y_of(value) + 4)}" text-anchor="start" font-size="10" '
+                     f'fill="#000000" {FONT}>{esc(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+__all__ = ["nomogram_svg", "waterfall_svg", "lesion_changes"]

@@ -1,0 +1,58 @@
+"""Small helpers shared by the SVG pictures (gauge, nomogram chart, waterfall): escaping, numbers."""
+from __future__ import annotations
+
+import math
+import re
+from html import escape
+
+SVG_NS = "http://www.w3.org/2000/svg"
+FONT = "font-family=\"DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif\""
+_COLOR = re.compile(r"^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|[a-zA-Z]{3,20})$")
+
+
+def esc(text: object) -> str:
+    """XML/HTML-escape any value for element text or attribute values (quotes included)."""
+    return escape(str(text), quote=True)
+
+
+def safe_color(color: object, default: str = "#9e9e9e") -> str:
+    """A CSS colour that cannot break out of an attribute: #rgb, #rrggbb or a colour name."""
+    text = str(color or "")
+    return text if _COLOR.match(text) else default
+
+
+def num(value: float) -> str:
+    """Coordinates with 2 decimals, no trailing zeros ('12.5', '3')."""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def percent(risk: float) -> str:
+    """A probability as a percentage: '37 %', one decimal below 10 % ('4.2 %'), '<0.1 %' / '>99.9 %' at the ends."""
+    value = 100.0 * float(risk)
+    if value < 0.1:
+        return "<0.1 %"
+    if value > 99.9:
+        return ">99.9 %"
+    if value < 10:
+        return f"{value:.1f} %"
+    return f"{value:.0f} %"
+
+
+def short_number(value: float) -> str:
+    """A tick label: 3 significant digits, no exponent for usual clinical magnitudes."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+    return f"{round(value, digits):.{digits}f}".rstrip("0").rstrip(".") if digits else f"{round(value):.0f}"
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def pretty_unit(unit: str | None) -> str:
+    """Unit for display: 'x10^9/L' -> '×10⁹/L', 'ug' -> 'µg' (data keeps the ASCII spelling)."""
+    text = str(unit or "")
+    text = re.sub(r"\^(-?\d+)", lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
+    text = re.sub(r"^x(?=10)", "×", text)
+    return re.sub(r"\bu(?=[gLl]|mol)", "µ", text)
