@@ -89,7 +89,7 @@ def run_sample_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_lesion_demo(out: Path, progress=None):
+def run_lesion_demo(out: Path, params="default", progress=None):
     """Sample case -> lesion table (written to ``out``); returns (paths, LesionTableResult)."""
     from .pipeline import run_case_files
     from .sample_data import make_sample_case
@@ -98,7 +98,7 @@ def run_lesion_demo(out: Path, progress=None):
     paths = make_sample_case(out / "sample_case", seed=0, patient_id="sample")
     result = run_case_files(
         paths["baseline_image"], paths["baseline_seg"], paths["followup_image"], paths["followup_seg"],
-        patient_id="sample", locations=paths["locations"], params="default", progress=progress,
+        patient_id="sample", locations=paths["locations"], params=params, progress=progress,
     )
     write_table(result.table, out / "lesions.csv", {**result.provenance, "recist": result.recist, "errors": result.errors})
     return paths, result
