@@ -152,6 +152,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; model files and tables are meant to be shared
         os.replace(temp_name, path)
     except BaseException:
         if os.path.exists(temp_name):
