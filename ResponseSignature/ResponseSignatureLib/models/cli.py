@@ -40,6 +40,8 @@ def _add_train(subparsers) -> None:
     p.add_argument("--id-col", default="patient_id", help="patient identifier column (default patient_id)")
     p.add_argument("--out", required=True, help="model file to write (.json)")
     p.add_argument("--features", help="comma-separated candidate feature columns (default: all numeric columns)")
+    p.add_argument("--template", help="model template JSON fixing the input columns, threshold and model card "
+                                      "(e.g. Resources/Templates/dercle2020_signature_template.json)")
     p.add_argument("--feature-prefix", help="use the numeric columns whose name starts with this prefix")
     p.add_argument("--icc-table", help="CSV of repeated measurements (id column, 'repeat', features) for the ICC filter")
     p.add_argument("--threshold-method", default="youden", choices=list(evaluation.THRESHOLD_METHODS))
@@ -120,17 +122,35 @@ def run_train(args) -> int:
 
     table = read_table(args.table, args.id_col)
     icc = read_table(args.icc_table, args.id_col) if args.icc_table else None
+    template = read_template(args.template, args.method) if args.template else None
     model = train_signature(table, args.outcome, method=args.method, id_col="patient_id",
-                            feature_columns=_feature_columns(args, table), icc_table=icc,
-                            threshold_method=args.threshold_method, seed=args.seed, progress=TextProgressBar(),
-                            name=args.name, n_trees=args.n_trees, icc_threshold=args.icc_threshold,
-                            outer_folds=args.outer_folds)
+                            feature_columns=template["inputs"] if template else _feature_columns(args, table), icc_table=icc,
+                            threshold_method=template["training"]["threshold_method"] if template else args.threshold_method,
+                            seed=args.seed, progress=TextProgressBar(), name=args.name or (template or {}).get("name"),
+                            n_trees=args.n_trees, icc_threshold=args.icc_threshold, outer_folds=args.outer_folds)
+    if template:
+        model["model_card"] = {**model["model_card"], **template["model_card"], "template": Path(args.template).name}
     saved = save_model(model, args.out)
     cv = saved["model_card"]["performance"].get("cv_auc")
-    cv_text = f"nested CV AUC {cv['auc']:.3f} ({cv['auc_ci_low']:.3f}-{cv['auc_ci_high']:.3f})" if cv else "no nested CV"
+    cv_text = f"nested CV AUC {cv['auc']:.3f} ({cv['auc_ci_low']:.3f}-{cv['auc_ci_high']:.3f})" if isinstance(cv, dict) else "no nested CV"
     print(f"{args.out}: {saved['kind']} on {len(saved['inputs'])} input(s) {saved['inputs']}; {cv_text}; "
           f"sha256 {saved['sha256'][:12]}")
     return 0
+
+
+def read_template(path: str, method: str) -> dict:
+    """A model template (inputs, training method, threshold, model card) checked against ``method``."""
+    from ..errors import InputError
+
+    try:
+        template = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read model template {path}: {error}") from None
+    if template.get("format") != "radiomics-response-model-template":
+        raise InputError(f"{path} is not a RadiomicsResponse model template ('format' is {template.get('format')!r}).")
+    if template["training"]["method"] != method:
+        raise InputError(f"template {path} is for --method {template['training']['method']}, not {method}.")
+    return template
 
 
 def _patient_level(model: dict, table: pd.DataFrame) -> pd.DataFrame:
