@@ -1,0 +1,394 @@
+"""Lesion table -> patient table: one value per patient for each aggregated lesion column.
+
+The formulas live in the docstrings of the per-method functions below (``volume_weighted_mean``,
+``mean``, ``median``, ``minimum``, ``maximum``, ``largest_lesion_value``, ``total``, ``count``,
+``size_weighted_vote``). Shared rules, applied by every method:
+
+- **Missing values.** A lesion whose value in the aggregated column is missing (empty/NaN) is left
+  out of that column's aggregate: out of the numerator *and* of the weight total. A weighted
+  method also leaves out a lesion whose weight (volume) is missing. If no lesion of the patient has
+  a value the aggregate is empty (NaN; ``count`` gives 0) and ``aggregation_notes`` says so.
+- **Weights.** Weighted methods (``volume_weighted``, ``largest``, ``vote``) use the lesion volume at
+  ``weight_timepoint``: the lesion-table column ``<weight_timepoint>:volume_ml`` (default
+  ``baseline:volume_ml``). With baseline weights a patient whose lesions all disappeared at
+  follow-up (follow-up volume 0) is aggregated normally; a *new* lesion has no baseline volume
+  (0 ml) and so does not enter a baseline-weighted aggregate (weight by ``followup`` to include it).
+- **Zero total weight.** If the lesions with a value all have volume 0 at ``weight_timepoint``
+  (e.g. weighting by follow-up volume when every lesion disappeared), ``volume_weighted`` and
+  ``vote`` fall back to the *unweighted* mean of those values and ``largest`` is left empty;
+  either way ``aggregation_notes`` records it. Nothing becomes NaN without a note.
+- **Probabilities vs logits.** ``vote`` and the other methods average the column as given: averaging
+  lesion probabilities is not the same as averaging logits and taking expit. Aggregate the column
+  that matches the model you publish (the Ligero et al. patient score is the mean of lesion
+  probabilities).
+- **Location.** With ``location`` (e.g. ``liver``) only lesions at that location (case-insensitive)
+  are aggregated; patients without such a lesion keep a row with ``n_lesions`` 0. RECIST is always
+  computed on all of the patient's lesions (RECIST 1.1 is a whole-patient assessment).
+
+Patient-table columns produced here (stable API, see DESIGN.md):
+
+- ``patient_id``: the patient.
+- ``n_lesions``: number of lesions of the patient that were aggregated (after the location filter).
+- ``<method>:<lesion column>``: the aggregate of a lesion-table column, ``<method>`` one of
+  ``volume_weighted, mean, median, min, max, largest, sum, count, vote`` (e.g.
+  ``volume_weighted:delta:original_firstorder_Entropy``).
+- ``vote_class:<lesion column>``: for ``vote`` only, 1 if ``vote:<column>`` >= 0.5 else 0
+  (empty where the vote is empty).
+- RECIST 1.1 carried over from ``ResponseSignatureLib.lesion_table.recist_from_lesion_table``
+  (documented there): ``recist_targets, baseline_sum_mm, followup_sum_mm, nadir_mm,
+  percent_change_from_baseline, percent_change_from_nadir, recist_category, recist_reason,
+  volumetric_change_percent, volumetric_category, choi_category``.
+- ``aggregation_notes``: ``"; "``-separated notes ``<method>:<column>: <what happened>`` for every
+  empty or fallback value of the row; empty when every value followed the plain formula.
+
+``patient_table(...).attrs["provenance"]`` holds what produced the table; ``write_table`` stores
+it beside the CSV as ``<out>.provenance.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ResponseSignatureLib import tableio
+from ResponseSignatureLib.errors import InputError
+from ResponseSignatureLib.models.modelfile import write_text_atomic
+from ResponseSignatureLib.provenance import make_provenance
+
+ID_COLUMN_TYPES = {"patient_id": str, "lesion_id": str, "location": str, "status": str}
+RECIST_MARKER_COLUMN = "baseline:longest_diameter_mm"
+VOTE_THRESHOLD = 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# Per-method formulas. Each takes the values of one patient's lesions (and their weights, the
+# lesion volumes at the weighting time point) and returns (value, note); note is "" when the
+# plain formula applied.
+# --------------------------------------------------------------------------------------------
+
+def _as_float(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=float)
+
+
+def _weighted_inputs(values: Any, weights: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values with a value, their weights with a known weight, values with a value and a weight)."""
+    x, w = _as_float(values), _as_float(weights)
+    has_value = ~np.isnan(x)
+    usable = has_value & ~np.isnan(w)
+    return x[has_value], w[usable], x[usable]
+
+
+def volume_weighted_mean(values: Any, weights: Any) -> tuple[float, str]:
+    """Volume-weighted mean  sum_j V_j x_j / sum_j V_j.
+
+    x_j is the lesion value, V_j its volume at the weighting time point; the sums run over the
+    lesions with both a value and a volume. If that weight total is 0 the unweighted mean of the
+    lesions with a value, sum_j x_j / n, is returned instead, with a note.
+    """
+    present, w, x = _weighted_inputs(values, weights)
+    if present.size == 0:
+        return math.nan, "no lesion has a value"
+    if w.sum() <= 0:
+        return float(present.mean()), "total lesion volume is 0: unweighted mean used"
+    return float(np.sum(w * x) / np.sum(w)), ""
+
+
+def mean(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Mean  sum_j x_j / n  over the n lesions with a value (Ligero et al. patient score)."""
+    x = _as_float(values)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, "no lesion has a value"
+    return float(x.mean()), ""
+
+
+def median(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Median of the lesions with a value (mean of the two middle values when n is even)."""
+    x = _as_float(values)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, "no lesion has a value"
+    return float(np.median(x)), ""
+
+
+def minimum(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Minimum  min_j x_j  over the lesions with a value."""
+    x = _as_float(values)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, "no lesion has a value"
+    return float(x.min()), ""
+
+
+def maximum(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Maximum  max_j x_j  over the lesions with a value (the 'worst lesion' for a risk score)."""
+    x = _as_float(values)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, "no lesion has a value"
+    return float(x.max()), ""
+
+
+def largest_lesion_value(values: Any, weights: Any) -> tuple[float, str]:
+    """Value of the largest lesion  x_k  with  k = argmax_j V_j.
+
+    Among the lesions with both a value and a volume; on a tie the first such lesion in table
+    order (the lesion table is sorted by lesion_id) wins. Empty, with a note, if none of them has
+    a volume > 0.
+    """
+    present, w, x = _weighted_inputs(values, weights)
+    if present.size == 0:
+        return math.nan, "no lesion has a value"
+    if w.size == 0 or w.max() <= 0:
+        return math.nan, "no lesion with a value has a volume > 0"
+    return float(x[int(np.argmax(w))]), ""
+
+
+def total(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Sum  sum_j x_j  over the lesions with a value (empty, with a note, if none has one)."""
+    x = _as_float(values)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, "no lesion has a value"
+    return float(x.sum()), ""
+
+
+def count(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Count  n  of the lesions with a value (0 if none; never empty)."""
+    x = _as_float(values)
+    return float(np.count_nonzero(~np.isnan(x))), ""
+
+
+def size_weighted_vote(values: Any, weights: Any) -> tuple[float, str]:
+    """Size-weighted vote of class probabilities  sum_j V_j p_j / sum_j V_j  (Zhou et al. 2023).
+
+    p_j in [0, 1] is the lesion's probability of the positive class, V_j its volume; the patient
+    class is 1 if the vote is >= 0.5 (``vote_class``). Missing values and a zero weight total are
+    handled exactly as in ``volume_weighted_mean`` (unweighted mean of p_j, with a note).
+    """
+    x = _as_float(values)
+    known = x[~np.isnan(x)]
+    if np.any((known < 0) | (known > 1)):
+        raise InputError("a size-weighted vote needs class probabilities between 0 and 1")
+    return volume_weighted_mean(values, weights)
+
+
+METHODS: dict[str, Callable[..., tuple[float, str]]] = {
+    "volume_weighted": volume_weighted_mean,
+    "mean": mean,
+    "median": median,
+    "min": minimum,
+    "max": maximum,
+    "largest": largest_lesion_value,
+    "sum": total,
+    "count": count,
+    "vote": size_weighted_vote,
+}
+WEIGHTED_METHODS = ("volume_weighted", "largest", "vote")
+
+
+# --------------------------------------------------------------------------------------------
+# The patient table
+# --------------------------------------------------------------------------------------------
+
+def default_columns(lesion_table: pd.DataFrame) -> list[str]:
+    """Lesion columns aggregated by default: the numeric ``<timepoint|delta|reldelta>:<name>`` ones."""
+    return [
+        column
+        for column in lesion_table.columns
+        if ":" in str(column) and pd.api.types.is_numeric_dtype(lesion_table[column])
+        and not pd.api.types.is_bool_dtype(lesion_table[column])
+    ]
+
+
+def patient_table(
+    lesion_table: pd.DataFrame,
+    method: str = "volume_weighted",
+    columns: Sequence[str] | None = None,
+    location: str | None = None,
+    weight_timepoint: str = "baseline",
+    methods: dict[str, str] | None = None,
+    recist: bool | None = None,
+) -> pd.DataFrame:
+    """One row per patient: ``patient_id, n_lesions, <method>:<column>..., RECIST..., aggregation_notes``.
+
+    ``method`` applies to every column in ``columns`` (default: ``default_columns``); ``methods``
+    maps a column to its own method (its columns are added to ``columns``). ``location`` keeps
+    only the lesions at that location. ``recist``: True carries the patient's RECIST 1.1 result
+    over (needs the RECIST measure columns), False leaves it out, None (default) carries it over
+    when the table has ``baseline:longest_diameter_mm``. Rules for missing values and weights:
+    see the module docstring. Raises InputError naming a missing/non-numeric column or unknown method.
+    """
+    source_provenance = lesion_table.attrs.get("provenance")
+    lesion_table = lesion_table.copy(deep=False)
+    lesion_table.attrs = {}          # pandas deep-copies attrs on every column access: keep them out
+    plan = _plan(lesion_table, method, columns, methods)
+    weight_column = f"{weight_timepoint}:volume_ml"
+    if any(m in WEIGHTED_METHODS for m in plan.values()):
+        _require_columns(lesion_table, [weight_column], "weighting")
+    if location is not None:
+        _require_columns(lesion_table, ["location"], "location filter")
+    with_recist = _want_recist(lesion_table, recist)
+    rows = []
+    for patient_id, lesions in _patients(lesion_table):
+        selected = _at_location(lesions, location)
+        row = {"patient_id": patient_id, "n_lesions": int(len(selected))}
+        row.update(_aggregate_patient(selected, plan, weight_column))
+        if with_recist:
+            row.update(_recist_row(lesions))
+        rows.append(row)
+    result = pd.DataFrame.from_records(rows, columns=_output_columns(rows, plan))
+    result.attrs["provenance"] = make_provenance(
+        stage="aggregate",
+        methods=dict(plan),
+        location=location,
+        weight_column=weight_column if any(m in WEIGHTED_METHODS for m in plan.values()) else None,
+        zero_weight_rule="volume_weighted/vote: unweighted mean; largest: empty (noted in aggregation_notes)",
+        recist_carried_over=with_recist,
+        source=source_provenance,
+    )
+    return result
+
+
+def _plan(lesion_table: pd.DataFrame, method: str, columns, methods) -> dict[str, str]:
+    """column -> method, validated."""
+    chosen = list(columns) if columns is not None else default_columns(lesion_table)
+    plan = {column: method for column in chosen}
+    for column, column_method in (methods or {}).items():
+        plan[column] = column_method
+    for column, column_method in plan.items():
+        if column_method not in METHODS:
+            raise InputError(f"unknown aggregation method '{column_method}' for column '{column}'; "
+                             f"choose one of {', '.join(METHODS)}")
+    _require_columns(lesion_table, list(plan), "aggregation")
+    for column in plan:
+        if not pd.api.types.is_numeric_dtype(lesion_table[column]):
+            raise InputError(f"lesion-table column '{column}' is not numeric and cannot be aggregated")
+    if not plan:
+        raise InputError("the lesion table has no numeric '<timepoint>:<name>' column to aggregate")
+    return plan
+
+
+def _require_columns(table: pd.DataFrame, needed: Sequence[str], purpose: str) -> None:
+    missing = [column for column in ["patient_id", *needed] if column not in table.columns]
+    if missing:
+        raise InputError(f"the lesion table has no column {', '.join(repr(c) for c in missing)} "
+                         f"(needed for {purpose})")
+
+
+def _want_recist(lesion_table: pd.DataFrame, recist: bool | None) -> bool:
+    if recist is None:
+        return RECIST_MARKER_COLUMN in lesion_table.columns and "target" in lesion_table.columns
+    if recist:
+        _require_columns(lesion_table, [RECIST_MARKER_COLUMN, "target", "status"], "RECIST 1.1")
+    return bool(recist)
+
+
+def _patients(lesion_table: pd.DataFrame):
+    """(patient_id, that patient's lesions sorted by lesion_id) for each patient, sorted by id."""
+    _require_columns(lesion_table, [], "grouping")
+    ids = lesion_table["patient_id"].astype(str)
+    for patient_id in sorted(ids.unique()):
+        lesions = lesion_table[ids == patient_id]
+        if "lesion_id" in lesions.columns:
+            lesions = lesions.sort_values("lesion_id", key=lambda s: s.astype(str), kind="stable")
+        yield patient_id, lesions
+
+
+def _at_location(lesions: pd.DataFrame, location: str | None) -> pd.DataFrame:
+    if location is None:
+        return lesions
+    wanted = location.strip().lower()
+    return lesions[lesions["location"].astype(str).str.strip().str.lower() == wanted]
+
+
+def _aggregate_patient(lesions: pd.DataFrame, plan: dict[str, str], weight_column: str) -> dict[str, Any]:
+    """The aggregated values of one patient, plus its ``aggregation_notes``."""
+    row: dict[str, Any] = {}
+    notes = []
+    weights = lesions[weight_column].to_numpy(dtype=float) if weight_column in lesions.columns else None
+    for column, method in plan.items():
+        values = lesions[column].to_numpy(dtype=float)
+        try:
+            value, note = METHODS[method](values, weights)
+        except InputError as error:
+            raise InputError(f"column '{column}': {error}") from None
+        row[f"{method}:{column}"] = int(value) if method == "count" else value
+        if method == "vote":
+            row[f"vote_class:{column}"] = math.nan if math.isnan(value) else int(value >= VOTE_THRESHOLD)
+        if note:
+            notes.append(f"{method}:{column}: {note}")
+    row["aggregation_notes"] = "; ".join(notes)
+    return row
+
+
+def _recist_row(lesions: pd.DataFrame) -> dict[str, Any]:
+    """The patient's RECIST 1.1 / volumetric / Choi result, from all of its lesions."""
+    from ResponseSignatureLib.lesion_table import recist_from_lesion_table
+
+    return dict(recist_from_lesion_table(lesions.reset_index(drop=True)))
+
+
+def _output_columns(rows: list[dict], plan: dict[str, str]) -> list[str]:
+    columns = ["patient_id", "n_lesions"]
+    for column, method in plan.items():
+        columns.append(f"{method}:{column}")
+        if method == "vote":
+            columns.append(f"vote_class:{column}")
+    for row in rows:
+        columns.extend(key for key in row if key not in columns and key != "aggregation_notes")
+    return columns + ["aggregation_notes"]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and writing tables (CSV + provenance sidecar, atomic; see ResponseSignatureLib.tableio)
+# --------------------------------------------------------------------------------------------
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON atomically (temp file + rename; sorted keys; what JSON cannot encode as text)."""
+    write_text_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table as CSV (atomically) and its ``attrs['provenance']`` as ``<path>.provenance.json``."""
+    tableio.write_table(table, path, provenance=table.attrs.get("provenance"))
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a lesion or patient table CSV (ID columns as text) with its provenance sidecar if any."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"table file not found: {path}")
+    try:
+        table = pd.read_csv(path, dtype=ID_COLUMN_TYPES, keep_default_na=True)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read table {path}: {error}") from None
+    if tableio.provenance_path(path).is_file():
+        table.attrs["provenance"] = tableio.read_provenance(path)
+    table.attrs["source_file"] = str(path)
+    return table
+
+
+def read_lesion_tables(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Read and stack lesion tables; a lesion (patient_id, lesion_id) in two files is an InputError."""
+    tables = [read_table(path) for path in paths]
+    for table, path in zip(tables, paths):
+        if "patient_id" not in table.columns:
+            raise InputError(f"{path}: no 'patient_id' column; is this a lesion table?")
+    combined = pd.concat(tables, ignore_index=True, sort=False)
+    if "lesion_id" in combined.columns:
+        files = [str(path) for table, path in zip(tables, paths) for _ in range(len(table))]
+        keys = combined["patient_id"].astype(str) + "/" + combined["lesion_id"].astype(str)
+        duplicated = keys[keys.duplicated(keep=False)]
+        if len(duplicated):
+            where = sorted({files[index] for index in duplicated.index})
+            raise InputError(f"lesion {duplicated.iloc[0]} appears more than once (in {', '.join(where)})")
+    combined.attrs["provenance"] = {
+        "lesion_tables": [{"file": str(p), "provenance": t.attrs.get("provenance")} for t, p in zip(tables, paths)]
+    }
+    return combined

@@ -1,0 +1,495 @@
+"""Cohort runs: a manifest of cases -> one lesion table and one patient table for the whole cohort.
+
+**Manifest** (CSV, one row per patient and time point)::
+
+    patient_id,timepoint,image,segmentation,locations
+    P001,baseline,P001/ct0.nrrd,P001/ct0.seg.nrrd,P001/locations.csv
+    P001,followup,P001/ct1.nrrd,P001/ct1.seg.nrrd,
+
+``timepoint`` is ``baseline`` or ``followup`` (each patient needs exactly one of each); ``image`` is
+an image file or a DICOM series folder, ``segmentation`` a ``.seg.nrrd`` or a label map;
+``locations`` (optional column, on either row) a CSV ``lesion_id,location``. Relative paths are
+relative to the manifest's folder. A malformed manifest (missing column, unknown time point,
+duplicate row, missing file) raises InputError naming the line, column and file, before anything runs.
+
+**One case = one patient** (both time points), computed by
+``ResponseSignatureLib.pipeline.run_case_files``. Output folder::
+
+    DIR/cases/<patient>/lesions.csv (+ .provenance.json)   the case's lesion table
+    DIR/cases/<patient>/case.json                          status (done|failed), inputs, fingerprint, timing
+    DIR/lesions.csv (+ .provenance.json)                   all finished cases, sorted by patient_id, lesion_id
+    DIR/patients.csv (+ .provenance.json)                  aggregate.patient_table of DIR/lesions.csv
+    DIR/errors.csv                                         patient_id, stage, message
+
+Every file is written atomically (temporary file + ``os.replace``), ``case.json`` last, so a case
+is finished exactly when its ``case.json`` says ``done``. A failed case is recorded (``case.json``
+status ``failed`` and a row of ``errors.csv``; stage ``input`` for unreadable/invalid inputs,
+``compute`` for any other error, ``worker`` if the worker process died) and the run goes on.
+Per-lesion problems of finished cases are listed in ``errors.csv`` with stage ``lesion``.
+
+**Resume.** A re-run skips every case whose ``case.json`` says ``done`` and whose *fingerprint*
+still matches: the input files (path, size and modification time; every file of a DICOM folder),
+the SHA-256 of the extraction settings and the versions of radiomics-response and pyradiomics.
+Failed and unfinished cases are computed again. The final tables are rebuilt from the case files,
+so they are the same whether the run was interrupted or not.
+
+**Parallelism.** ``jobs=1`` runs the cases one after the other in this process (and passes
+``progress``/``should_cancel`` into each case). ``jobs=N`` uses a ``ProcessPoolExecutor`` of N
+worker processes, one case per worker at a time (memory is bounded by N cases), with the
+``forkserver`` start method on POSIX (``spawn`` elsewhere): forking a parent that already runs
+threads (ITK's thread pool, a Dask client, a GUI) can deadlock the child. Each worker limits
+SimpleITK to ``cpu_count // N`` threads. ``scheduler=ADDRESS`` submits the same per-case function
+to a Dask distributed cluster (``distributed.Client(ADDRESS)``); its workers must see the input
+files and DIR at the same paths (shared file system) and have this package installed.
+**Cancellation** (``should_cancel``) stops submitting cases, cancels those not started and raises
+OperationCancelled; cases already running finish in the background and are kept.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import socket
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from ResponseSignatureLib.errors import InputError, OperationCancelled
+from ResponseSignatureLib.progress import CancelCallback, ProgressCallback, report, scaled
+from ResponseSignatureLib.provenance import make_provenance, settings_hash, versions
+
+from .aggregate import METHODS, patient_table, read_table, write_json, write_table
+
+MANIFEST_COLUMNS = ("patient_id", "timepoint", "image", "segmentation")
+OPTIONAL_MANIFEST_COLUMNS = ("locations",)
+TIMEPOINTS = ("baseline", "followup")
+ERROR_COLUMNS = ["patient_id", "stage", "message"]
+POLL_SECONDS = 0.1
+
+
+# --------------------------------------------------------------------------------------- manifest
+
+def read_manifest(manifest_path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Validate a manifest and return one case per patient (sorted by patient_id).
+
+    A case is a dict: ``patient_id``, ``case_dir`` (folder name under DIR/cases), ``baseline_image``,
+    ``baseline_seg``, ``followup_image``, ``followup_seg``, ``locations`` (absolute paths as text,
+    ``locations`` None if not given). Raises InputError naming the line/column/file at fault.
+    """
+    path = Path(manifest_path)
+    rows = _manifest_rows(path)
+    cases: dict[str, dict[str, Any]] = {}
+    for line, row in rows:
+        _add_row(cases, row, line, path)
+    for patient_id, case in cases.items():
+        missing = [t for t in TIMEPOINTS if f"{t}_image" not in case]
+        if missing:
+            raise InputError(f"manifest {path}: patient '{patient_id}' has no {' and no '.join(missing)} row")
+    result = [cases[patient_id] for patient_id in sorted(cases)]
+    _check_case_dirs(result, path)
+    return result
+
+
+def _manifest_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of a manifest CSV with the required columns."""
+    if not path.is_file():
+        raise InputError(f"manifest not found: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as stream:
+        reader = csv.DictReader(stream)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in MANIFEST_COLUMNS if c not in columns]
+        if missing:
+            raise InputError(f"manifest {path} has no column {', '.join(missing)} "
+                             f"(expected {', '.join(MANIFEST_COLUMNS)}[, locations])")
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    rows_with_lines = [(index + 2, row) for index, row in enumerate(rows) if any(row.values())]
+    if not rows_with_lines:
+        raise InputError(f"manifest {path} lists no case")
+    return rows_with_lines
+
+
+def _add_row(cases: dict[str, dict[str, Any]], row: dict[str, str], line: int, manifest: Path) -> None:
+    """Add one manifest row (one time point of one patient) to its case, checking it."""
+    where = f"manifest {manifest}, line {line}"
+    patient_id = row["patient_id"]
+    if not patient_id:
+        raise InputError(f"{where}: empty patient_id")
+    timepoint = row["timepoint"].lower()
+    if timepoint not in TIMEPOINTS:
+        raise InputError(f"{where}: timepoint '{row['timepoint']}' is not one of {', '.join(TIMEPOINTS)}")
+    case = cases.setdefault(patient_id, {"patient_id": patient_id, "locations": None})
+    if f"{timepoint}_image" in case:
+        raise InputError(f"{where}: a second {timepoint} row for patient '{patient_id}'")
+    case[f"{timepoint}_image"] = _existing(row, "image", manifest, where)
+    case[f"{timepoint}_seg"] = _existing(row, "segmentation", manifest, where)
+    if row.get("locations"):
+        locations = _existing(row, "locations", manifest, where)
+        if case["locations"] not in (None, locations):
+            raise InputError(f"{where}: patient '{patient_id}' has two different locations files")
+        case["locations"] = locations
+
+
+def _existing(row: dict[str, str], column: str, manifest: Path, where: str) -> str:
+    """The absolute path in ``row[column]`` (relative to the manifest's folder); it must exist."""
+    if not row.get(column):
+        raise InputError(f"{where}: column '{column}' is empty")
+    path = Path(row[column]).expanduser()
+    if not path.is_absolute():
+        path = manifest.resolve().parent / path
+    if not path.exists():
+        raise InputError(f"{where}: {column} file not found: {path}")
+    return str(path)
+
+
+def _check_case_dirs(cases: list[dict[str, Any]], manifest: Path) -> None:
+    """Give each case a folder name that is safe on every file system; two patients may not share one."""
+    seen: dict[str, str] = {}
+    for case in cases:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", case["patient_id"]).strip(".") or "_"
+        if name.lower() in seen:
+            raise InputError(f"manifest {manifest}: patients '{seen[name.lower()]}' and '{case['patient_id']}' "
+                             f"would share the output folder '{name}'; rename one")
+        seen[name.lower()] = case["patient_id"]
+        case["case_dir"] = name
+
+
+# ------------------------------------------------------------------------------------ fingerprint
+
+def file_fingerprint(path: str) -> dict[str, Any]:
+    """Path, size and modification time of a file; for a folder (DICOM series), of every file in it."""
+    target = Path(path)
+    if target.is_dir():
+        files = sorted(p for p in target.rglob("*") if p.is_file())
+        return {"path": str(target), "files": [_stat(p, target) for p in files]}
+    return _stat(target, None)
+
+
+def _stat(path: Path, root: Path | None) -> dict[str, Any]:
+    info = path.stat()
+    name = str(path.relative_to(root)) if root else str(path)
+    return {"path": name, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def case_fingerprint(case: dict[str, Any], settings_sha256: str) -> dict[str, Any]:
+    """What a finished case depends on: its input files, the extraction settings and the code versions."""
+    inputs = {key: file_fingerprint(case[key]) for key in
+              ("baseline_image", "baseline_seg", "followup_image", "followup_seg", "locations") if case.get(key)}
+    code = {k: v for k, v in versions().items() if k in ("radiomics-response", "pyradiomics")}
+    return {"inputs": inputs, "extraction_settings_sha256": settings_sha256, "versions": code}
+
+
+def _read_case_record(out_dir: Path, case: dict[str, Any]) -> dict[str, Any] | None:
+    path = out_dir / "cases" / case["case_dir"] / "case.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_finished(out_dir: Path, case: dict[str, Any], fingerprint: dict[str, Any]) -> bool:
+    """True if the case's case.json says done, with this fingerprint, and its lesions.csv exists."""
+    record = _read_case_record(out_dir, case)
+    return (record is not None and record.get("status") == "done" and record.get("fingerprint") == fingerprint
+            and (out_dir / "cases" / case["case_dir"] / "lesions.csv").is_file())
+
+
+# ------------------------------------------------------------------------------------- one case
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: dict[str, Any],
+                 progress: ProgressCallback = None, should_cancel: CancelCallback = None) -> dict[str, Any]:
+    """Compute one case and write its lesions.csv and case.json (atomically); return the case record.
+
+    Runs in a worker process (or in this process for jobs=1). Every error except cancellation is
+    caught and recorded as a failed case.
+    """
+    from ResponseSignatureLib.pipeline import run_case_files
+
+    case_dir = Path(out_dir) / "cases" / case["case_dir"]
+    case_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in case_dir.glob(".*.tmp"):      # from a run killed while writing
+        leftover.unlink()
+    record = {"patient_id": case["patient_id"], "inputs": {k: v for k, v in case.items() if k != "case_dir"},
+              "fingerprint": fingerprint, "started_utc": _utc_now(), "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    start = time.perf_counter()
+    try:
+        result = run_case_files(case["baseline_image"], case["baseline_seg"], case["followup_image"],
+                                case["followup_seg"], params=params, patient_id=case["patient_id"],
+                                locations=case["locations"], progress=progress, should_cancel=should_cancel)
+        table = result.table
+        table.attrs["provenance"] = result.provenance
+        write_table(table, case_dir / "lesions.csv")
+        record.update(status="done", n_lesions=int(len(table)), lesion_errors=list(result.errors))
+    except OperationCancelled:
+        raise
+    except Exception as error:  # noqa: BLE001 - a failed case is recorded and the run goes on
+        record.update(status="failed", stage="input" if isinstance(error, InputError) else "compute",
+                      message=_message(error), traceback=traceback.format_exc())
+    record.update(finished_utc=_utc_now(), seconds=round(time.perf_counter() - start, 3))
+    write_json(case_dir / "case.json", record)
+    return record
+
+
+def _message(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if isinstance(error, InputError) else f"{type(error).__name__}: {text}"
+
+
+def _worker_failure(case: dict[str, Any], out_dir: Path, fingerprint: dict[str, Any], error: BaseException) -> dict:
+    """Record a case whose worker died (or whose task was lost) as failed, from the parent."""
+    record = {"patient_id": case["patient_id"], "status": "failed", "stage": "worker", "fingerprint": fingerprint,
+              "message": f"the worker process running this case stopped ({_message(error)}); "
+                         "it may have run out of memory. Re-run to retry.",
+              "finished_utc": _utc_now()}
+    write_json(out_dir / "cases" / case["case_dir"] / "case.json", record)
+    return record
+
+
+# ------------------------------------------------------------------------------------- the run
+
+def run_batch(
+    manifest_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    jobs: int = 1,
+    params: Any = None,
+    scheduler: str | None = None,
+    progress: ProgressCallback = None,
+    should_cancel: CancelCallback = None,
+    aggregation_method: str = "volume_weighted",
+) -> dict[str, Any]:
+    """Run (or resume) every case of a manifest and write the cohort tables; return a summary.
+
+    ``params``: pyradiomics YAML path, preset name or dict (``ResponseSignatureLib.extraction.load_params``).
+    Summary keys: ``cases, done, failed, computed, skipped, seconds, lesions_csv, patients_csv,
+    errors_csv``. Raises InputError for a bad manifest, OperationCancelled when cancelled.
+    """
+    from ResponseSignatureLib.extraction import load_params
+
+    start = time.perf_counter()
+    if aggregation_method not in METHODS or aggregation_method == "vote":
+        raise InputError(f"aggregation method '{aggregation_method}' cannot aggregate every lesion column; "
+                         f"choose one of {', '.join(m for m in METHODS if m != 'vote')} "
+                         "(use 'aggregate --method vote --columns ...' for class probabilities)")
+    if int(jobs) < 1:
+        raise InputError(f"jobs must be at least 1, got {jobs}")
+    cases = read_manifest(manifest_path)
+    settings = load_params(params)
+    settings_sha256 = settings_hash(settings)
+    out = Path(out_dir)
+    (out / "cases").mkdir(parents=True, exist_ok=True)
+    fingerprints = {case["patient_id"]: case_fingerprint(case, settings_sha256) for case in cases}
+    todo = [case for case in cases if not is_finished(out, case, fingerprints[case["patient_id"]])]
+    context = _RunContext(todo, out, settings, fingerprints, len(cases) - len(todo), progress, should_cancel)
+    if todo and scheduler:
+        _run_dask(context, scheduler)
+    elif todo and jobs > 1:
+        _run_pool(context, jobs)
+    elif todo:
+        _run_serial(context)
+    summary = _write_outputs(out, cases, aggregation_method, settings, settings_sha256, manifest_path)
+    summary.update(computed=len(todo), skipped=len(cases) - len(todo), seconds=round(time.perf_counter() - start, 3))
+    return summary
+
+
+class _RunContext:
+    """What every runner needs: the cases to compute, where, with what, and whom to tell."""
+
+    def __init__(self, todo, out, settings, fingerprints, skipped, progress, should_cancel):
+        self.todo, self.out, self.settings, self.fingerprints = todo, out, settings, fingerprints
+        self.skipped, self.progress, self.should_cancel = skipped, progress, should_cancel
+        self.finished = 0
+
+    def arguments(self, case: dict[str, Any]) -> tuple:
+        return case, str(self.out), self.settings, self.fingerprints[case["patient_id"]]
+
+    def case_done(self, record: dict[str, Any]) -> None:
+        """Count a finished case and report progress over the cases of this run (so the ETA is right)."""
+        self.finished += 1
+        status = "failed" if record.get("status") != "done" else "done"
+        report(self.progress, self.finished / max(len(self.todo), 1),
+               f"{self.finished}/{len(self.todo)} cases ({self.skipped} already done): {record['patient_id']} {status}")
+
+    def cancelled(self) -> OperationCancelled:
+        return OperationCancelled(f"Cancelled by the user after {self.finished} of {len(self.todo)} cases; "
+                                  "finished cases are kept, re-run the same command to resume.")
+
+
+def _run_serial(context: _RunContext) -> None:
+    """jobs=1: the cases one after the other in this process."""
+    for index, case in enumerate(context.todo):
+        if context.should_cancel is not None and context.should_cancel():
+            raise context.cancelled()
+        try:
+            record = process_case(*context.arguments(case), progress=_case_progress(context, index, case),
+                                  should_cancel=context.should_cancel)
+        except OperationCancelled:
+            raise context.cancelled() from None
+        context.case_done(record)
+
+
+def _case_progress(context: _RunContext, index: int, case: dict[str, Any]) -> ProgressCallback:
+    """Progress inside case ``index`` of a serial run, as its share of the whole run."""
+    part = scaled(context.progress, index / len(context.todo), (index + 1) / len(context.todo))
+    if part is None:
+        return None
+    return lambda fraction, message: part(fraction, f"{case['patient_id']}: {message}")
+
+
+def _start_method() -> str:
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _limit_threads(threads: int) -> None:
+    """Worker initializer: SimpleITK may use ``threads`` threads (so N workers do not oversubscribe)."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+def _run_pool(context: _RunContext, jobs: int) -> None:
+    """jobs=N: a process pool; at most 2N cases queued, so cancelling is quick and memory bounded."""
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(_start_method()),
+                                   initializer=_limit_threads, initargs=(threads,))
+
+    pools = [new_pool()]
+
+    def submit(case):
+        try:
+            return pools[-1].submit(process_case, *context.arguments(case))
+        except BrokenProcessPool:        # a worker died: its cases are recorded as failed, go on
+            pools.append(new_pool())
+            return pools[-1].submit(process_case, *context.arguments(case))
+
+    try:
+        _drive(context, submit, window=2 * jobs)
+    except BaseException:
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    for pool in pools:
+        pool.shutdown(wait=True)
+
+
+def _run_dask(context: _RunContext, scheduler: str) -> None:
+    """scheduler=ADDRESS: the same per-case function on a Dask distributed cluster."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs the 'distributed' package (pip install 'radiomics-response[dask]')") from None
+    try:
+        client = Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError) as error:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    try:
+        futures: list = []
+
+        def submit(case):
+            future = client.submit(process_case, *context.arguments(case), pure=False,
+                                   key=f"radiomics-case-{case['case_dir']}-{os.getpid()}-{time.time_ns()}")
+            futures.append(future)
+            return future
+
+        try:
+            _drive(context, submit, window=len(context.todo) or 1)
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+    finally:
+        client.close()
+
+
+def _drive(context: _RunContext, submit: Callable, window: int) -> None:
+    """Submit cases (at most ``window`` in flight), collect them as they finish, stop on cancel.
+
+    Works with concurrent.futures and Dask futures alike (both have ``done()`` and ``result()``).
+    """
+    pending = list(context.todo)
+    in_flight: dict[Any, dict[str, Any]] = {}
+    while pending or in_flight:
+        if context.should_cancel is not None and context.should_cancel():
+            for future in in_flight:
+                future.cancel()
+            raise context.cancelled()
+        while pending and len(in_flight) < window:
+            case = pending.pop(0)
+            in_flight[submit(case)] = case
+        finished = [future for future in in_flight if future.done()]
+        if not finished:
+            time.sleep(POLL_SECONDS)
+            continue
+        for future in finished:
+            case = in_flight.pop(future)
+            try:
+                record = future.result()
+            except Exception as error:  # noqa: BLE001 - worker died or task lost: record, go on
+                record = _worker_failure(case, context.out, context.fingerprints[case["patient_id"]], error)
+            context.case_done(record)
+
+
+# ------------------------------------------------------------------------------- cohort tables
+
+def _write_outputs(out: Path, cases: list[dict[str, Any]], method: str, settings: dict, settings_sha256: str,
+                   manifest_path) -> dict[str, Any]:
+    """Assemble DIR/lesions.csv, DIR/patients.csv and DIR/errors.csv from the case folders."""
+    tables, errors, case_provenance = [], [], {}
+    done = failed = 0
+    for case in cases:
+        record = _read_case_record(out, case) or {"status": "failed", "stage": "worker",
+                                                  "message": "the case did not finish (no case.json)"}
+        if record.get("status") == "done":
+            table = read_table(out / "cases" / case["case_dir"] / "lesions.csv")
+            case_provenance[case["patient_id"]] = table.attrs.get("provenance")
+            tables.append(table)
+            done += 1
+            errors += [[case["patient_id"], "lesion", e.get("message", "")] for e in record.get("lesion_errors", [])]
+        else:
+            failed += 1
+            errors.append([case["patient_id"], record.get("stage", "compute"), record.get("message", "")])
+    provenance = make_provenance(stage="batch", manifest=str(Path(manifest_path).resolve()),
+                                 extraction_settings=settings, extraction_settings_sha256=settings_sha256,
+                                 cases=case_provenance)
+    lesions = _cohort_lesions(tables)
+    lesions.attrs["provenance"] = provenance
+    write_table(lesions, out / "lesions.csv")
+    patients = _cohort_patients(lesions, method)
+    write_table(patients, out / "patients.csv")
+    errors_table = pd.DataFrame(errors, columns=ERROR_COLUMNS)
+    write_table(errors_table, out / "errors.csv")
+    return {"cases": len(cases), "done": done, "failed": failed, "lesions_csv": str(out / "lesions.csv"),
+            "patients_csv": str(out / "patients.csv"), "errors_csv": str(out / "errors.csv")}
+
+
+def _cohort_lesions(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """All case lesion tables stacked, sorted by patient_id then lesion_id (deterministic)."""
+    if not tables:
+        return pd.DataFrame(columns=["patient_id", "lesion_id"])
+    lesions = pd.concat(tables, ignore_index=True, sort=False)
+    lesions = lesions.sort_values(["patient_id", "lesion_id"], key=lambda s: s.astype(str), kind="stable")
+    return lesions.reset_index(drop=True)
+
+
+def _cohort_patients(lesions: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The cohort patient table (every numeric lesion column aggregated with ``method``)."""
+    if lesions.empty:
+        empty = pd.DataFrame(columns=["patient_id", "n_lesions"])
+        empty.attrs["provenance"] = make_provenance(stage="aggregate", note="no finished case")
+        return empty
+    return patient_table(lesions, method=method)

@@ -1,0 +1,135 @@
+"""Command line of LesionAggregateLib: ``aggregate`` (lesions -> patients) and ``batch`` (cohort runs).
+
+``radiomics-response aggregate LESIONS.csv [more...] --method volume_weighted --out patients.csv``
+``radiomics-response batch MANIFEST.csv --out DIR [--jobs N] [--params YAML] [--scheduler ADDRESS]``
+
+``python -m LesionAggregateLib`` runs the same two sub-commands. Exit codes: 0 success, 1 a batch
+finished but some cases failed (see DIR/errors.csv), 2 bad input, 130 cancelled.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from ResponseSignatureLib.errors import InputError, OperationCancelled, RadiomicsResponseError
+
+from .aggregate import METHODS
+
+
+def add_subcommands(subparsers) -> None:
+    """Add the ``aggregate`` and ``batch`` sub-commands to an argparse sub-parser collection."""
+    _add_aggregate(subparsers)
+    _add_batch(subparsers)
+
+
+def _add_aggregate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "aggregate", help="lesion table(s) -> patient table",
+        description="Aggregate lesion-table columns into one value per patient (formulas: "
+                    "LesionAggregateLib.aggregate). Writes OUT and OUT.provenance.json.")
+    parser.add_argument("lesions", nargs="+", metavar="LESIONS.csv", help="one or more lesion tables")
+    parser.add_argument("--method", default="volume_weighted", choices=list(METHODS),
+                        help="aggregation for every column (default: volume_weighted)")
+    parser.add_argument("--columns", nargs="+", metavar="COLUMN",
+                        help="lesion columns to aggregate (default: every numeric '<prefix>:<name>' column)")
+    parser.add_argument("--column-method", action="append", default=[], metavar="COLUMN=METHOD",
+                        help="a method for one column (repeatable), e.g. 'score=vote'")
+    parser.add_argument("--location", help="aggregate only lesions at this location (e.g. liver)")
+    parser.add_argument("--weight-timepoint", default="baseline",
+                        help="time point whose volume_ml weights the weighted methods (default: baseline)")
+    parser.add_argument("--no-recist", action="store_true", help="do not carry RECIST 1.1 results over")
+    parser.add_argument("--out", required=True, metavar="patients.csv", help="output patient table")
+    parser.set_defaults(func=_guarded(run_aggregate))
+
+
+def _add_batch(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "batch", help="cohort run: manifest -> lesion table + patient table",
+        description="Run every case of a manifest (patient_id, timepoint, image, segmentation[, "
+                    "locations]); resumable: a re-run skips finished cases. See LesionAggregateLib.batch.")
+    parser.add_argument("manifest", metavar="MANIFEST.csv")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes (default 1)")
+    parser.add_argument("--params", metavar="YAML", help="pyradiomics parameter file or preset name")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes")
+    parser.add_argument("--method", default="volume_weighted", choices=[m for m in METHODS if m != "vote"],
+                        help="aggregation of every numeric lesion column into patients.csv "
+                             "(default: volume_weighted; for a vote use the aggregate command)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_guarded(run_batch_command))
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn this project's errors into a one-line message and an exit code."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except OperationCancelled as error:
+            print(f"cancelled: {error}", file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:
+            print("interrupted; finished cases are kept, re-run the same command to resume", file=sys.stderr)
+            return 130
+        except RadiomicsResponseError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return run
+
+
+def _column_methods(pairs: Sequence[str]) -> dict[str, str]:
+    methods = {}
+    for pair in pairs:
+        column, sep, method = pair.rpartition("=")
+        if not sep or not column:
+            raise InputError(f"--column-method expects COLUMN=METHOD, got '{pair}'")
+        methods[column] = method
+    return methods
+
+
+def run_aggregate(args: argparse.Namespace) -> int:
+    """``aggregate``: read lesion tables, write the patient table and its provenance sidecar."""
+    from .aggregate import patient_table, read_lesion_tables, write_table
+
+    lesions = read_lesion_tables(args.lesions)
+    patients = patient_table(
+        lesions, method=args.method, columns=args.columns, location=args.location,
+        weight_timepoint=args.weight_timepoint, methods=_column_methods(args.column_method),
+        recist=False if args.no_recist else None)
+    write_table(patients, args.out)
+    print(f"wrote {len(patients)} patients to {args.out}")
+    return 0
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    """``batch``: run a manifest, print a summary; exit 1 if any case failed."""
+    from ResponseSignatureLib.progress import TextProgressBar
+
+    from .batch import run_batch
+
+    summary = run_batch(args.manifest, args.out, jobs=args.jobs, params=args.params,
+                        scheduler=args.scheduler, aggregation_method=args.method,
+                        progress=None if args.no_progress else TextProgressBar())
+    print(f"{summary['done']} cases done ({summary['computed']} computed, {summary['skipped']} already "
+          f"finished), {summary['failed']} failed; tables in {args.out}")
+    if summary["failed"]:
+        print(f"failed cases are listed in {summary['errors_csv']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m LesionAggregateLib``."""
+    parser = argparse.ArgumentParser(prog="python -m LesionAggregateLib",
+                                     description="Lesion -> patient aggregation and cohort batch runs.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    add_subcommands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m LesionAggregateLib``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
