@@ -23,6 +23,7 @@ import pytest
 
 from LesionAggregateLib import aggregate as agg
 from LesionAggregateLib.cli import main
+from ResponseSignatureLib import tableio
 from ResponseSignatureLib.errors import InputError
 
 X = "delta:original_firstorder_Entropy"
@@ -217,10 +218,10 @@ def test_provenance_and_csv_round_trip(tmp_path):
     assert provenance["location"] == "liver" and provenance["weight_column"] == "baseline:volume_ml"
     assert [entry["file"] for entry in provenance["source"]["lesion_tables"]] == [str(first), str(second)]
     out = tmp_path / "patients.csv"
-    agg.write_table(patients, out)
+    tableio.write_table(patients, out)
     stored = json.loads((tmp_path / "patients.csv.provenance.json").read_text())
     assert stored["methods"] == {DV: "volume_weighted"} and "versions" in stored
-    again = agg.read_table(out)
+    again = tableio.read_table(out)
     assert again["patient_id"].tolist() == ["001", "002", "003", "004"]
     assert_values(again[f"volume_weighted:{DV}"].tolist(), [-4.0, NAN, -2.5, -1.0])
 

@@ -46,10 +46,8 @@ it beside the CSV as ``<out>.provenance.json``.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -57,10 +55,8 @@ import pandas as pd
 
 from ResponseSignatureLib import tableio
 from ResponseSignatureLib.errors import InputError
-from ResponseSignatureLib.models.modelfile import write_text_atomic
 from ResponseSignatureLib.provenance import make_provenance
 
-ID_COLUMN_TYPES = {"patient_id": str, "lesion_id": str, "location": str, "status": str}
 RECIST_MARKER_COLUMN = "baseline:longest_diameter_mm"
 VOTE_THRESHOLD = 0.5
 
@@ -346,37 +342,12 @@ def _output_columns(rows: list[dict], plan: dict[str, str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Reading and writing tables (CSV + provenance sidecar, atomic; see ResponseSignatureLib.tableio)
+# Reading lesion tables (CSV + provenance sidecar: ResponseSignatureLib.tableio)
 # --------------------------------------------------------------------------------------------
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON atomically (temp file + rename; sorted keys; what JSON cannot encode as text)."""
-    write_text_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a table as CSV (atomically) and its ``attrs['provenance']`` as ``<path>.provenance.json``."""
-    tableio.write_table(table, path, provenance=table.attrs.get("provenance"))
-
-
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a lesion or patient table CSV (ID columns as text) with its provenance sidecar if any."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"table file not found: {path}")
-    try:
-        table = pd.read_csv(path, dtype=ID_COLUMN_TYPES, keep_default_na=True)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read table {path}: {error}") from None
-    if tableio.provenance_path(path).is_file():
-        table.attrs["provenance"] = tableio.read_provenance(path)
-    table.attrs["source_file"] = str(path)
-    return table
-
 
 def read_lesion_tables(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """Read and stack lesion tables; a lesion (patient_id, lesion_id) in two files is an InputError."""
-    tables = [read_table(path) for path in paths]
+    tables = [tableio.read_table(path) for path in paths]
     for table, path in zip(tables, paths):
         if "patient_id" not in table.columns:
             raise InputError(f"{path}: no 'patient_id' column; is this a lesion table?")

@@ -64,8 +64,9 @@ import pandas as pd
 from ResponseSignatureLib.errors import InputError, OperationCancelled
 from ResponseSignatureLib.progress import CancelCallback, ProgressCallback, report, scaled
 from ResponseSignatureLib.provenance import make_provenance, settings_hash, versions
+from ResponseSignatureLib.tableio import read_table, write_json, write_table
 
-from .aggregate import METHODS, patient_table, read_table, write_json, write_table
+from .aggregate import METHODS, patient_table
 
 MANIFEST_COLUMNS = ("patient_id", "timepoint", "image", "segmentation")
 OPTIONAL_MANIFEST_COLUMNS = ("locations",)

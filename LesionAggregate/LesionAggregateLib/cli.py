@@ -90,7 +90,9 @@ def _column_methods(pairs: Sequence[str]) -> dict[str, str]:
 
 def run_aggregate(args: argparse.Namespace) -> int:
     """``aggregate``: read lesion tables, write the patient table and its provenance sidecar."""
-    from .aggregate import patient_table, read_lesion_tables, write_table
+    from ResponseSignatureLib.tableio import write_table
+
+    from .aggregate import patient_table, read_lesion_tables
 
     lesions = read_lesion_tables(args.lesions)
     patients = patient_table(

@@ -10,6 +10,9 @@ import pandas as pd
 from .errors import InputError
 from .models.modelfile import write_text_atomic
 
+# Identifier columns stay text when read back ("001" must not become 1).
+ID_COLUMN_TYPES = {"patient_id": str, "lesion_id": str, "location": str, "status": str}
+
 
 def provenance_path(table_path: str | Path) -> Path:
     """Where a table's provenance lives: ``<table>.provenance.json`` beside it."""
@@ -17,24 +20,40 @@ def provenance_path(table_path: str | Path) -> Path:
     return table_path.with_name(table_path.name + ".provenance.json")
 
 
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write JSON atomically (temp file + rename), indented with sorted keys; other types as text."""
+    path = Path(path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
 def write_table(table: pd.DataFrame, path: str | Path, provenance: Mapping[str, Any] | None = None) -> Path:
-    """Write a table as CSV (temp file + rename) and its provenance as JSON beside it."""
+    """Write a table as CSV (temp file + rename) and its provenance (argument or
+    ``table.attrs['provenance']``) as JSON beside it."""
     path = Path(path)
     write_text_atomic(path, table.to_csv(index=False))
+    provenance = provenance if provenance is not None else table.attrs.get("provenance")
     if provenance is not None:
-        write_text_atomic(provenance_path(path), json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n")
+        write_json(provenance_path(path), provenance)
     return path
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV table written by this project; InputError naming the file if it is missing or broken."""
+    """Read a CSV table (ID columns as text) with its provenance in ``attrs['provenance']``.
+
+    InputError naming the file if it is missing or not a readable CSV.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Table not found: {path}")
     try:
-        return pd.read_csv(path, keep_default_na=True)
-    except (ValueError, pd.errors.ParserError) as error:
+        table = pd.read_csv(path, dtype=ID_COLUMN_TYPES, keep_default_na=True)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise InputError(f"{path} is not a readable CSV table: {error}") from None
+    if provenance_path(path).is_file():
+        table.attrs["provenance"] = read_provenance(path)
+    table.attrs["source_file"] = str(path)
+    return table
 
 
 def read_provenance(path: str | Path) -> dict:
