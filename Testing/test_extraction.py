@@ -73,7 +73,7 @@ def _small_case(mask_voxels):
 
 def test_presets_listed_with_descriptions():
     presets = list_presets()
-    assert set(presets) == {"default", "ibsi", "ligero2021", "dercle2020"}
+    assert set(presets) == {"default", "ibsi", "ligero2021", "dercle2020", "dercle2020_signature"}
     assert all(len(text) > 10 for text in presets.values()), presets
     assert presets_dir().name in ("Presets", "presets")
 

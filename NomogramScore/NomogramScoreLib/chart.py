@@ -8,15 +8,16 @@ predicts r: T(r) = (lp(r) - Intercept*) * sc (``nomogram.risk_to_total_points``)
 ``result`` (from ``score_patient``) marks the patient's values, total points and risk in red.
 
 ``waterfall_svg``: one bar per lesion, the percent change of its longest diameter (short axis for
-lymph nodes when given in ``change_pct``) from baseline to follow-up, sorted from the largest
+lymph nodes) from baseline to follow-up, sorted from the largest
 increase to the largest decrease, with dashed reference lines at +20 % and -30 % (the RECIST 1.1
 PD/PR thresholds, which RECIST applies to the *sum* of diameters: per-lesion bars are descriptive).
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
+
+from ResponseSignatureLib.lesion_table import waterfall_table
 
 from . import nomogram as nm
 from .svg import FONT, SVG_NS, esc, num, percent, pretty_unit, short_number
@@ -137,7 +138,7 @@ def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = No
     head = [f'<svg xmlns="{SVG_NS}" class="nomogram-chart" width="{num(width)}" height="{num(height)}" '
             f'viewBox="0 0 {num(width)} {num(height)}" role="img" aria-labelledby="nomogram-title">',
             f'<title id="nomogram-title">{esc(heading)}</title>',
-            f'<desc>Points for each predictor (0-100 scale), total points and the predicted risk.</desc>',
+            '<desc>Points for each predictor (0-100 scale), total points and the predicted risk.</desc>',
             f'<text x="10" y="18" font-size="13" font-weight="bold" fill="#212121" {FONT}>{esc(heading)}</text>',
             f'<text x="10" y="36" font-size="12" fill="#424242" {FONT}>Risk = {esc(outcome)}</text>']
     if result:
@@ -153,23 +154,13 @@ def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = No
 def lesion_changes(table) -> list[tuple[str, float]]:
     """(lesion_id, percent change) per lesion with a baseline measurement, largest increase first.
 
-    Uses ``change_pct`` when present, else 100 * (followup - baseline) / baseline of
-    ``<timepoint>:longest_diameter_mm``. Lesions without a baseline (new) are left out.
+    The RECIST diameter change of ``ResponseSignatureLib.lesion_table.waterfall_table`` (short axis
+    for lymph nodes); new lesions (no baseline) are left out.
     """
-    if table is None or len(table) == 0:
+    if table is None or len(table) == 0 or "baseline:longest_diameter_mm" not in table.columns:
         return []
-    if "change_pct" in table.columns:
-        changes = table["change_pct"].astype(float)
-    else:
-        base = table.get("baseline:longest_diameter_mm")
-        follow = table.get("followup:longest_diameter_mm")
-        if base is None or follow is None:
-            return []
-        base = base.astype(float)
-        changes = 100.0 * (follow.astype(float).fillna(0.0) - base) / base.where(base > 0)
-    ids = table["lesion_id"] if "lesion_id" in table.columns else table.index
-    pairs = [(str(i), float(c)) for i, c in zip(ids, changes) if c is not None and math.isfinite(float(c))]
-    return sorted(pairs, key=lambda pair: -pair[1])
+    waterfall = waterfall_table(table)
+    return [(str(lesion), float(change)) for lesion, change in zip(waterfall["lesion_id"], waterfall["diameter_change_percent"])]
 
 
 def _bar_color(change: float) -> str:

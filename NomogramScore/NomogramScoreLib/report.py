@@ -29,7 +29,7 @@ DISCLAIMER = ("Research use only. This report is produced by research software t
 LESION_COLUMNS = [
     ("lesion_id", "Lesion"), ("location", "Location"), ("status", "Status"), ("target", "Target"),
     ("baseline:longest_diameter_mm", "Baseline LD (mm)"), ("followup:longest_diameter_mm", "Follow-up LD (mm)"),
-    ("change_pct", "LD change (%)"),
+    ("change_pct", "RECIST diameter change (%)"),
     ("baseline:short_axis_mm", "Baseline SA (mm)"), ("followup:short_axis_mm", "Follow-up SA (mm)"),
     ("baseline:volume_ml", "Baseline volume (ml)"), ("followup:volume_ml", "Follow-up volume (ml)"),
     ("baseline:mean_hu", "Baseline mean HU"), ("followup:mean_hu", "Follow-up mean HU"),

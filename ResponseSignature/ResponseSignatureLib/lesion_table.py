@@ -129,20 +129,24 @@ def _ordered_value_names(values: Mapping[str, Mapping[str, Mapping[str, float]]]
     return names
 
 
-def recist_diameter_column(location: Any, timepoint: str) -> str:
-    """The RECIST diameter column of a lesion: short axis for nodes, longest diameter otherwise."""
-    measure = "short_axis_mm" if recist.is_lymph_node(location) else "longest_diameter_mm"
-    return f"{timepoint}:{measure}"
+def recist_diameter_column(location: Any, timepoint: str, columns: Iterable[str] | None = None) -> str:
+    """The RECIST diameter column of a lesion: short axis for nodes (when the table has it),
+    longest diameter otherwise."""
+    short_axis = f"{timepoint}:short_axis_mm"
+    if recist.is_lymph_node(location) and (columns is None or short_axis in columns):
+        return short_axis
+    return f"{timepoint}:longest_diameter_mm"
 
 
 def waterfall_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per-lesion RECIST diameter change in percent, largest increase first (new lesions left out)."""
     rows = []
     for _, lesion in table.iterrows():
-        if lesion["status"] == "new":
+        if lesion.get("status") == "new":
             continue
-        before = lesion[recist_diameter_column(lesion["location"], "baseline")]
-        after = lesion[recist_diameter_column(lesion["location"], "followup")]
+        location = lesion.get("location")
+        before = lesion[recist_diameter_column(location, "baseline", table.columns)]
+        after = lesion[recist_diameter_column(location, "followup", table.columns)]
         change = relative_change(before, after)
         if np.isfinite(change):
             rows.append({"lesion_id": lesion["lesion_id"], "diameter_change_percent": 100.0 * change})

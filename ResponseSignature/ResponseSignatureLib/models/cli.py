@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import RadiomicsResponseError
+from .. import tableio
 from . import evaluation, plots
 from .inference import apply_model, patient_scores
 from .modelfile import load_model, save_model, write_text_atomic
@@ -84,26 +83,12 @@ def _add_apply(subparsers) -> None:
 # handlers
 # --------------------------------------------------------------------------------------------
 def read_table(path: str, id_col: str = "patient_id") -> pd.DataFrame:
-    """A CSV with identifiers kept as text (so '007' stays '007'), id column renamed patient_id."""
-    from ..errors import InputError
-
-    if not Path(path).is_file():
-        raise InputError(f"Table not found: {path}")
-    table = pd.read_csv(path, dtype={id_col: str, "lesion_id": str})
+    """A CSV table (identifiers kept as text, so '007' stays '007') with ``id_col`` renamed patient_id."""
+    table = tableio.read_table(path)
     if id_col != "patient_id" and id_col in table.columns:
+        table[id_col] = table[id_col].astype(str)
         table = table.drop(columns=["patient_id"], errors="ignore").rename(columns={id_col: "patient_id"})
     return table
-
-
-def _guarded(handler):
-    def run(args) -> int:
-        try:
-            return handler(args)
-        except RadiomicsResponseError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    run.__doc__ = handler.__doc__
-    return run
 
 
 def _feature_columns(args, table: pd.DataFrame):
@@ -114,7 +99,6 @@ def _feature_columns(args, table: pd.DataFrame):
     return None
 
 
-@_guarded
 def run_train(args) -> int:
     """train: table -> model.json (validated, hashed)."""
     from ..progress import TextProgressBar
@@ -160,7 +144,6 @@ def _patient_level(model: dict, table: pd.DataFrame) -> pd.DataFrame:
     return scored
 
 
-@_guarded
 def run_evaluate(args) -> int:
     """evaluate: model + table with outcome -> metrics.json (+ ROC / calibration SVG)."""
     model = load_model(args.model)
@@ -224,7 +207,6 @@ def _write_plots(out: Path, y, scores, name: str) -> None:
         write_text_atomic(Path(f"{stem}_calibration.svg"), plots.calibration_svg(y, scores, f"Calibration — {name}"))
 
 
-@_guarded
 def run_apply(args) -> int:
     """apply: model + table -> scored.csv (id columns, score, class)."""
     model = load_model(args.model)
@@ -243,7 +225,8 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 
 def main(argv=None) -> int:
     """Stand-alone entry point with only these three sub-commands (for tests and debugging)."""
+    from ..cli import dispatch
+
     parser = argparse.ArgumentParser(prog="radiomics-response")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return dispatch(parser, argv)

@@ -1,0 +1,133 @@
+"""Shared pieces of the feature classes: the discretised ROI, neighbour offsets, feature selection.
+
+Conventions: arrays are indexed (k, j, i) = (z, y, x) like SimpleITK's numpy views; gray levels are
+1..Ng (0 marks voxels outside the ROI); ``eps`` is ``numpy.spacing(1)`` wherever pyradiomics adds it
+inside a logarithm or a denominator, so values agree to rounding.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..errors import InputError
+
+EPS = np.spacing(1)
+
+
+def plane_axis(settings: dict):
+    """The axis (k=0, j=1, i=2) excluded from neighbourhoods when ``force2D`` is set, else None."""
+    if not settings.get("force2D", False):
+        return None
+    axis = int(settings.get("force2Ddimension", 0))
+    if axis not in (0, 1, 2):
+        raise InputError(f"force2Ddimension must be 0, 1 or 2, got {axis}")
+    return axis
+
+
+def offsets(distances, bidirectional: bool, plane_axis=None) -> np.ndarray:
+    """Neighbour offsets (k, j, i) whose Chebyshev norm is one of ``distances``.
+
+    Mono-directional sets (GLCM, GLRLM) keep the offsets whose first non-zero component is positive
+    (13 for distance 1); bi-directional sets (GLSZM, GLDM, NGTDM) keep all (26 for distance 1).
+    With ``plane_axis`` (force2D) only in-plane offsets (4 / 8 for distance 1). Same set as
+    pyradiomics' ``generate_angles``.
+    """
+    dist = sorted({int(d) for d in distances})
+    if not dist or dist[0] < 1:
+        raise InputError(f"distances must be integers >= 1, got {distances}")
+    r = dist[-1]
+    g = np.arange(r, -r - 1, -1)
+    cube = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    norm = np.abs(cube).max(1)
+    cube = cube[np.isin(norm, dist)]
+    if plane_axis is not None:
+        cube = cube[cube[:, plane_axis] == 0]
+    if not bidirectional:
+        first = np.array([row[np.flatnonzero(row)[0]] for row in cube])
+        cube = cube[first > 0]
+    return cube
+
+
+class Levels:
+    """The discretised ROI of one image: gray levels on the ROI bounding box.
+
+    ``q`` holds gray levels 1..Ng inside the ROI and 0 outside; ``levels`` are the gray levels present
+    (pyradiomics' ``grayLevels``), ``ng`` the largest (pyradiomics' ``Ng``). Neighbour look-ups on a
+    zero-padded flat copy are cached, so GLCM, GLDM and NGTDM share them.
+    """
+
+    def __init__(self, q: np.ndarray, spacing_kji: np.ndarray):
+        self.q = q
+        self.spacing = np.asarray(spacing_kji, dtype=float)
+        self.levels = np.unique(q[q > 0])
+        self.ng = int(self.levels.max())
+        self._pad = None
+        self._cache: dict = {}
+
+    def padded(self, pad: int):
+        """(flat zero-padded array, padded shape, flat indices of ROI voxels)."""
+        if self._pad is None or self._pad[0] < pad:
+            qp = np.pad(self.q.astype(np.int32, copy=False), pad)  # int32: half the memory traffic
+            flat = qp.ravel()
+            idx = np.flatnonzero(flat)
+            self._pad = (pad, flat, qp.shape, idx)
+            self._cache = {}
+        return self._pad[1], self._pad[2], self._pad[3]
+
+    def position(self, pad: int) -> np.ndarray:
+        """Flat padded index -> index in the ROI voxel list (-1 outside the ROI)."""
+        flat, _, idx = self.padded(pad)
+        key = ("pos", self._pad[0])
+        if key not in self._cache:
+            pos = np.full(flat.size, -1, dtype=np.int64)
+            pos[idx] = np.arange(idx.size)
+            self._cache[key] = pos
+        return self._cache[key]
+
+    def step(self, offset, pad: int) -> int:
+        """Flat-index step of ``offset`` in the padded array."""
+        _, shape, _ = self.padded(pad)
+        return (int(offset[0]) * shape[1] + int(offset[1])) * shape[2] + int(offset[2])
+
+    def centre(self, pad: int) -> np.ndarray:
+        flat, _, idx = self.padded(pad)
+        return flat[idx]
+
+    def neighbour(self, offset, pad: int) -> np.ndarray:
+        """Gray level of each ROI voxel's neighbour at ``offset`` (0 if outside the ROI)."""
+        flat, shape, idx = self.padded(pad)
+        key = (tuple(int(o) for o in offset), self._pad[0])
+        if key not in self._cache:
+            self._cache[key] = flat[idx + self.step(offset, pad)]
+        return self._cache[key]
+
+
+def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:
+    """Feature names to compute, with pyradiomics' rules.
+
+    ``names`` None or empty: every non-deprecated feature. Named features are computed; a deprecated
+    feature pyradiomics computes on request (``deprecated[name] is True``) is computed, one that
+    pyradiomics refuses (``False``: mathematically equal to another) is left out silently.
+    """
+    if not names:
+        return [n for n in features if n not in deprecated]
+    out = []
+    for n in names:
+        if n not in features and n not in deprecated:
+            raise InputError(f"unknown {class_name} feature '{n}'")
+        if n in features and deprecated.get(n, True):
+            out.append(n)
+    return out
+
+
+def evaluate(features: dict[str, Callable], chosen: list[str], ctx) -> dict[str, float]:
+    """Call each chosen feature function on the class context; failures give NaN, as pyradiomics."""
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for n in chosen:
+            try:
+                out[n] = float(np.real(features[n](ctx)))
+            except (FloatingPointError, ValueError, ZeroDivisionError, IndexError, np.linalg.LinAlgError):
+                out[n] = float("nan")
+    return out
