@@ -1,0 +1,997 @@
+import json
+import logging
+import os
+from typing import Annotated, Callable, Optional
+
+import ctk
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.ScriptedLoadableModule import *
+from slicer.util import VTKObservationMixin
+from slicer.parameterNodeWrapper import (
+    parameterNodeWrapper,
+    Choice,
+    WithinRange,
+)
+
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+
+# Note on annotations: this file deliberately does not use ``from __future__ import annotations``.
+# The parameter node wrapper resolves member annotations at class-creation time with
+# typing.get_type_hints(); keeping them as real objects (and writing Optional[...] instead of
+# "X | None") keeps the file loadable on Slicer 5.8 (Python 3.9) as well as 5.10+ (Python 3.12).
+
+#: Where the project's documentation lives (README sections are linked from each module's help).
+DOCUMENTATION_URL = "https://github.com/radiomics-response/SlicerRadiomicsResponse"
+
+
+def _shippedPresets() -> list:
+    """Names of the feature-extraction presets shipped in Resources/Presets (the main ones first)."""
+    main = ["default", "ibsi", "ligero2021", "dercle2020"]
+    try:
+        found = sorted(os.path.splitext(name)[0] for name in os.listdir(os.path.join(os.path.dirname(__file__), "Resources", "Presets"))
+                       if name.endswith(".yaml"))
+    except OSError:
+        found = []
+    if not found:
+        return main
+    return [name for name in main if name in found] + [name for name in found if name not in main]
+
+
+#: Choices of the feature-extraction settings (read from Resources/Presets, no library import).
+PRESETS = _shippedPresets()
+DEFAULT_PRESET = "default" if "default" in PRESETS else PRESETS[0]
+
+#: Table node attribute names (shared with LesionAggregate and NomogramScore).
+PROVENANCE_ATTRIBUTE = "RadiomicsResponse.Provenance"
+RECIST_ATTRIBUTE = "RadiomicsResponse.RECIST"
+WATERFALL_TABLE_REFERENCE = "RadiomicsResponse.WaterfallTable"
+WATERFALL_CHART_REFERENCE = "RadiomicsResponse.WaterfallChart"
+
+
+#
+# ResponseSignature
+#
+
+
+class ResponseSignature(ScriptedLoadableModule):
+    """Per-lesion delta-radiomics and RECIST 1.1 response between a baseline and a follow-up scan."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Response Signature")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["RadiomicsResponse developers"]
+        self.parent.helpText = _("""
+Measures every segmented lesion on a baseline and a follow-up CT: RECIST diameters, volume, mean HU
+and radiomic features at each time point, their change, the matching of lesions across time points
+and the patient's RECIST 1.1 response. The result is a lesion table (one row per lesion) and a
+waterfall chart of the change in diameter. A response signature model file can then score each
+lesion.
+See the <a href="{url}#responsesignature">module documentation</a>.
+""").format(url=DOCUMENTATION_URL)
+        self.parent.acknowledgementText = _("""
+Developed by the RadiomicsResponse developers. The delta-radiomics workflow follows
+Dercle L. et al., Radiomics response signature for identification of metastatic colorectal cancer
+sensitive to therapies targeting EGFR pathway, J Natl Cancer Inst 2020;112(9):902-912; the lesion-level
+signature averaged per patient follows Ligero M. et al., A CT-based radiomics signature is associated
+with response to immune checkpoint inhibitors in advanced solid tumors, Radiology 2021;299(1):109-119.
+Radiomic features follow the PyRadiomics definitions (van Griethuysen J.J.M. et al., Cancer Research 2017).
+""")
+
+        # Register the sample case once the application has started (it is generated on first use).
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+#
+# Python dependencies (shared by the three RadiomicsResponse modules)
+#
+
+
+def _requirementsFromFile(requirementsPath: str) -> list:
+    """Requirement lines of a requirements.txt file (comments, blank lines and pip options skipped)."""
+    lines = []
+    with open(requirementsPath, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                lines.append(line)
+    return lines
+
+
+def _findDistribution(name: str):
+    """Installed distribution called ``name`` (PEP 503 name normalization), or None.
+
+    Python 3.9's importlib.metadata does not normalize names ("pyradiomics-bhklab" vs the
+    "pyradiomics_bhklab-3.1.4.dist-info" folder), so fall back to comparing normalized names.
+    """
+    import importlib.metadata
+    import re
+
+    try:
+        return importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    wanted = re.sub(r"[-_.]+", "-", name).lower()
+    for distribution in importlib.metadata.distributions():
+        distributionName = distribution.metadata["Name"] or ""
+        if re.sub(r"[-_.]+", "-", distributionName).lower() == wanted:
+            return distribution
+    return None
+
+
+def missingPythonRequirements(requirementsPath: str) -> list:
+    """Requirement strings of ``requirementsPath`` that are not installed (or too old) in this Python.
+
+    Uses installed package metadata only: nothing is imported and nothing is installed.
+    """
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pragma: no cover - Slicer bundles "packaging"
+        Requirement = None
+
+    missing = []
+    for line in _requirementsFromFile(requirementsPath):
+        name = line
+        specifier = None
+        if Requirement is not None:
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate():
+                continue
+            name, specifier = requirement.name, requirement.specifier
+        distribution = _findDistribution(name)
+        if distribution is None:
+            missing.append(line)
+        elif specifier is not None and not specifier.contains(distribution.version, prereleases=True):
+            missing.append(line)
+    return missing
+
+
+#: Packages Slicer itself provides: never upgraded or replaced by our installs.
+SLICER_PROVIDED_PACKAGES = ("numpy", "SimpleITK", "vtk", "scipy")
+
+
+def _slicerConstraintsFile() -> Optional[str]:
+    """A pip constraints file pinning the Slicer-provided packages to the versions installed now."""
+    import tempfile
+
+    pins = []
+    for name in SLICER_PROVIDED_PACKAGES:
+        distribution = _findDistribution(name)
+        if distribution is not None:  # else: provided by Slicer without pip metadata, see _legacyPipInstall
+            pins.append(f"{name}=={distribution.version}")
+    if not pins:
+        return None
+    path = os.path.join(tempfile.gettempdir(), "RadiomicsResponse-constraints.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(pins) + "\n")
+    return path
+
+
+def _providedWithoutMetadata() -> list:
+    """Slicer-provided packages that import but have no pip metadata (pip would try to reinstall them)."""
+    import importlib.util
+
+    return [name for name in SLICER_PROVIDED_PACKAGES
+            if _findDistribution(name) is None and importlib.util.find_spec(name) is not None]
+
+
+def _legacyPipInstall(missing: list, constraints: Optional[str]) -> None:
+    """Install ``missing`` with slicer.util.pip_install (Slicer < 5.12), never touching Slicer's packages.
+
+    When a Slicer-provided package has no pip metadata (custom SimpleITK builds of Slicer 5.8/5.10),
+    a plain install would pull a second copy from PyPI. Then each package is installed with --no-deps
+    and its own dependencies are added one level at a time, skipping the Slicer-provided ones.
+    """
+    from packaging.requirements import Requirement
+
+    constraintArgs = ["-c", constraints] if constraints else []
+    skipped = {name.lower() for name in _providedWithoutMetadata()}
+    if not skipped:
+        slicer.util.pip_install([*missing, *constraintArgs])
+        return
+    toInstall = list(missing)
+    for _round in range(6):
+        if not toInstall:
+            return
+        slicer.util.pip_install(["--no-deps", *toInstall, *constraintArgs])
+        nextRound = []
+        for line in toInstall:
+            installed = _findDistribution(Requirement(line).name)
+            for dependency in (installed.requires if installed is not None else None) or []:
+                requirement = Requirement(dependency)
+                if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                    continue
+                if requirement.name.lower() in skipped:
+                    continue
+                present = _findDistribution(requirement.name)
+                if present is not None and requirement.specifier.contains(present.version, prereleases=True):
+                    continue
+                nextRound.append(str(requirement))
+        toInstall = sorted(set(nextRound))
+
+
+def ensurePythonRequirements(requirementsPath: str, requester: str) -> None:
+    """Make sure the packages listed in ``requirementsPath`` are installed, asking the user first.
+
+    Slicer >= 5.12: ``slicer.packaging.pip_ensure`` (confirmation, progress, restart prompt).
+    Older Slicer: confirmation with ``slicer.util.confirmOkCancelDisplay``, then ``slicer.util.pip_install``.
+    Slicer's own numpy/SimpleITK/vtk/scipy are pinned so that an install never replaces them.
+    Nothing is installed while Slicer runs in testing mode: tests must find the packages installed
+    (``PythonSlicer -m pip install -r <requirements.txt>``).
+
+    :param requirementsPath: path of a module's Resources/requirements.txt.
+    :param requester: name shown to the user in the confirmation dialog.
+    :raises RuntimeError: if the user declines, or the packages are still missing afterwards.
+    """
+    missing = missingPythonRequirements(requirementsPath)
+    if not missing:
+        return
+    constraints = _slicerConstraintsFile()
+    try:
+        import slicer.packaging as slicerPackaging
+    except ImportError:
+        slicerPackaging = None
+    if slicerPackaging is not None and hasattr(slicerPackaging, "pip_ensure"):
+        slicerPackaging.pip_ensure(
+            slicerPackaging.load_requirements(requirementsPath),
+            constraints=constraints,
+            requester=requester,
+        )
+    elif not slicer.app.testingEnabled():
+        message = _("{requester} needs these Python packages, which are not installed yet:\n\n{packages}\n\n"
+                    "Install them now? This downloads them from the Python Package Index and may take a few minutes.").format(
+            requester=requester, packages="\n".join(missing))
+        if not slicer.util.confirmOkCancelDisplay(message, windowTitle=_("Install Python packages")):
+            raise RuntimeError(_("{requester} cannot run without these Python packages: {packages}. "
+                                 "They were not installed because the installation was declined.").format(
+                requester=requester, packages=", ".join(missing)))
+        _legacyPipInstall(missing, constraints)  # errors propagate to the caller's tryWithErrorDisplay
+
+    stillMissing = missingPythonRequirements(requirementsPath)
+    if stillMissing:
+        raise RuntimeError(_("These Python packages are required but not installed: {packages}. "
+                             "Install them from Slicer's Python console with "
+                             "slicer.util.pip_install(\"{packages}\"), or in a terminal with "
+                             "PythonSlicer -m pip install -r \"{path}\", then restart Slicer.").format(
+            packages=" ".join(stillMissing), path=requirementsPath))
+
+
+def reloadLibPackage(packageName: str) -> None:
+    """Reload every already-imported submodule of ``packageName`` (used by the widgets' Reload button)."""
+    import importlib
+    import sys
+
+    names = sorted((name for name in sys.modules if name == packageName or name.startswith(packageName + ".")),
+                   key=lambda name: name.count("."), reverse=True)
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None:
+            try:
+                importlib.reload(module)
+            except Exception as e:  # a broken submodule must not block reloading the module itself
+                logging.warning(f"Could not reload {name}: {e}")
+
+
+#
+# Register sample data sets in Sample Data module
+#
+
+# Our sample case is synthetic and generated on this computer by
+# ResponseSignatureLib.sample_data.make_sample_case() (deterministic), so nothing is downloaded from
+# the internet and no checksum is needed. SampleData, however, only knows how to "download" URIs
+# into its cache and load them. We therefore:
+#   1. register a normal SampleDataSource whose URIs are file:// URIs of the files in a versioned
+#      folder of Slicer's cache (sampleCaseFolder()); urllib copies file:// URIs like any download;
+#   2. give it a customDownloader, which SampleData's buttons call instead of downloadFromSource:
+#      it generates the files on first use, then lets SampleData copy and load them as usual;
+#   3. offer loadSampleCase() for scripts and tests: SampleData.downloadSample() alone does not run
+#      the customDownloader, so it would fail before the files have been generated once.
+# Nothing is generated at startup; registration only adds an entry to the SampleData module.
+
+SAMPLE_CATEGORY = "RadiomicsResponse"
+SAMPLE_NAME = "RadiomicsResponseSynthetic1"
+SAMPLE_CASE_VERSION = "1"
+#: (file written by make_sample_case, Slicer file type, node name)
+SAMPLE_CASE_FILES = [
+    ("baseline.nrrd", "VolumeFile", "RR-Synthetic baseline CT"),
+    ("baseline.seg.nrrd", "SegmentationFile", "RR-Synthetic baseline lesions"),
+    ("followup.nrrd", "VolumeFile", "RR-Synthetic follow-up CT"),
+    ("followup.seg.nrrd", "SegmentationFile", "RR-Synthetic follow-up lesions"),
+]
+
+
+def sampleCaseFolder() -> str:
+    """Folder (in Slicer's cache) where the synthetic sample case is generated."""
+    return os.path.join(slicer.app.cachePath, "RadiomicsResponse", f"SampleCase-v{SAMPLE_CASE_VERSION}")
+
+
+def generateSampleCase(folder: Optional[str] = None) -> str:
+    """Write the synthetic sample case into ``folder`` (default: sampleCaseFolder()) unless already there.
+
+    The files are written into a temporary sibling folder and renamed, so an interrupted run never
+    leaves a half-written case behind. Returns the folder.
+    """
+    import shutil
+
+    folder = folder or sampleCaseFolder()
+    if all(os.path.isfile(os.path.join(folder, fileName)) for fileName, _fileType, _nodeName in SAMPLE_CASE_FILES):
+        return folder
+    try:
+        from ResponseSignatureLib.sample_data import make_sample_case
+    except ImportError:
+        ensurePythonRequirements(os.path.join(os.path.dirname(__file__), "Resources", "requirements.txt"), "ResponseSignature")
+        from ResponseSignatureLib.sample_data import make_sample_case
+    partial = folder + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    make_sample_case(partial)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(partial, folder)
+    return folder
+
+
+def _sampleDataSourceArguments() -> dict:
+    import pathlib
+
+    folder = sampleCaseFolder()
+    return dict(
+        uris=[pathlib.Path(folder, fileName).as_uri() for fileName, _fileType, _nodeName in SAMPLE_CASE_FILES],
+        # Names in SampleData's cache: prefixed and versioned so that they never clash with other data.
+        fileNames=[f"RadiomicsResponse-v{SAMPLE_CASE_VERSION}-{fileName}" for fileName, _fileType, _nodeName in SAMPLE_CASE_FILES],
+        nodeNames=[nodeName for _fileName, _fileType, nodeName in SAMPLE_CASE_FILES],
+        loadFileTypes=[fileType for _fileName, fileType, _nodeName in SAMPLE_CASE_FILES],
+    )
+
+
+def _generateAndLoadSampleCase(source):
+    """customDownloader of our SampleDataSource: generate the files if needed, then load them."""
+    import SampleData
+
+    with slicer.util.tryWithErrorDisplay(_("Failed to generate the RadiomicsResponse sample case."), waitCursor=True):
+        generateSampleCase()
+        return SampleData.SampleDataLogic().downloadFromSource(source)
+
+
+def registerSampleData():
+    """Add the synthetic longitudinal case (baseline + follow-up CT with lesion segmentations) to Sample Data."""
+    import SampleData
+
+    iconsPath = os.path.join(os.path.dirname(__file__), "Resources", "Icons")
+    if hasattr(SampleData.SampleDataLogic, "registerCustomSampleDataCategory"):  # Slicer >= 5.11
+        SampleData.SampleDataLogic.registerCustomSampleDataCategory(SAMPLE_CATEGORY, title=_("Radiomics Response"))
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category=SAMPLE_CATEGORY,
+        sampleName=SAMPLE_NAME,
+        thumbnailFileName=os.path.join(iconsPath, "RadiomicsResponseSample1.png"),
+        customDownloader=_generateAndLoadSampleCase,
+        **_sampleDataSourceArguments(),
+    )
+
+
+def loadSampleCase() -> list:
+    """Generate (if needed) and load the synthetic sample case; returns
+    [baseline volume, baseline segmentation, follow-up volume, follow-up segmentation].
+    """
+    import SampleData
+
+    registerSampleData()
+    generateSampleCase()
+    nodes = SampleData.SampleDataLogic().downloadSamples(SAMPLE_NAME)
+    if len(nodes) != len(SAMPLE_CASE_FILES):
+        raise RuntimeError(_("The sample case could not be loaded from {folder}.").format(folder=sampleCaseFolder()))
+    return nodes
+
+
+#
+# ResponseSignatureParameterNode
+#
+
+
+@parameterNodeWrapper
+class ResponseSignatureParameterNode:
+    """
+    The parameters of the Response Signature module.
+
+    baselineVolume - CT at baseline.
+    baselineSegmentation - lesions at baseline, one segment per lesion (segment name = lesion id).
+    followupVolume - CT at follow-up.
+    followupSegmentation - lesions at follow-up.
+    patientId - written into the patient_id column of the lesion table.
+    preset - feature-extraction settings shipped with the extension (ignored if a parameter file is given).
+    toleranceMm - lesions of the two time points whose centroids are closer than this are the same lesion.
+    outputTable - the lesion table (one row per lesion).
+    modelInputTable - the table a signature model scores: the lesion table (lesion-level models) or a
+        patient table made by the Lesion Aggregate module (patient-level models).
+    modelOutputTable - the model's score and class for each row of modelInputTable.
+    """
+
+    baselineVolume: vtkMRMLScalarVolumeNode
+    baselineSegmentation: vtkMRMLSegmentationNode
+    followupVolume: vtkMRMLScalarVolumeNode
+    followupSegmentation: vtkMRMLSegmentationNode
+    patientId: str = "patient"
+    preset: Annotated[str, Choice(PRESETS)] = DEFAULT_PRESET
+    toleranceMm: Annotated[float, WithinRange(0.0, 500.0)] = 15.0
+    outputTable: vtkMRMLTableNode
+    modelInputTable: vtkMRMLTableNode
+    modelOutputTable: vtkMRMLTableNode
+
+
+#
+# ResponseSignatureWidget
+#
+
+
+class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """Binds the GUI to the parameter node and calls ResponseSignatureLogic."""
+
+    def __init__(self, parent=None) -> None:
+        """Called when the user opens the module the first time and the widget is initialized."""
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)  # needed for parameter node observation
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._cancelRequested = False
+        self._busy = False
+
+    def setup(self) -> None:
+        """Called when the user opens the module the first time and the widget is initialized."""
+        ScriptedLoadableModuleWidget.setup(self)
+
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/ResponseSignature.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+
+        self.logic = ResponseSignatureLogic()
+
+        # File pickers are not stored in the parameter node (an empty path would read back as ".").
+        self.ui.parameterFilePathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
+        self.ui.parameterFilePathLineEdit.nameFilters = [_("PyRadiomics parameter file (*.yaml *.yml *.json)")]
+        self.ui.parameterFilePathLineEdit.settingKey = "RadiomicsResponse/ParameterFile"
+        self.ui.modelPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
+        self.ui.modelPathLineEdit.nameFilters = [_("Response signature model (*.json)")]
+        self.ui.modelPathLineEdit.settingKey = "RadiomicsResponse/SignatureModel"
+        self.ui.progressBar.hide()
+        self.ui.cancelButton.enabled = False
+        self._showRecist(None)
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSampleButton)
+        self.ui.applyModelButton.connect("clicked(bool)", self.onApplyModelButton)
+        self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self._checkCanApply)
+
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        """Called when the application closes and the module widget is destroyed."""
+        self.removeObservers()
+
+    def enter(self) -> None:
+        """Called each time the user opens this module."""
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        """Called each time the user opens a different module."""
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        """Called just before the scene is closed."""
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        """Called just after the scene is closed."""
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def onReload(self) -> None:
+        """Reload the library too, so that changes to ResponseSignatureLib take effect."""
+        reloadLibPackage("ResponseSignatureLib")
+        ScriptedLoadableModuleWidget.onReload(self)
+
+    def initializeParameterNode(self) -> None:
+        """Ensure parameter node exists and observed."""
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode: Optional[ResponseSignatureParameterNode]) -> None:
+        """Set and observe the parameter node, and connect it to the GUI."""
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self._checkCanApply()
+
+    def _checkCanApply(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        ready = bool(p and p.baselineVolume and p.baselineSegmentation and p.followupVolume and p.followupSegmentation)
+        self.ui.applyButton.enabled = ready and not self._busy
+        self.ui.applyButton.toolTip = (_("Measure the lesions at both time points and compute the response")
+                                       if ready else _("Select the baseline and follow-up volumes and segmentations"))
+        modelReady = bool(p and p.modelInputTable and self.ui.modelPathLineEdit.currentPath)
+        self.ui.applyModelButton.enabled = modelReady and not self._busy
+        self.ui.applyModelButton.toolTip = (_("Score every row of the selected table with the model")
+                                            if modelReady else _("Choose a model file and the table to score first"))
+
+    def _setBusy(self, busy: bool) -> None:
+        self._busy = busy
+        self._cancelRequested = False
+        self.ui.cancelButton.enabled = busy
+        self.ui.progressBar.visible = busy
+        self.ui.progressBar.value = 0
+        self._checkCanApply()
+
+    def _onProgress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.statusLabel.text = message
+        slicer.app.processEvents()  # keep the GUI (and the Cancel button) responsive
+
+    def onCancelButton(self) -> None:
+        """Ask the running computation to stop at the next lesion."""
+        self._cancelRequested = True
+        self.ui.statusLabel.text = _("Cancelling...")
+
+    def onLoadSampleButton(self) -> None:
+        """Load the synthetic sample case and select it as input."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the sample case."), waitCursor=True):
+            baselineVolume, baselineSegmentation, followupVolume, followupSegmentation = loadSampleCase()
+            p = self._parameterNode
+            p.baselineVolume = baselineVolume
+            p.baselineSegmentation = baselineSegmentation
+            p.followupVolume = followupVolume
+            p.followupSegmentation = followupSegmentation
+            p.patientId = "synthetic-1"
+
+    def onApplyButton(self) -> None:
+        """Run processing when user clicks "Apply" button."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to compute the lesion table."), waitCursor=True):
+            ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
+            p = self._parameterNode
+            if not p.outputTable:
+                p.outputTable = slicer.mrmlScene.AddNewNodeByClass(
+                    "vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(_("Lesion table")))
+            parameterFile = self.ui.parameterFilePathLineEdit.currentPath
+            params = parameterFile if parameterFile else p.preset
+            self._setBusy(True)
+            try:
+                result = self.logic.process(
+                    p.baselineVolume, p.baselineSegmentation, p.followupVolume, p.followupSegmentation,
+                    params=params, patientId=p.patientId, toleranceMm=p.toleranceMm, outputTable=p.outputTable,
+                    progress=self._onProgress, shouldCancel=lambda: self._cancelRequested)
+            finally:
+                self._setBusy(False)
+            if not p.modelInputTable:
+                p.modelInputTable = p.outputTable
+            self._showRecist(result.recist)
+            self._showErrors(result.errors)
+            self.ui.statusLabel.text = _("Lesion table: {count} lesions.").format(count=len(result.table))
+            self.showTable(p.outputTable)
+            if self.logic.lastWaterfallChart is not None:
+                self.showChart(self.logic.lastWaterfallChart)
+
+    def onApplyModelButton(self) -> None:
+        """Score the rows of the selected table (lesions or patients) with the chosen model file."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to apply the model."), waitCursor=True):
+            ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
+            p = self._parameterNode
+            if not p.modelOutputTable:
+                p.modelOutputTable = slicer.mrmlScene.AddNewNodeByClass(
+                    "vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(_("Model scores")))
+            scores, model, patientScore = self.logic.applyModel(
+                self.ui.modelPathLineEdit.currentPath, p.modelInputTable, outputTable=p.modelOutputTable)
+            self.ui.modelCardTextEdit.plainText = self.logic.modelCardText(model)
+            if patientScore is None:
+                self.ui.patientScoreValueLabel.text = _("not defined by this model")
+            elif model.get("level") == "patient":
+                self.ui.patientScoreValueLabel.text = f"{patientScore:.3f}"
+            else:
+                self.ui.patientScoreValueLabel.text = _("{score:.3f} (mean of {count} lesion scores)").format(
+                    score=patientScore, count=len(scores))
+            self.showTable(p.modelOutputTable)
+
+    def _showRecist(self, recist: Optional[dict]) -> None:
+        def number(key, suffix):
+            value = (recist or {}).get(key)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                return "-"
+            return "-" if value != value else f"{value:.1f}{suffix}"
+
+        self.ui.recistCategoryValueLabel.text = str((recist or {}).get("recist_category") or "-")
+        self.ui.percentChangeValueLabel.text = number("percent_change_from_baseline", " %")
+        self.ui.baselineSumValueLabel.text = number("baseline_sum_mm", " mm")
+        self.ui.followupSumValueLabel.text = number("followup_sum_mm", " mm")
+        self.ui.recistReasonValueLabel.text = str((recist or {}).get("recist_reason") or "")
+
+    def _showErrors(self, errors: list) -> None:
+        lines = []
+        for error in errors or []:
+            where = str(error.get("lesion_id") or _("case"))
+            if error.get("timepoint"):
+                where += f" ({error['timepoint']})"
+            lines.append(f"{where}: {error.get('message', '')}")
+        self.ui.messagesTextEdit.plainText = "\n".join(lines) if lines else _("All lesions processed.")
+
+    @staticmethod
+    def showTable(tableNode) -> None:
+        """Switch to a layout with a table view and show ``tableNode`` (only when there is a main window)."""
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is None or tableNode is None:
+            return
+        layoutManager.setLayout(slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout))
+        tableNode.SetUseColumnTitleAsColumnHeader(True)
+        slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(tableNode.GetID())
+        slicer.app.applicationLogic().PropagateTableSelection()
+
+    @staticmethod
+    def showChart(chartNode) -> None:
+        """Show ``chartNode`` in the layout's plot view (only when there is a main window)."""
+        if slicer.app.layoutManager() is None or chartNode is None:
+            return
+        slicer.modules.plots.logic().ShowChartInLayout(chartNode)
+
+
+#
+# ResponseSignatureLogic
+#
+
+
+class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
+    """Adapter between MRML nodes and ResponseSignatureLib: nodes in, Lib call, table and plot nodes out.
+
+    Usable from the Python console and from scripts without the widget, for example::
+
+        logic = ResponseSignatureLogic()
+        result = logic.process(baselineCT, baselineSeg, followupCT, followupSeg, params="ibsi", patientId="P01")
+        print(result.recist["recist_category"])
+
+    No dialogs, no layout changes; errors are raised as exceptions with a message that says what to fix.
+    """
+
+    def __init__(self) -> None:
+        """Called when the logic class is instantiated. Can be used for initializing member variables."""
+        ScriptedLoadableModuleLogic.__init__(self)
+        #: The lesion table node written by the last call of process().
+        self.lastTableNode = None
+        #: The waterfall chart node made by the last call of process() (None if no lesion could be charted).
+        self.lastWaterfallChart = None
+
+    def getParameterNode(self):
+        return ResponseSignatureParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def presetNames() -> list:
+        """Names of the feature-extraction presets that can be passed as ``params``."""
+        return list(PRESETS)
+
+    @staticmethod
+    def _checkInputs(baselineVolume, baselineSegmentation, followupVolume, followupSegmentation) -> None:
+        missing = [label for label, node in (
+            (_("baseline volume"), baselineVolume),
+            (_("baseline segmentation"), baselineSegmentation),
+            (_("follow-up volume"), followupVolume),
+            (_("follow-up segmentation"), followupSegmentation)) if node is None]
+        if missing:
+            raise ValueError(_("Select the {missing} before computing the lesion table.").format(missing=", ".join(missing)))
+        for label, segmentationNode in ((_("baseline"), baselineSegmentation), (_("follow-up"), followupSegmentation)):
+            if segmentationNode.GetSegmentation().GetNumberOfSegments() == 0:
+                raise ValueError(_("The {timepoint} segmentation '{name}' has no segments. Segment the lesions "
+                                   "(one segment per lesion) in the Segment Editor first.").format(
+                    timepoint=label, name=segmentationNode.GetName()))
+        for label, volumeNode in ((_("baseline"), baselineVolume), (_("follow-up"), followupVolume)):
+            if volumeNode.GetImageData() is None:
+                raise ValueError(_("The {timepoint} volume '{name}' has no image data.").format(
+                    timepoint=label, name=volumeNode.GetName()))
+
+    def process(self,
+                baselineVolume: vtkMRMLScalarVolumeNode,
+                baselineSegmentation: vtkMRMLSegmentationNode,
+                followupVolume: vtkMRMLScalarVolumeNode,
+                followupSegmentation: vtkMRMLSegmentationNode,
+                params=None,
+                patientId: str = "patient",
+                toleranceMm: float = 15.0,
+                outputTable: Optional[vtkMRMLTableNode] = None,
+                progress: Optional[Callable[[float, str], None]] = None,
+                shouldCancel: Optional[Callable[[], bool]] = None,
+                createChart: bool = True):
+        """
+        Measure every lesion at both time points, match them and compute RECIST 1.1 and feature changes.
+
+        :param baselineVolume: CT at baseline.
+        :param baselineSegmentation: lesions at baseline, one segment per lesion; the segment name is the lesion id.
+        :param followupVolume: CT at follow-up.
+        :param followupSegmentation: lesions at follow-up.
+        :param params: feature-extraction settings: a preset name (see presetNames()), the path of a
+            PyRadiomics parameter file (.yaml), or a parameter dict. None means the default preset.
+        :param patientId: value of the patient_id column.
+        :param toleranceMm: lesions whose centroids are closer than this (mm) are matched across time points.
+        :param outputTable: table node to write the lesion table into; a new one is added to the scene if None.
+        :param progress: optional callback ``progress(fraction, message)``.
+        :param shouldCancel: optional callback returning True to stop (raises OperationCancelled).
+        :param createChart: also make a waterfall chart of the change in longest diameter per lesion.
+        :return: the Lib's LesionTableResult (``table`` DataFrame, ``recist`` dict, ``errors`` list,
+            ``provenance`` dict). The table node written is ``self.lastTableNode``, the chart
+            ``self.lastWaterfallChart``. Provenance and RECIST are stored as JSON table attributes
+            ``RadiomicsResponse.Provenance`` and ``RadiomicsResponse.RECIST``.
+        """
+        import time
+
+        self._checkInputs(baselineVolume, baselineSegmentation, followupVolume, followupSegmentation)
+
+        from ResponseSignatureLib import mrml_bridge, pipeline
+        from ResponseSignatureLib.progress import report, scaled
+
+        startTime = time.time()
+        logging.info("ResponseSignature: processing started")
+        report(progress, 0.0, _("Reading the baseline images"))
+        baselineImage = mrml_bridge.sitk_from_volume_node(baselineVolume)
+        baselineSegments = mrml_bridge.segments_from_segmentation_node(baselineSegmentation, baselineVolume)
+        report(progress, 0.05, _("Reading the follow-up images"))
+        followupImage = mrml_bridge.sitk_from_volume_node(followupVolume)
+        followupSegments = mrml_bridge.segments_from_segmentation_node(followupSegmentation, followupVolume)
+
+        result = pipeline.compute_lesion_table(
+            {"baseline": (baselineImage, baselineSegments), "followup": (followupImage, followupSegments)},
+            params=params if params is not None else DEFAULT_PRESET,
+            patient_id=patientId,
+            tolerance_mm=toleranceMm,
+            progress=scaled(progress, 0.1, 0.95),
+            should_cancel=shouldCancel,
+        )
+
+        report(progress, 0.95, _("Writing the lesion table"))
+        name = outputTable.GetName() if outputTable is not None else _("{patient} lesion table").format(patient=patientId)
+        tableNode = mrml_bridge.table_node_from_dataframe(
+            slicer.mrmlScene, result.table, name=name, node=outputTable,
+            attributes={
+                PROVENANCE_ATTRIBUTE: json.dumps(result.provenance, default=str),
+                RECIST_ATTRIBUTE: json.dumps(result.recist, default=str),
+            })
+        self.lastTableNode = tableNode
+        self.lastWaterfallChart = self.createWaterfallChart(result.table, tableNode) if createChart else None
+
+        for error in result.errors:
+            logging.warning(f"ResponseSignature: lesion {error.get('lesion_id')} ({error.get('timepoint')}): {error.get('message')}")
+        report(progress, 1.0, _("Done"))
+        logging.info(f"ResponseSignature: processing completed in {time.time() - startTime:.2f} seconds")
+        return result
+
+    def createWaterfallChart(self, lesionTable, lesionTableNode):
+        """Bar chart of the percent change of the longest diameter per lesion, sorted descending.
+
+        The chart's nodes are referenced from ``lesionTableNode`` and replaced on the next run.
+
+        :param lesionTable: lesion table DataFrame (as returned in ``result.table``).
+        :param lesionTableNode: the lesion table node the chart belongs to.
+        :return: the vtkMRMLPlotChartNode, or None if no lesion has a diameter change.
+        """
+        from ResponseSignatureLib import mrml_bridge
+        from ResponseSignatureLib.lesion_table import waterfall_table
+
+        self._removeWaterfall(lesionTableNode)
+        waterfall = waterfall_table(lesionTable)
+        if waterfall is None or len(waterfall) == 0:
+            return None
+        name = lesionTableNode.GetName()
+        waterfallTableNode = mrml_bridge.table_node_from_dataframe(
+            slicer.mrmlScene, waterfall, name=_("{name} waterfall").format(name=name))
+        chartNode = mrml_bridge.plot_chart_from_table(
+            slicer.mrmlScene, waterfallTableNode, "lesion_id", "diameter_change_percent",
+            _("Change in longest diameter (%)"), plot_type="bar")
+        lesionTableNode.SetNodeReferenceID(WATERFALL_TABLE_REFERENCE, waterfallTableNode.GetID())
+        if chartNode is not None:
+            lesionTableNode.SetNodeReferenceID(WATERFALL_CHART_REFERENCE, chartNode.GetID())
+        return chartNode
+
+    @staticmethod
+    def _removeWaterfall(lesionTableNode) -> None:
+        scene = slicer.mrmlScene
+        chartNode = lesionTableNode.GetNodeReference(WATERFALL_CHART_REFERENCE)
+        if chartNode is not None:
+            for index in reversed(range(chartNode.GetNumberOfPlotSeriesNodes())):
+                seriesNode = chartNode.GetNthPlotSeriesNode(index)
+                if seriesNode is not None:
+                    scene.RemoveNode(seriesNode)
+            scene.RemoveNode(chartNode)
+        tableNode = lesionTableNode.GetNodeReference(WATERFALL_TABLE_REFERENCE)
+        if tableNode is not None:
+            scene.RemoveNode(tableNode)
+
+    def applyModel(self, modelPath: str, tableNode: vtkMRMLTableNode, outputTable: Optional[vtkMRMLTableNode] = None):
+        """
+        Score every row of a table with a response signature model file.
+
+        :param modelPath: path of the model file (JSON, see the model file documentation).
+        :param tableNode: a lesion table (from process()) for lesion-level models, or a patient table
+            (from the Lesion Aggregate module) for patient-level models.
+        :param outputTable: table node for the scores (id columns, score, class); new node if None.
+        :return: (scores DataFrame, model dict, patient score or None). The patient score is the
+            mean of the lesion scores when a lesion-level model says ``"patient_score": "mean_of_lesions"``,
+            or the score itself when a patient-level model scores a one-patient table.
+        """
+        if not modelPath:
+            raise ValueError(_("Choose a model file (.json) first."))
+        if not os.path.isfile(modelPath):
+            raise ValueError(_("The model file {path} does not exist.").format(path=modelPath))
+        if tableNode is None or tableNode.GetNumberOfRows() == 0:
+            raise ValueError(_("The table to score is empty: compute the lesion table first (Apply)."))
+
+        from ResponseSignatureLib import mrml_bridge
+        from ResponseSignatureLib.models import load_model
+        from ResponseSignatureLib.models.inference import apply_model
+
+        model = load_model(modelPath)
+        table = mrml_bridge.dataframe_from_table_node(tableNode)
+        level = model.get("level")
+        if level == "patient" and "lesion_id" in table.columns:
+            raise ValueError(_("'{model}' is a patient-level model but '{table}' is a lesion table. Combine the lesions "
+                               "into a patient table with the Lesion Aggregate module, then score that table.").format(
+                model=model.get("name"), table=tableNode.GetName()))
+        if level == "lesion" and "lesion_id" not in table.columns:
+            raise ValueError(_("'{model}' is a lesion-level model but '{table}' has no lesion_id column: "
+                               "score a lesion table computed by this module.").format(model=model.get("name"), table=tableNode.GetName()))
+        scores = apply_model(model, table)
+        patientScore = None
+        if level != "patient" and model.get("patient_score") == "mean_of_lesions" and len(scores) > 0:
+            # Mean of the lesion probabilities (as ResponseSignatureLib.models.inference.patient_scores).
+            patientScore = float(scores["score"].astype(float).mean())
+        elif level == "patient" and len(scores) == 1:
+            patientScore = float(scores["score"].iloc[0])
+        name = outputTable.GetName() if outputTable is not None else _("{name} scores").format(name=tableNode.GetName())
+        mrml_bridge.table_node_from_dataframe(
+            slicer.mrmlScene, scores, name=name, node=outputTable,
+            attributes={"RadiomicsResponse.Model": json.dumps(
+                {"name": model.get("name"), "version": model.get("version"), "sha256": model.get("sha256"),
+                 "path": modelPath, "patient_score": patientScore}, default=str)})
+        return scores, model, patientScore
+
+    @staticmethod
+    def modelCardText(model: dict) -> str:
+        """Plain-text rendering of a model's name, version and model card, for display."""
+        lines = [f"{model.get('name', _('(unnamed model)'))} {model.get('version', '')}".strip()]
+
+        def add(value, indent):
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(item, (dict, list)):
+                        lines.append(f"{indent}{key}:")
+                        add(item, indent + "  ")
+                    else:
+                        lines.append(f"{indent}{key}: {item}")
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, (dict, list)):
+                        lines.append(f"{indent}-")
+                        add(item, indent + "  ")
+                    else:
+                        lines.append(f"{indent}- {item}")
+            elif value is not None:
+                lines.append(f"{indent}{value}")
+
+        add(model.get("model_card") or {}, "")
+        return "\n".join(lines)
+
+
+#
+# ResponseSignatureTest
+#
+
+
+class ResponseSignatureTest(ScriptedLoadableModuleTest):
+    """Runs the logic on synthetic spheres whose volume, diameter and RECIST response are known exactly.
+
+    Needs the packages of Resources/requirements.txt installed in Slicer's Python
+    (``PythonSlicer -m pip install -r ResponseSignature/Resources/requirements.txt``).
+    """
+
+    def setUp(self):
+        """Do whatever is needed to reset the state - typically a scene clear will be enough."""
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        """Run as few or as many tests as needed here."""
+        self.setUp()
+        self.test_ResponseSignature_InputErrors()
+        self.setUp()
+        self.test_ResponseSignature_SphereShrinkage()
+
+    @staticmethod
+    def _requirePackages():
+        missing = missingPythonRequirements(os.path.join(os.path.dirname(__file__), "Resources", "requirements.txt"))
+        if missing:
+            raise RuntimeError("Install the module's requirements into Slicer's Python before running this test: "
+                               f"PythonSlicer -m pip install {' '.join(missing)}")
+
+    @staticmethod
+    def _sphereCase(name: str, radiusMm: float, spacingMm: float = 1.0, size: int = 48):
+        """A CT-like volume with one spherical lesion of radius ``radiusMm`` at its centre, and its segmentation."""
+        import numpy as np
+        import SimpleITK as sitk
+
+        from ResponseSignatureLib import mrml_bridge
+        from ResponseSignatureLib.imageio import Segment
+
+        rng = np.random.default_rng(20200101)
+        k, j, i = np.indices((size, size, size), dtype=float)
+        centre = (size - 1) / 2.0
+        distance = np.sqrt((i - centre) ** 2 + (j - centre) ** 2 + (k - centre) ** 2) * spacingMm
+        mask = (distance <= radiusMm).astype(np.uint8)
+        image = np.where(mask > 0, 60.0, -20.0) + rng.normal(0.0, 8.0, mask.shape)
+        ijkToRas = np.diag([spacingMm, spacingMm, spacingMm, 1.0])
+        volumeNode = slicer.util.addVolumeFromArray(image.astype(np.int16), ijkToRAS=ijkToRas, name=f"{name} CT")
+        maskImage = sitk.GetImageFromArray(mask)
+        maskImage.CopyInformation(mrml_bridge.sitk_from_volume_node(volumeNode))
+        segmentationNode = mrml_bridge.segmentation_node_from_segments(
+            slicer.mrmlScene, [Segment("lesion_1", maskImage)], volumeNode, name=f"{name} lesions")
+        return volumeNode, segmentationNode
+
+    def test_ResponseSignature_InputErrors(self):
+        """Missing inputs and empty segmentations are rejected with a message naming what is missing."""
+        logic = ResponseSignatureLogic()
+        with self.assertRaises(ValueError):
+            logic.process(None, None, None, None)
+        volumeNode, segmentationNode = self._sphereCase("baseline", 10.0, size=32)
+        emptySegmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "empty")
+        with self.assertRaises(ValueError) as context:
+            logic.process(volumeNode, segmentationNode, volumeNode, emptySegmentation)
+        self.assertIn("no segments", str(context.exception))
+
+    def test_ResponseSignature_SphereShrinkage(self):
+        """A sphere shrinking from 15 mm to 9 mm radius: volume, diameter and RECIST partial response."""
+        import math
+
+        self._requirePackages()
+        self.delayDisplay("Building synthetic baseline and follow-up spheres")
+        baselineRadius, followupRadius = 15.0, 9.0
+        baselineVolume, baselineSegmentation = self._sphereCase("baseline", baselineRadius)
+        followupVolume, followupSegmentation = self._sphereCase("followup", followupRadius)
+
+        logic = ResponseSignatureLogic()
+        progressCalls = []
+        result = logic.process(baselineVolume, baselineSegmentation, followupVolume, followupSegmentation,
+                               params="default", patientId="sphere", toleranceMm=10.0,
+                               progress=lambda fraction, message: progressCalls.append(fraction))
+        self.delayDisplay("Lesion table computed")
+
+        table = result.table
+        self.assertEqual(len(table), 1, "one lesion, matched across the two time points")
+        row = table.iloc[0]
+        self.assertEqual(str(row["status"]), "matched")
+        for timepoint, radius in (("baseline", baselineRadius), ("followup", followupRadius)):
+            expectedVolumeMl = 4.0 / 3.0 * math.pi * radius ** 3 / 1000.0
+            volumeMl = float(row[f"{timepoint}:volume_ml"])
+            self.assertAlmostEqual(volumeMl, expectedVolumeMl, delta=0.03 * expectedVolumeMl,
+                                   msg=f"{timepoint} volume {volumeMl} ml vs analytic {expectedVolumeMl} ml")
+            diameter = float(row[f"{timepoint}:longest_diameter_mm"])
+            self.assertAlmostEqual(diameter, 2 * radius, delta=1.0,
+                                   msg=f"{timepoint} longest diameter {diameter} mm vs analytic {2 * radius} mm")
+
+        # Sum of diameters 30 mm -> 18 mm: -40 %, a partial response (<= -30 %).
+        self.assertEqual(result.recist["recist_category"], "PR")
+        self.assertAlmostEqual(float(result.recist["percent_change_from_baseline"]), -40.0, delta=5.0)
+
+        # The table node holds the same rows, with provenance attached.
+        tableNode = logic.lastTableNode
+        self.assertIsNotNone(tableNode)
+        self.assertEqual(tableNode.GetNumberOfRows(), 1)
+        self.assertTrue(tableNode.GetAttribute(PROVENANCE_ATTRIBUTE))
+        self.assertEqual(json.loads(tableNode.GetAttribute(RECIST_ATTRIBUTE))["recist_category"], "PR")
+        self.assertTrue(progressCalls and progressCalls[-1] == 1.0)
+        self.delayDisplay("Test passed")
