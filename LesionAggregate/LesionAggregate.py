@@ -25,7 +25,7 @@ from slicer import vtkMRMLTableNode
 DOCUMENTATION_URL = "https://github.com/radiomics-response/SlicerRadiomicsResponse"
 
 #: Ways of combining the lesions of one patient (implemented in LesionAggregateLib.aggregate).
-METHODS = ["volume_weighted", "mean", "median", "max", "min", "largest", "sum", "vote"]
+METHODS = ["volume_weighted", "mean", "median", "max", "min", "largest", "sum", "count", "vote"]
 
 AGGREGATION_ATTRIBUTE = "RadiomicsResponse.Aggregation"
 PROVENANCE_ATTRIBUTE = "RadiomicsResponse.Provenance"
