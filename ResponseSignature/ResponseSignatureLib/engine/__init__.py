@@ -46,6 +46,11 @@ SUPPORTED_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "n
 
 
 def _check_supported(settings: dict, classes: dict) -> None:
+    """InputError for classes the engine lacks; drops shape2D where pyradiomics would skip it too."""
+    if "shape2D" in classes:
+        if settings.get("force2D"):
+            raise InputError("feature class 'shape2D' is not supported by the built-in engine")
+        del classes["shape2D"]  # pyradiomics computes shape2D only with force2D: nothing to return
     for name in classes:
         if name not in SUPPORTED_CLASSES:
             raise InputError(f"feature class '{name}' is not supported by the built-in engine "

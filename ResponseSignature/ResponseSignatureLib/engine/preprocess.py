@@ -367,6 +367,9 @@ def bin_edges(values: np.ndarray, settings: dict) -> np.ndarray:
         return edges
     width = settings.get("binWidth", 25)
     vmin, vmax = np.min(values), np.max(values)
+    if values.dtype.kind in "iu" and int(vmax) + 2 * width > np.iinfo(values.dtype).max:
+        # near the top of a small integer type pyradiomics' arithmetic would wrap around; widen
+        vmin, vmax = np.int64(vmin), np.int64(vmax)
     low = vmin - (vmin % width)
     high = vmax + 2 * width
     edges = np.arange(low, high, width)
