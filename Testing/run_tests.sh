@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 export PYTHONUTF8=1  # reports and model files are UTF-8 whatever the locale
-# Browser tests render pages in Debian's chromium (no browser download); install it when we can.
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "warning: could not install chromium; browser tests will be skipped"
+# Browser tests render pages in Debian's chromium (no browser download); the workstation renders
+# Slicer's views offscreen with Mesa EGL. Install them when we can (root with apt-get).
+DEBIAN_PACKAGES="chromium libegl1 libgl1-mesa-dri"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! dpkg -s $DEBIAN_PACKAGES >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $DEBIAN_PACKAGES >/dev/null) \
+    || echo "warning: could not install $DEBIAN_PACKAGES; browser tests will be skipped"
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

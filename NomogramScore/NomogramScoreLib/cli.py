@@ -28,7 +28,25 @@ def build_parser() -> argparse.ArgumentParser:
     from . import demo_pipeline
 
     demo_pipeline.add_subcommand(subparsers)
+    for add_subcommand in _plugin_commands():
+        add_subcommand(subparsers)
     return parser
+
+
+def _plugin_commands() -> list:
+    """``add_subcommand`` functions registered under the ``radiomics_response.commands`` entry points
+    (e.g. the browser workstation), so that front ends downstream of the Libs plug themselves in."""
+    from importlib.metadata import entry_points
+
+    found = entry_points()
+    group = found.select(group="radiomics_response.commands") if hasattr(found, "select") else found.get("radiomics_response.commands", [])
+    commands = []
+    for entry in sorted(group, key=lambda e: e.name):
+        try:
+            commands.append(entry.load())
+        except ImportError:  # a front end whose package is absent: its command is simply not offered
+            continue
+    return commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:

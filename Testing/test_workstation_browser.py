@@ -1,0 +1,341 @@
+"""The web workstation: its session layer headless, and the whole workflow in a real browser.
+
+The browser test starts ``python -m RadiomicsResponseWeb --demo`` on 127.0.0.1 and a free port,
+drives Debian's chromium with Playwright (no browser download), adds a lesion on the follow-up
+with Slicer's segment editor (add segment, name, location, Paint in the axial view, undo, redo),
+computes, and checks the lesion table and the result panels against the libraries run headless
+on the files the workstation wrote. Screenshots: Testing/artifacts/workstation_*.png.
+
+Both tests skip with a message when what they need (slicer-core; trame-slicer, playwright,
+chromium) is missing.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "Web"))
+
+from RadiomicsResponseWeb import harness  # noqa: E402
+
+NEW_LESION = "liver_5"
+# Where to paint, in mm from the image centre (LPS x, y): inside the follow-up liver, more than
+# 15 mm (the matching tolerance) from every other lesion, so that the painted lesion is 'new'.
+PAINT_AT_MM = (-20.0, 18.0)
+FIELD_OF_VIEW_MM = 128.0  # the demo image is 160 x 0.8 mm wide and high; the views are fitted to it
+CLINICAL_VALUES = {"albumin": "38", "lymphocytes": "1.2", "cea": "12"}
+CLINICAL_STAGE = "III"
+
+
+# ------------------------------------------------------------------------------ headless part
+@pytest.mark.skipif(importlib.util.find_spec("slicer") is None, reason="slicer-core (the mrml extra) is not installed")
+def test_session_round_trip_matches_pipeline(tmp_path):
+    """Files -> MRML nodes -> pipeline gives what the pipeline gives on the files; names/locations edit."""
+    from ResponseSignatureLib import mrml_bridge, pipeline
+    from ResponseSignatureLib.errors import InputError
+    from ResponseSignatureLib.sample_data import make_sample_case
+
+    from RadiomicsResponseWeb import session
+
+    paths = make_sample_case(tmp_path / "case")
+    case = session.Session(mrml_bridge.make_scene(), patient_id="demo")
+    case.load_case(paths)
+    assert [lesion["name"] for lesion in case.lesions("baseline")] == ["liver_1", "liver_2", "liver_3", "node_1"]
+    first = case.lesions("followup")[0]["segment_id"]
+    case.rename("followup", first, "lung_9")
+    case.set_location("followup", first, "Lung")
+    assert case.lesions("followup")[0]["name"] == "lung_9" and case.location("followup", first) == "lung"
+    with pytest.raises(InputError, match="already called"):
+        case.rename("followup", first, "liver_2")
+    case.rename("followup", first, "liver_1")
+    case.set_location("followup", first, "liver")
+
+    inputs = case.pipeline_inputs()
+    result = session.compute(inputs)
+    expected = pipeline.run_case_files(paths["baseline_image"], paths["baseline_seg"], paths["followup_image"],
+                                       paths["followup_seg"], patient_id="demo", locations=paths["locations"])
+    columns = ["lesion_id", "location", "status", "baseline:volume_ml", "followup:longest_diameter_mm"]
+    assert result.table[columns].equals(expected.table[columns])
+    assert result.recist == expected.recist
+
+    # The work folder holds a case that loads again with the same lesions and locations.
+    written = {path.name: path for path in session.write_result(result, tmp_path / "out", inputs)}
+    assert set(written) == {"demo_lesions.csv", "demo_baseline.seg.nrrd", "demo_followup.seg.nrrd", "demo_locations.csv"}
+    assert (tmp_path / "out" / "demo_lesions.csv.provenance.json").is_file()
+    again = session.Session(mrml_bridge.make_scene(), patient_id="demo")
+    again.load_case({"baseline_image": paths["baseline_image"], "baseline_seg": written["demo_baseline.seg.nrrd"],
+                     "followup_image": paths["followup_image"], "followup_seg": written["demo_followup.seg.nrrd"],
+                     "locations": written["demo_locations.csv"]})
+    assert session.compute(again.pipeline_inputs()).table[columns].equals(result.table[columns])
+
+
+# ------------------------------------------------------------------------------- browser part
+def _shot(page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"workstation_{name}.png"))
+
+
+def _paint_stroke(page, at_mm) -> None:
+    """A small painted disc around ``at_mm`` (LPS mm from the image centre) in the axial view."""
+    box = harness.largest_view_box(page)
+    scale = min(box["width"], box["height"]) / FIELD_OF_VIEW_MM
+    cx = box["x"] + box["width"] / 2 + at_mm[0] * scale   # patient right (LPS -x) is on screen left
+    cy = box["y"] + box["height"] / 2 + at_mm[1] * scale  # anterior (LPS -y) is up
+    page.mouse.move(cx - 10, cy - 10)
+    page.mouse.move(cx, cy, steps=5)  # hover first: the view learns where the brush is
+    page.wait_for_timeout(300)
+    page.mouse.down()
+    for step in range(17):
+        angle = 2 * math.pi * step / 16
+        page.mouse.move(cx + 3 * scale * math.cos(angle), cy + 3 * scale * math.sin(angle), steps=2)
+    page.mouse.move(cx, cy, steps=2)
+    page.mouse.up()
+
+
+def _is_empty(page, lesion: str) -> bool:
+    """The lesion panel's 'empty' mark of a lesion (the server found no voxel in its segment)."""
+    return page.evaluate(
+        """(name) => { const row = Array.from(document.querySelectorAll('#rr-lesions [data-segment]'))
+                         .find(r => r.querySelector('.rr-lesion-name input').value === name);
+                       return !!row.querySelector('.rr-lesion-empty'); }""", lesion)
+
+
+def _wait_empty(page, lesion: str, empty: bool, timeout_ms: int = 30000) -> None:
+    page.wait_for_function(
+        """([name, empty]) => { const row = Array.from(document.querySelectorAll('#rr-lesions [data-segment]'))
+                                  .find(r => r.querySelector('.rr-lesion-name input').value === name);
+                                return !!row && !!row.querySelector('.rr-lesion-empty') === empty; }""",
+        arg=[lesion, empty], timeout=timeout_ms)
+
+
+def _paint(page, lesion: str, at_mm, attempts: int = 3) -> None:
+    """Choose Slicer's Paint effect and paint until the server has voxels in the lesion's segment."""
+    paint = page.locator("button:has(i.mdi-brush)").first
+    paint.click()
+    page.wait_for_function("(b) => b.classList.contains('v-btn--active')", arg=paint.element_handle(), timeout=30000)
+    for _ in range(attempts):  # a busy 2-core machine may drop a stroke's first events: try again
+        _paint_stroke(page, at_mm)
+        try:
+            _wait_empty(page, lesion, False, timeout_ms=10000)
+            return
+        except Exception:  # playwright's TimeoutError: paint again
+            continue
+    assert not _is_empty(page, lesion), f"painting in the axial view left '{lesion}' empty"
+
+
+def _table_rows(page) -> dict:
+    """The lesion table as shown: lesion -> {header title: cell text}."""
+    rows = page.evaluate(
+        """() => {
+            const table = document.querySelector('#rr-lesion-table table');
+            const heads = Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim());
+            return Array.from(table.querySelectorAll('tbody tr')).map(tr => {
+                const cells = Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim());
+                return Object.fromEntries(heads.map((h, i) => [h, cells[i]]));
+            });
+        }"""
+    )
+    return {row["Lesion"]: row for row in rows}
+
+
+def _recist_shown(page) -> dict:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('#rr-recist tr[data-key]'))
+                 .map(tr => [tr.dataset.key, tr.querySelectorAll('td')[1].innerText.trim()]))"""
+    )
+
+
+def _lesion_names(page) -> list:
+    return page.evaluate("() => Array.from(document.querySelectorAll('#rr-lesions .rr-lesion-name input')).map(i => i.value)")
+
+
+def _add_named_lesion(page, name: str, location: str) -> None:
+    """Add a segment with the segment editor, then name it and set its location in the lesion panel."""
+    count = len(_lesion_names(page))
+    page.click(".v-navigation-drawer .v-card-actions button")  # the segment editor's 'Add segment'
+    harness.wait_for_lesions(page, count + 1)
+    row = page.locator("#rr-lesions [data-segment]").nth(count)
+    row.locator(".rr-lesion-name input").fill(name)
+    row.locator(".rr-lesion-name input").press("Enter")
+    page.wait_for_function(  # the segment editor's own list shows the new name too
+        f"() => Array.from(document.querySelectorAll('.v-navigation-drawer input')).some(i => i.value === '{name}')",
+        timeout=30000)
+    row.locator(".rr-lesion-location").click()
+    page.locator(".v-overlay-container .v-list-item", has_text=location).first.click()
+
+
+def _fill_clinical_form(page) -> None:
+    for name, value in CLINICAL_VALUES.items():
+        page.locator(f"#rr-nomogram [data-field='{name}'] input").fill(value)
+    page.locator("#rr-nomogram [data-field='stage'] .v-select").click()
+    page.locator(".v-overlay-container .v-list-item", has_text=CLINICAL_STAGE).first.click()
+    page.click("#rr-score")
+    page.wait_for_selector("#rr-gauge svg", timeout=30000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_paint_compute_in_browser(tmp_path, artifacts_dir):
+    reason = harness.missing_requirements()
+    if reason:
+        pytest.skip(f"the browser test needs the web extra and chromium: {reason}")
+    from RadiomicsResponseWeb import results
+
+    stages = results.available_stages()
+    out_dir = tmp_path / "workstation"
+    with harness.running_workstation(out_dir, demo=True) as server, harness.chromium_page() as page:
+        page.goto(server["url"], timeout=60000)
+        harness.wait_for_lesions(page, 4)  # the demo follow-up: liver_1, liver_2, node_1, liver_4
+        harness.wait_for_views(page)
+        page.wait_for_timeout(2000)        # the views are fitted to their size once the page is up
+        _shot(page, artifacts_dir, "1_demo_loaded")
+
+        _add_named_lesion(page, NEW_LESION, "liver")
+        _paint(page, NEW_LESION, PAINT_AT_MM)
+        _shot(page, artifacts_dir, "2a_painted")
+        page.locator("button:has(i.mdi-undo)").first.click()
+        _wait_empty(page, NEW_LESION, True)
+        _shot(page, artifacts_dir, "2b_undone")
+        page.locator("button:has(i.mdi-redo)").first.click()
+        _wait_empty(page, NEW_LESION, False)
+
+        page.click("#rr-compute")
+        page.wait_for_selector("#rr-cancel", timeout=30000)  # busy: progress bar and Cancel shown
+        page.wait_for_function("() => document.querySelector('#rr-progress-text').innerText.includes(':')",
+                               timeout=60000)           # e.g. 'baseline: liver_2'
+        _shot(page, artifacts_dir, "3_progress")
+        page.wait_for_selector("#rr-lesion-table tbody tr", timeout=120000)
+        page.wait_for_function("() => !document.querySelector('#rr-cancel')", timeout=120000)
+        page.wait_for_timeout(1000)
+        _shot(page, artifacts_dir, "4_computed")
+        rows = _table_rows(page)
+        recist = _recist_shown(page)
+        has_waterfall = page.locator("#rr-waterfall svg").count() == 1
+        page.evaluate("() => document.querySelector('#rr-waterfall').scrollIntoView({block: 'end'})")
+        page.wait_for_timeout(300)
+        _shot(page, artifacts_dir, "5_recist_waterfall")
+        shown = _later_panels(page, stages, artifacts_dir)
+
+        page.click("#rr-tp-baseline")
+        harness.wait_for_lesions(page, 4)
+        page.wait_for_timeout(1500)
+        baseline_names = _lesion_names(page)
+        _shot(page, artifacts_dir, "7_baseline")
+
+        page.click("#rr-load")  # a file that does not exist: a clear message, the case stays loaded
+        page.locator(".v-dialog input").nth(0).fill(str(out_dir / "missing.nrrd"))
+        page.locator(".v-dialog input").nth(2).fill(str(out_dir / "demo_case" / "followup.nrrd"))
+        page.click("#rr-load-files")
+        page.wait_for_selector("#rr-message:has-text('not found')", timeout=30000)
+        load_error = page.inner_text("#rr-message")
+        still_loaded = _lesion_names(page)
+        _shot(page, artifacts_dir, "8_load_error")
+
+    _check_lesion_results(out_dir, rows, recist, has_waterfall)
+    assert baseline_names == ["liver_1", "liver_2", "liver_3", "node_1"]
+    assert "missing.nrrd" in load_error and still_loaded == baseline_names
+    _check_later_stages(out_dir, stages, shown)
+
+
+def _later_panels(page, stages: dict, artifacts_dir: Path) -> dict:
+    """Read the patient, signature and nomogram panels (present only when their stage exists)."""
+    shown = {name: page.locator(f"#rr-{name}").count() == 1 for name in ("patient", "signature", "nomogram")}
+    if shown["patient"]:
+        page.locator("#rr-patient").scroll_into_view_if_needed()
+        shown["patient_text"] = page.inner_text("#rr-patient")
+    if shown["signature"]:
+        shown["signature_text"] = page.inner_text("#rr-signature")
+    if shown["nomogram"]:
+        _fill_clinical_form(page)
+        page.locator("#rr-gauge").scroll_into_view_if_needed()
+        shown["gauge_text"] = page.inner_text("#rr-gauge")
+    _shot(page, artifacts_dir, "6_later_stages")
+    return shown
+
+
+def _check_lesion_results(out_dir: Path, rows: dict, recist: dict, has_waterfall: bool) -> None:
+    """The browser's lesion table and RECIST panel against the table it wrote and a headless run."""
+    from ResponseSignatureLib import pipeline
+    from ResponseSignatureLib.tableio import read_provenance, read_table
+
+    saved = sorted(out_dir.glob("*_lesions.csv"))
+    assert saved, "the workstation did not write the lesion table into its work folder"
+    written = read_table(saved[0]).set_index("lesion_id")
+    painted = written.loc[NEW_LESION]
+    assert painted["status"] == "new" and painted["location"] == "liver"
+    assert painted["followup:volume_ml"] > 0.05, "the painted lesion is (nearly) empty: paint or redo failed"
+    assert set(rows) == {"liver_1", "liver_2", "liver_3", "node_1", "liver_4", NEW_LESION}
+    assert rows[NEW_LESION]["Status"] == "new" and rows[NEW_LESION]["Location"] == "liver"
+    assert rows[NEW_LESION]["Vol follow (ml)"] == _fmt(painted["followup:volume_ml"], 2)
+    assert rows["liver_3"]["Status"] == "disappeared"
+    assert recist["recist_category"] == "PD"
+    assert "liver_4" in recist["recist_reason"] and NEW_LESION in recist["recist_reason"]
+    assert has_waterfall
+
+    # The demo files through pipeline.run_case_files, without the browser and MRML, with the
+    # extraction settings the workstation used: same values for the lesions drawn in the demo.
+    case = out_dir / "demo_case"
+    settings = read_provenance(saved[0])["extraction_settings"]
+    expected = pipeline.run_case_files(case / "baseline.nrrd", case / "baseline.seg.nrrd", case / "followup.nrrd",
+                                       case / "followup.seg.nrrd", patient_id="demo", params=settings,
+                                       locations=case / "locations.csv")
+    table = expected.table.set_index("lesion_id")
+    for lesion in ("liver_1", "liver_2", "liver_3", "node_1", "liver_4"):
+        assert rows[lesion]["LD base (mm)"] == _fmt(table.loc[lesion, "baseline:longest_diameter_mm"], 1)
+        assert rows[lesion]["LD follow (mm)"] == _fmt(table.loc[lesion, "followup:longest_diameter_mm"], 1)
+        assert rows[lesion]["Vol base (ml)"] == _fmt(table.loc[lesion, "baseline:volume_ml"], 2)
+        assert rows[lesion]["Vol follow (ml)"] == _fmt(table.loc[lesion, "followup:volume_ml"], 2)
+        feature = "delta:original_firstorder_Entropy"
+        assert _same(written.loc[lesion, feature], table.loc[lesion, feature])
+    from ResponseSignatureLib import imageio
+
+    followup = imageio.read_image(case / "followup.nrrd")  # the painted lesion was saved with the others
+    saved_names = [segment.name for segment in imageio.read_segments(out_dir / "demo_followup.seg.nrrd", followup)]
+    assert saved_names == ["liver_1", "liver_2", "node_1", "liver_4", NEW_LESION]
+    assert recist["baseline_sum_mm"] == _fmt(expected.recist["baseline_sum_mm"], 1)
+    assert recist["followup_sum_mm"] == _fmt(expected.recist["followup_sum_mm"], 1)
+
+
+def _check_later_stages(out_dir: Path, stages: dict, shown: dict) -> None:
+    """Each later panel is shown exactly when its stage exists, with the libraries' values."""
+    for name in ("patient", "signature", "nomogram"):
+        assert shown[name] == stages[name], f"{name} panel shown={shown[name]} but stage available={stages[name]}"
+    if not stages["patient"]:
+        return
+    from LesionAggregateLib.aggregate import patient_table
+    from ResponseSignatureLib.tableio import read_table
+
+    lesions = read_table(sorted(out_dir.glob("*_lesions.csv"))[0])
+    patients = patient_table(lesions, method="volume_weighted")
+    assert f"{int(patients.loc[0, 'n_lesions'])}" in shown["patient_text"]
+    if not stages["signature"]:
+        return
+    from ResponseSignatureLib.models import inference, load_model
+
+    from RadiomicsResponseWeb.results import nomogram_model_path, signature_model_path
+
+    signature = load_model(signature_model_path())
+    score = float(inference.apply_model(signature, patients).loc[0, "score"])
+    assert f"Score {score:.3f}" in shown["signature_text"]
+    if not stages["nomogram"]:
+        return
+    import NomogramScoreLib.nomogram as nomogram
+
+    values = {**CLINICAL_VALUES, "stage": CLINICAL_STAGE, "signature_score": round(score, 4)}
+    risk = nomogram.score_patient(load_model(nomogram_model_path()), values)["risk"]
+    assert f"Risk {100 * risk:.1f} %" in shown["gauge_text"]
+
+
+def _same(a, b) -> bool:
+    """Equal to 1e-9 relative, or both missing (NaN)."""
+    a, b = float(a), float(b)
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _fmt(value, decimals: int) -> str:
+    value = float(value)
+    return f"{value:.{decimals}f}" if math.isfinite(value) else ""
