@@ -44,6 +44,8 @@ def _shippedPresets() -> list:
 #: Choices of the feature-extraction settings (read from Resources/Presets, no library import).
 PRESETS = _shippedPresets()
 DEFAULT_PRESET = "default" if "default" in PRESETS else PRESETS[0]
+#: Feature engines (ResponseSignatureLib.extraction.ENGINES; listed here to avoid importing the Lib at startup).
+ENGINES = ["builtin", "pyradiomics"]
 
 #: Table node attribute names (shared with LesionAggregate and NomogramScore).
 PROVENANCE_ATTRIBUTE = "RadiomicsResponse.Provenance"
@@ -404,6 +406,7 @@ class ResponseSignatureParameterNode:
     patientId - written into the patient_id column of the lesion table.
     preset - feature-extraction settings shipped with the extension (ignored if a parameter file is given).
     toleranceMm - lesions of the two time points whose centroids are closer than this are the same lesion.
+    engine - feature engine: builtin (numpy, no compiled code) or pyradiomics (if installed).
     outputTable - the lesion table (one row per lesion).
     modelInputTable - the table a signature model scores: the lesion table (lesion-level models) or a
         patient table made by the Lesion Aggregate module (patient-level models).
@@ -417,6 +420,7 @@ class ResponseSignatureParameterNode:
     patientId: str = "patient"
     preset: Annotated[str, Choice(PRESETS)] = DEFAULT_PRESET
     toleranceMm: Annotated[float, WithinRange(0.0, 500.0)] = 15.0
+    engine: Annotated[str, Choice(ENGINES)] = "builtin"
     outputTable: vtkMRMLTableNode
     modelInputTable: vtkMRMLTableNode
     modelOutputTable: vtkMRMLTableNode
@@ -571,7 +575,7 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             try:
                 result = self.logic.process(
                     p.baselineVolume, p.baselineSegmentation, p.followupVolume, p.followupSegmentation,
-                    params=params, patientId=p.patientId, toleranceMm=p.toleranceMm, outputTable=p.outputTable,
+                    params=params, patientId=p.patientId, toleranceMm=p.toleranceMm, engine=p.engine, outputTable=p.outputTable,
                     progress=self._onProgress, shouldCancel=lambda: self._cancelRequested)
             finally:
                 self._setBusy(False)
@@ -707,6 +711,7 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
                 params=None,
                 patientId: str = "patient",
                 toleranceMm: float = 15.0,
+                engine: str = "builtin",
                 outputTable: Optional[vtkMRMLTableNode] = None,
                 progress: Optional[Callable[[float, str], None]] = None,
                 shouldCancel: Optional[Callable[[], bool]] = None,
@@ -722,6 +727,7 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
             PyRadiomics parameter file (.yaml), or a parameter dict. None means the default preset.
         :param patientId: value of the patient_id column.
         :param toleranceMm: lesions whose centroids are closer than this (mm) are matched across time points.
+        :param engine: feature engine, "builtin" (default) or "pyradiomics" (must be installed).
         :param outputTable: table node to write the lesion table into; a new one is added to the scene if None.
         :param progress: optional callback ``progress(fraction, message)``.
         :param shouldCancel: optional callback returning True to stop (raises OperationCancelled).
@@ -752,6 +758,7 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
             params=params if params is not None else DEFAULT_PRESET,
             patient_id=patientId,
             tolerance_mm=toleranceMm,
+            engine=engine,
             progress=scaled(progress, 0.1, 0.95),
             should_cancel=shouldCancel,
         )

@@ -219,7 +219,7 @@ def test_provenance_and_csv_round_trip(tmp_path):
     assert [entry["file"] for entry in provenance["source"]["lesion_tables"]] == [str(first), str(second)]
     out = tmp_path / "patients.csv"
     tableio.write_table(patients, out)
-    stored = json.loads((tmp_path / "patients.csv.provenance.json").read_text())
+    stored = json.loads((tmp_path / "patients.csv.provenance.json").read_text(encoding="utf-8"))
     assert stored["methods"] == {DV: "volume_weighted"} and "versions" in stored
     again = tableio.read_table(out)
     assert again["patient_id"].tolist() == ["001", "002", "003", "004"]

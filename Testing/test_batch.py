@@ -162,7 +162,7 @@ def test_process_pool_batch_over_the_cohort(cohort, reference):
         by_hand = sum(w * c for w, c in zip(weights, changes)) / sum(weights)
         assert patients.loc[case_id, "volume_weighted:delta:volume_ml"] == pytest.approx(by_hand, rel=1e-12)
         assert patients.loc[case_id, "recist_category"] in ("CR", "PR", "SD", "PD", "NE")
-    manifest_provenance = json.loads((out / "lesions.csv.provenance.json").read_text())
+    manifest_provenance = json.loads((out / "lesions.csv.provenance.json").read_text(encoding="utf-8"))
     assert manifest_provenance["extraction_settings"]["featureClass"].keys() == {"shape", "firstorder"}
 
 

@@ -72,7 +72,7 @@ def _load(ibsi_dir: Path):
 
     image = sitk.ReadImage(str(ibsi_dir / "phantom.nii.gz"))
     mask = sitk.ReadImage(str(ibsi_dir / "mask.nii.gz"))
-    params = yaml.safe_load((ibsi_dir / "pyradiomics_ibsi_phantom_params.yaml").read_text())
+    params = yaml.safe_load((ibsi_dir / "pyradiomics_ibsi_phantom_params.yaml").read_text(encoding="utf-8"))
     rows = list(csv.DictReader(open(ibsi_dir / "phantom_reference.csv", newline="")))
     return image, mask, params, rows
 

@@ -252,12 +252,12 @@ def test_cli_train_evaluate_apply(tmp_path, capsys):
     assert cli_main(["train", "--table", str(tmp_path / "train.csv"), "--outcome", "outcome", "--method", "rf",
                      "--id-col", "patient_id", "--out", str(model_path), "--features",
                      "feature_01,feature_02,feature_03", "--n-trees", "30"]) == 0
-    assert json.loads(model_path.read_text())["kind"] == "random_forest"
+    assert json.loads(model_path.read_text(encoding="utf-8"))["kind"] == "random_forest"
 
     assert cli_main(["evaluate", "--model", str(model_path), "--table", str(tmp_path / "test.csv"),
                      "--outcome", "outcome", "--out", str(metrics_path), "--n-boot", "100",
                      "--compare", "recist_percent_change", "--compare-lower-is-positive"]) == 0
-    metrics = json.loads(metrics_path.read_text())
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     for key in ("auc", "auc_ci_low", "auc_ci_high", "threshold", "sensitivity", "specificity", "n"):
         assert key in metrics
     assert metrics["n"] == 79 and metrics["auc"] > 0.75
@@ -280,7 +280,7 @@ def test_cli_train_evaluate_apply(tmp_path, capsys):
     assert "feature_02" in capsys.readouterr().err
 
     # a tampered model: refused
-    doc = json.loads(model_path.read_text())
+    doc = json.loads(model_path.read_text(encoding="utf-8"))
     doc["threshold"]["value"] = 0.1
     (tmp_path / "tampered.json").write_text(json.dumps(doc))
     assert cli_main(["apply", "--model", str(tmp_path / "tampered.json"), "--table", str(tmp_path / "test.csv"),

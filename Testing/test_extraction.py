@@ -111,7 +111,7 @@ def test_user_yaml_and_json_files_work_unchanged(tmp_path, blob):
     json_path.write_text(json.dumps(params))
     assert load_params(json_path) == params
 
-    ours = FeatureExtractor(yaml_path).extract(image, mask)
+    ours = FeatureExtractor(yaml_path, engine="pyradiomics").extract(image, mask)
     assert set(ours) == {f"original_firstorder_{n}" for n in _firstorder_names()} | {
         "original_glcm_JointEntropy", "original_glcm_Contrast"}
     direct = _direct(params, image, mask)
@@ -176,7 +176,9 @@ def test_mask_geometry_must_match_image():
 def test_pyradiomics_failure_becomes_lesion_error_with_its_message():
     image, mask = _small_case([(5, 5, 4), (5, 5, 5)])  # a line: 1-D ROI
     with pytest.raises(LesionError, match="lesion 'L2'.*too few dimensions"):
-        FeatureExtractor().extract(image, mask, lesion_id="L2")
+        FeatureExtractor(engine="pyradiomics").extract(image, mask, lesion_id="L2")
+    with pytest.raises(LesionError, match="lesion 'L2'.*1 dimension"):
+        FeatureExtractor(engine="builtin").extract(image, mask, lesion_id="L2")
 
 
 # ----------------------------------------------------------------------- values, provenance
@@ -196,7 +198,7 @@ def test_features_are_finite_floats_without_diagnostics(blob):
 def test_settings_for_provenance():
     extractor = FeatureExtractor("ligero2021")
     assert extractor.settings == load_params("ligero2021")
-    assert extractor.engine == "pyradiomics"
+    assert extractor.engine == "builtin"  # the default: no compiled code needed
     copy_ = extractor.settings
     copy_["setting"]["binWidth"] = 99
     assert extractor.settings["setting"]["binWidth"] == 10
@@ -216,7 +218,7 @@ def test_crop_margin_follows_filter_support():
 def test_crop_first_with_log_matches_whole_image_pyradiomics(blob):
     image, mask = blob
     params = load_params("dercle2020")
-    ours = FeatureExtractor(params).extract(image, mask)
+    ours = FeatureExtractor(params, engine="pyradiomics").extract(image, mask)
     direct = _direct(params, image, mask)
     assert len(direct) == 107 + 5 * 93
     rel = _relative(ours, direct)
@@ -234,7 +236,7 @@ def test_crop_first_with_wavelet_matches_whole_image_pyradiomics(blob):
     image, mask = blob
     params = {"imageType": {"Wavelet": {}}, "featureClass": {"firstorder": None, "glcm": None},
               "setting": {"binWidth": 25}}
-    ours = FeatureExtractor(params).extract(image, mask)
+    ours = FeatureExtractor(params, engine="pyradiomics").extract(image, mask)
     rel = _relative(ours, _direct(params, image, mask))
     assert len(rel) == 8 * 42
     assert max(rel.values()) <= 1e-9

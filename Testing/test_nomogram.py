@@ -149,7 +149,7 @@ def test_model_file_round_trip_and_tampering(tmp_path):
     saved = save_model(small_logistic(), path)
     loaded = load_model(path)
     assert loaded["sha256"] == saved["sha256"]
-    document = json.loads(path.read_text())
+    document = json.loads(path.read_text(encoding="utf-8"))
     document["model"]["intercept"] = 5.0
     path.write_text(json.dumps(document))
     with pytest.raises(ModelFileError, match="SHA-256"):
@@ -451,16 +451,16 @@ def test_cli_train_score_evaluate_report(tmp_path, capsys):
     assert run_cli("nomogram", "score", "--model", str(model_path), "--clinical", "signature_score=0.6",
                    "albumin=3.4 g/dL", "lymphocytes=1.1", "cea=42", "stage=IV", "--out", str(tmp_path / "r.json"),
                    "--gauge", str(tmp_path / "g.svg"), "--chart", str(tmp_path / "c.svg")) == 0
-    result = json.loads((tmp_path / "r.json").read_text())
+    result = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     expected = nm.score_patient(model, {"signature_score": 0.6, "albumin": 34, "lymphocytes": 1.1, "cea": 42, "stage": "IV"})
     assert result["risk"] == pytest.approx(expected["risk"])
-    assert (tmp_path / "g.svg").read_text().startswith("<svg") and "nomogram-chart" in (tmp_path / "c.svg").read_text()
+    assert (tmp_path / "g.svg").read_text(encoding="utf-8").startswith("<svg") and "nomogram-chart" in (tmp_path / "c.svg").read_text(encoding="utf-8")
     assert run_cli("nomogram", "score", "--model", str(model_path), "--clinical", "signature_score=0.6",
                    "albumin=34 g/dL", "lymphocytes=1.1", "cea=42", "stage=IV") == 2
     assert "albumin = 34 g/dL (= 340 g/L) is outside the plausible range 10–60 g/L" in capsys.readouterr().err
     assert run_cli("nomogram", "evaluate", "--model", str(model_path), "--table", str(patients), "--outcome",
                    "no_benefit_6m", "--out", str(tmp_path / "m.json")) == 0
-    assert json.loads((tmp_path / "m.json").read_text())["auc"] > 0.6
+    assert json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))["auc"] > 0.6
     report = tmp_path / "report.html"
     assert run_cli("report", "--patient", "SYN0007", "--patients", str(patients), "--nomogram-model", str(model_path),
                    "--clinical", "albumin=3.0 g/dL", "--out", str(report)) == 0

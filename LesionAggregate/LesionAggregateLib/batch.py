@@ -209,7 +209,7 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: dict[str, Any],
+def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: dict[str, Any], engine: str,
                  progress: ProgressCallback = None, should_cancel: CancelCallback = None) -> dict[str, Any]:
     """Compute one case and write its lesions.csv and case.json (atomically); return the case record.
 
@@ -227,7 +227,7 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
     start = time.perf_counter()
     try:
         result = run_case_files(case["baseline_image"], case["baseline_seg"], case["followup_image"],
-                                case["followup_seg"], params=params, patient_id=case["patient_id"],
+                                case["followup_seg"], params=params, patient_id=case["patient_id"], engine=engine,
                                 locations=case["locations"], progress=progress, should_cancel=should_cancel)
         table = result.table
         table.attrs["provenance"] = result.provenance
@@ -269,14 +269,16 @@ def run_batch(
     progress: ProgressCallback = None,
     should_cancel: CancelCallback = None,
     aggregation_method: str = "volume_weighted",
+    engine: str = "builtin",
 ) -> dict[str, Any]:
     """Run (or resume) every case of a manifest and write the cohort tables; return a summary.
 
     ``params``: pyradiomics YAML path, preset name or dict (``ResponseSignatureLib.extraction.load_params``).
+    ``engine``: feature engine, 'builtin' or 'pyradiomics' (part of the resume fingerprint).
     Summary keys: ``cases, done, failed, computed, skipped, seconds, lesions_csv, patients_csv,
     errors_csv``. Raises InputError for a bad manifest, OperationCancelled when cancelled.
     """
-    from ResponseSignatureLib.extraction import load_params
+    from ResponseSignatureLib.extraction import FeatureExtractor, load_params
 
     start = time.perf_counter()
     if aggregation_method not in METHODS or aggregation_method == "vote":
@@ -287,12 +289,13 @@ def run_batch(
         raise InputError(f"jobs must be at least 1, got {jobs}")
     cases = read_manifest(manifest_path)
     settings = load_params(params)
-    settings_sha256 = settings_hash(settings)
+    FeatureExtractor(settings, engine=engine)  # unknown or missing engine: fail before any case runs
+    settings_sha256 = settings_hash({"params": settings, "engine": engine})
     out = Path(out_dir)
     (out / "cases").mkdir(parents=True, exist_ok=True)
     fingerprints = {case["patient_id"]: case_fingerprint(case, settings_sha256) for case in cases}
     todo = [case for case in cases if not is_finished(out, case, fingerprints[case["patient_id"]])]
-    context = _RunContext(todo, out, settings, fingerprints, len(cases) - len(todo), progress, should_cancel)
+    context = _RunContext(todo, out, settings, engine, fingerprints, len(cases) - len(todo), progress, should_cancel)
     if todo and scheduler:
         _run_dask(context, scheduler)
     elif todo and jobs > 1:
@@ -307,13 +310,13 @@ def run_batch(
 class _RunContext:
     """What every runner needs: the cases to compute, where, with what, and whom to tell."""
 
-    def __init__(self, todo, out, settings, fingerprints, skipped, progress, should_cancel):
-        self.todo, self.out, self.settings, self.fingerprints = todo, out, settings, fingerprints
+    def __init__(self, todo, out, settings, engine, fingerprints, skipped, progress, should_cancel):
+        self.todo, self.out, self.settings, self.engine, self.fingerprints = todo, out, settings, engine, fingerprints
         self.skipped, self.progress, self.should_cancel = skipped, progress, should_cancel
         self.finished = 0
 
     def arguments(self, case: dict[str, Any]) -> tuple:
-        return case, str(self.out), self.settings, self.fingerprints[case["patient_id"]]
+        return case, str(self.out), self.settings, self.fingerprints[case["patient_id"]], self.engine
 
     def case_done(self, record: dict[str, Any]) -> None:
         """Count a finished case and report progress over the cases of this run (so the ETA is right)."""

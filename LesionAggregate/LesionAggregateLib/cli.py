@@ -52,6 +52,8 @@ def _add_batch(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes (default 1)")
     parser.add_argument("--params", metavar="YAML", help="pyradiomics parameter file or preset name")
+    parser.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
+                        help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes")
     parser.add_argument("--method", default="volume_weighted", choices=[m for m in METHODS if m != "vote"],
@@ -110,7 +112,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
     from .batch import run_batch
 
-    summary = run_batch(args.manifest, args.out, jobs=args.jobs, params=args.params,
+    summary = run_batch(args.manifest, args.out, jobs=args.jobs, params=args.params, engine=args.engine,
                         scheduler=args.scheduler, aggregation_method=args.method,
                         progress=None if args.no_progress else TextProgressBar())
     print(f"{summary['done']} cases done ({summary['computed']} computed, {summary['skipped']} already "

@@ -48,7 +48,8 @@ def _add_extract(subparsers) -> None:
     extract.add_argument("--locations", type=Path, default=None, help="CSV with columns lesion_id,location")
     extract.add_argument("--tolerance-mm", type=float, default=15.0, help="centroid matching tolerance (mm)")
     extract.add_argument("--pair", action="append", default=[], metavar="BASELINE=FOLLOWUP", help="force a lesion match")
-    extract.add_argument("--engine", default="pyradiomics", choices=["pyradiomics", "builtin"])
+    extract.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
+                         help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
     extract.add_argument("--out", required=True, type=Path, help="lesion table CSV")
     extract.set_defaults(func=run_extract)
 

@@ -60,7 +60,8 @@ import yaml
 
 from .errors import InputError, LesionError
 
-ENGINES = ("pyradiomics",)
+ENGINES = ("builtin", "pyradiomics")
+DEFAULT_ENGINE = "builtin"
 DEFAULT_PRESET = "default"
 FILTER_MARGIN_MM = 15.0
 LOG_MARGIN_SIGMAS = 6.0
@@ -121,16 +122,49 @@ def _quiet_pyradiomics():
     return radiomics
 
 
-def validate_params(params: dict, origin: str = "parameters") -> None:
-    """Validate a parameter dict with pyradiomics' own schema; InputError names ``origin``."""
-    _quiet_pyradiomics()
-    from radiomics.featureextractor import RadiomicsFeatureExtractor
+# pyradiomics' parameter names (its paramSchema.yaml), to check files when pyradiomics is absent.
+PYRADIOMICS_SETTINGS = (
+    "minimumROIDimensions", "minimumROISize", "geometryTolerance", "correctMask", "additionalInfo", "label",
+    "label_channel", "binWidth", "binCount", "normalize", "normalizeScale", "removeOutliers",
+    "resampledPixelSpacing", "interpolator", "padDistance", "distances", "force2D", "force2Ddimension",
+    "resegmentRange", "resegmentMode", "resegmentShape", "preCrop", "sigma", "start_level", "level", "wavelet",
+    "gradientUseSpacing", "lbp2DRadius", "lbp2DSamples", "lbp2DMethod", "lbp3DLevels", "lbp3DIcosphereRadius",
+    "lbp3DIcosphereSubdivision", "voxelArrayShift", "symmetricalGLCM", "weightingNorm", "gldm_a",
+)
+PYRADIOMICS_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+#: feature classes only the built-in engine computes (IBSI-only families; see engine/ibsi.py)
+BUILTIN_ONLY_CLASSES = ("ibsi",)
 
+
+def validate_params(params: dict, origin: str = "parameters") -> None:
+    """Validate a parameter dict with pyradiomics' own schema when it is installed, else by name;
+    InputError names ``origin``. Built-in-only classes are checked by the engine, not here."""
+    params = copy.deepcopy(params)
+    params["featureClass"] = {name: value for name, value in (params.get("featureClass") or {}).items()
+                              if name not in BUILTIN_ONLY_CLASSES}
     try:
-        RadiomicsFeatureExtractor(copy.deepcopy(params))
+        _quiet_pyradiomics()
+        from radiomics.featureextractor import RadiomicsFeatureExtractor
+    except ImportError:
+        _validate_names(params, origin)
+        return
+    try:
+        RadiomicsFeatureExtractor(params)
     except Exception as exc:  # pykwalify raises its own SchemaError/CoreError types
         message = " ".join(str(getattr(exc, "msg", None) or exc).split())  # one line
         raise InputError(f"invalid pyradiomics parameters in {origin}: {message}") from exc
+
+
+def _validate_names(params: dict, origin: str) -> None:
+    """Section, setting and feature-class names of a pyradiomics parameter dict (no pyradiomics)."""
+    problems = [f"unknown section '{key}'" for key in params if key not in ("setting", "imageType", "featureClass", "voxelSetting")]
+    settings = dict(params.get("setting") or {})
+    for custom in (params.get("imageType") or {}).values():
+        settings.update(custom or {})
+    problems += [f"unknown setting '{key}'" for key in settings if key not in PYRADIOMICS_SETTINGS]
+    problems += [f"unknown feature class '{key}'" for key in (params.get("featureClass") or {}) if key not in PYRADIOMICS_CLASSES]
+    if problems:
+        raise InputError(f"invalid parameters in {origin}: {'; '.join(problems)}")
 
 
 def load_params(source=None) -> dict:
@@ -388,6 +422,9 @@ class _PyradiomicsBackend:
         from radiomics.featureextractor import RadiomicsFeatureExtractor
 
         inner = copy.deepcopy(params)
+        own = sorted(set(inner.get("featureClass") or {}) & set(BUILTIN_ONLY_CLASSES))
+        if own:
+            raise InputError(f"feature class(es) {', '.join(own)} are computed by the built-in engine only")
         setting = dict(inner.get("setting") or {})
         # our crop already is resampled / normalised as needed; no diagnostics_* output
         setting.update(additionalInfo=False, resampledPixelSpacing=None, normalize=False,
@@ -414,7 +451,7 @@ class _PyradiomicsBackend:
         grid = _scan_grid(image, lower, upper, target, pad)
         return _resample_lesion(image, mask, grid, _interpolator(self.params))
 
-    def extract(self, image, mask, lower, upper) -> dict:
+    def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
         """Raw pyradiomics result for the lesion (features only, pyradiomics' names)."""
         image_crop, mask_crop = self.prepare(image, mask, lower, upper)
         roi = sitk.Cast(mask_crop != 0, sitk.sitkUInt32)
@@ -425,10 +462,32 @@ class _PyradiomicsBackend:
         return {key: value for key, value in result.items() if not key.startswith("diagnostics_")}
 
 
+class _BuiltinBackend:
+    """The built-in numpy engine (``engine/``): it crops with its own filter margins."""
+
+    def __init__(self, params: dict):
+        from . import engine
+
+        engine.check_params(params)
+        self.params = params
+        self.version = "built-in"
+        self._extract = engine.extract_features
+
+    def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
+        """Features of the 0/1 mask (label 1: our masks hold one lesion each)."""
+        return self._extract(image, mask, self.params, label=1, lesion_id=lesion_id)
+
+
 def _make_backend(engine: str, params: dict):
     """The single dispatch point from an engine name to its implementation."""
+    if engine == "builtin":
+        return _BuiltinBackend(params)
     if engine == "pyradiomics":
-        return _PyradiomicsBackend(params)
+        try:
+            return _PyradiomicsBackend(params)
+        except ImportError:
+            raise InputError("the pyradiomics engine is not installed: pip install 'radiomics-response[pyradiomics]' "
+                             "or use the built-in engine") from None
     raise InputError(f"unknown feature engine '{engine}': expected one of {', '.join(ENGINES)}")
 
 
@@ -436,10 +495,11 @@ class FeatureExtractor:
     """Per-lesion radiomic features with one fixed parameter set.
 
     ``params`` is anything ``load_params`` accepts (a validated dict, a preset name, a file path,
-    or None for the default preset). ``engine`` selects the implementation ('pyradiomics').
+    or None for the default preset). ``engine`` selects the implementation: 'builtin' (default,
+    numpy, no compiled code) or 'pyradiomics' (the reference, if installed).
     """
 
-    def __init__(self, params=None, engine: str = "pyradiomics"):
+    def __init__(self, params=None, engine: str = DEFAULT_ENGINE):
         self._params = load_params(params)
         self.engine = engine
         pyradiomics_part, self._zhao_groups, self._zhao_settings = split_zhao_params(self._params)
@@ -464,7 +524,7 @@ class FeatureExtractor:
                               timepoint)
         lower, upper = _mask_bbox(mask, lesion_id, timepoint)
         try:
-            raw = self._backend.extract(image, mask, lower, upper) if self._backend else {}
+            raw = self._backend.extract(image, mask, lower, upper, lesion_id) if self._backend else {}
             if self._zhao_groups:
                 from .zhao_features import extract_zhao_features
 

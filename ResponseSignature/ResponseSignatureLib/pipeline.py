@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import imageio, lesion_table, matching, measure, recist
 from .errors import InputError, LesionError
-from .extraction import FeatureExtractor, load_params
+from .extraction import DEFAULT_ENGINE, FeatureExtractor, load_params
 from .progress import CancelCallback, ProgressCallback, check_cancel, report
 from .provenance import make_provenance, settings_hash
 
@@ -38,7 +38,7 @@ def compute_lesion_table(
     locations: Mapping[str, str] | str | Path | None = None,
     pairs: Sequence[tuple[str, str]] | None = None,
     tolerance_mm: float = 15.0,
-    engine: str = "pyradiomics",
+    engine: str = DEFAULT_ENGINE,
     progress: ProgressCallback = None,
     should_cancel: CancelCallback = None,
 ) -> LesionTableResult:

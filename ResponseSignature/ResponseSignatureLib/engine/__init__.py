@@ -37,7 +37,7 @@ from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape
 from .common import Levels
 from .preprocess import discretise, prepare_region, resegment, roi_bbox, split_params
 
-__all__ = ["extract_features", "extract_lesions", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
+__all__ = ["check_params", "extract_features", "extract_lesions", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
 
 TEXTURE_CLASSES = {"glcm": glcm, "glrlm": glrlm, "glszm": glszm, "gldm": gldm, "ngtdm": ngtdm}
 #: threads computing the features of different derived images of one lesion side by side
@@ -55,6 +55,20 @@ def _check_supported(settings: dict, classes: dict) -> None:
         if name not in SUPPORTED_CLASSES:
             raise InputError(f"feature class '{name}' is not supported by the built-in engine "
                              f"(supported: {', '.join(SUPPORTED_CLASSES)})")
+
+
+def check_params(params: dict | None) -> None:
+    """InputError at once (not per lesion) for parameters the built-in engine cannot honour."""
+    settings, image_types, classes = split_params(params)
+    _check_supported(settings, dict(classes))
+    unsupported = sorted(set(image_types) - set(filters.GENERATORS))
+    if unsupported:
+        raise InputError(f"image type(s) {', '.join(unsupported)} not supported by the built-in engine "
+                         f"(supported: {', '.join(filters.GENERATORS)}); use --engine pyradiomics")
+    if "Wavelet" in image_types and settings.get("force2D", False):
+        raise InputError("force2D with the Wavelet image type is not supported by the built-in engine")
+    if (params or {}).get("voxelSetting"):
+        raise InputError("voxel-based extraction is not supported by the built-in engine")
 
 
 def image_features(name: str, arr: np.ndarray, roi: np.ndarray, spacing: np.ndarray, args: dict,
