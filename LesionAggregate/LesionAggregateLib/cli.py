@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Sequence
 
-from ResponseSignatureLib.errors import InputError, OperationCancelled, RadiomicsResponseError
+from ResponseSignatureLib.errors import InputError
 
 from .aggregate import METHODS
 
@@ -40,7 +40,7 @@ def _add_aggregate(subparsers) -> None:
                         help="time point whose volume_ml weights the weighted methods (default: baseline)")
     parser.add_argument("--no-recist", action="store_true", help="do not carry RECIST 1.1 results over")
     parser.add_argument("--out", required=True, metavar="patients.csv", help="output patient table")
-    parser.set_defaults(func=_guarded(run_aggregate))
+    parser.set_defaults(func=run_aggregate)
 
 
 def _add_batch(subparsers) -> None:
@@ -60,24 +60,7 @@ def _add_batch(subparsers) -> None:
                         help="aggregation of every numeric lesion column into patients.csv "
                              "(default: volume_weighted; for a vote use the aggregate command)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_guarded(run_batch_command))
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn this project's errors into a one-line message and an exit code."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except OperationCancelled as error:
-            print(f"cancelled: {error}", file=sys.stderr)
-            return 130
-        except KeyboardInterrupt:
-            print("interrupted; finished cases are kept, re-run the same command to resume", file=sys.stderr)
-            return 130
-        except RadiomicsResponseError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    return run
+    parser.set_defaults(func=run_batch_command)
 
 
 def _column_methods(pairs: Sequence[str]) -> dict[str, str]:
@@ -135,5 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m LesionAggregateLib``; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    from ResponseSignatureLib.cli import dispatch
+
+    return dispatch(build_parser(), argv)

@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import RadiomicsResponseError
+from .errors import OperationCancelled, RadiomicsResponseError
 from .progress import TextProgressBar
 
 
@@ -146,14 +145,12 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except OperationCancelled as error:
+        print(f"cancelled: {error}", file=sys.stderr)
+        return 130
     except RadiomicsResponseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: what was finished is kept (batch runs resume when re-run)", file=sys.stderr)
         return 130
-
-
-def dump_json(data, path: Path) -> None:
-    """Write JSON (indented, sorted) for results meant to be read by people and tools."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
