@@ -12,7 +12,18 @@ from typing import Any
 
 # Clinical values of the synthetic demo patient (made up; units as a clinician would type them).
 DEMO_CLINICAL: dict[str, Any] = {"albumin": "3.4 g/dL", "lymphocytes": 1.1, "cea": 42.0, "stage": "IV"}
-DEMO_PARAMS = "dercle2020"
+
+
+def demo_params() -> dict:
+    """The demo's extraction settings: the 'dercle2020' preset (original + LoG 1-5 mm, whose columns
+    the demo signature reads) plus the Zhao-lab features of the Dercle signature (shape index,
+    axis-wise LoG, sigmoid boundary slope), so every feature family appears in the demo tables."""
+    from ResponseSignatureLib.extraction import load_params
+
+    params = load_params("dercle2020")
+    params["featureClass"]["zhao"] = ["ShapeIndex", "AxisLoG", "Sigmoid"]
+    params["zhao"] = {"axisLoGAxes": ["x", "z"], "axisLoGSigma": [2.0]}
+    return load_params(params)
 
 
 def add_subcommand(subparsers) -> None:
@@ -45,7 +56,7 @@ def run_full_demo(out: Path, progress=None) -> dict[str, Any]:
     from .report import write_report
 
     out = Path(out)
-    _, lesion_result = run_lesion_demo(out, params=DEMO_PARAMS, progress=progress)
+    _, lesion_result = run_lesion_demo(out, params=demo_params(), progress=progress)
     patients = patient_table(lesion_result.table, method="volume_weighted")
     signature_model = load_model(shipped_model("ResponseSignatureLib", "demo_signature.json"))
     scored = apply_model(signature_model, patients)
