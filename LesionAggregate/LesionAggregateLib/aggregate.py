@@ -94,40 +94,33 @@ def volume_weighted_mean(values: Any, weights: Any) -> tuple[float, str]:
     return float(np.sum(w * x) / np.sum(w)), ""
 
 
-def mean(values: Any, weights: Any = None) -> tuple[float, str]:
-    """Mean  sum_j x_j / n  over the n lesions with a value (Ligero et al. patient score)."""
+def _unweighted(values: Any, statistic: Callable[[np.ndarray], float]) -> tuple[float, str]:
+    """``statistic`` of the lesions with a value; empty, with a note, if none has one."""
     x = _as_float(values)
     x = x[~np.isnan(x)]
     if x.size == 0:
         return math.nan, "no lesion has a value"
-    return float(x.mean()), ""
+    return float(statistic(x)), ""
+
+
+def mean(values: Any, weights: Any = None) -> tuple[float, str]:
+    """Mean  sum_j x_j / n  over the n lesions with a value (Ligero et al. patient score)."""
+    return _unweighted(values, np.mean)
 
 
 def median(values: Any, weights: Any = None) -> tuple[float, str]:
     """Median of the lesions with a value (mean of the two middle values when n is even)."""
-    x = _as_float(values)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return math.nan, "no lesion has a value"
-    return float(np.median(x)), ""
+    return _unweighted(values, np.median)
 
 
 def minimum(values: Any, weights: Any = None) -> tuple[float, str]:
     """Minimum  min_j x_j  over the lesions with a value."""
-    x = _as_float(values)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return math.nan, "no lesion has a value"
-    return float(x.min()), ""
+    return _unweighted(values, np.min)
 
 
 def maximum(values: Any, weights: Any = None) -> tuple[float, str]:
     """Maximum  max_j x_j  over the lesions with a value (the 'worst lesion' for a risk score)."""
-    x = _as_float(values)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return math.nan, "no lesion has a value"
-    return float(x.max()), ""
+    return _unweighted(values, np.max)
 
 
 def largest_lesion_value(values: Any, weights: Any) -> tuple[float, str]:
@@ -147,11 +140,7 @@ def largest_lesion_value(values: Any, weights: Any) -> tuple[float, str]:
 
 def total(values: Any, weights: Any = None) -> tuple[float, str]:
     """Sum  sum_j x_j  over the lesions with a value (empty, with a note, if none has one)."""
-    x = _as_float(values)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return math.nan, "no lesion has a value"
-    return float(x.sum()), ""
+    return _unweighted(values, np.sum)
 
 
 def count(values: Any, weights: Any = None) -> tuple[float, str]:
