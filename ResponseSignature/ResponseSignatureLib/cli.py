@@ -17,6 +17,7 @@ from .progress import TextProgressBar
 def add_subcommands(subparsers, include_demo: bool = True) -> None:
     """Add this stage's sub-commands to an argparse sub-parser collection."""
     _add_extract(subparsers)
+    _add_recist(subparsers)
     sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
     sample.add_argument("outdir", type=Path)
     sample.add_argument("--seed", type=int, default=0)
@@ -51,6 +52,42 @@ def _add_extract(subparsers) -> None:
                          help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
     extract.add_argument("--out", required=True, type=Path, help="lesion table CSV")
     extract.set_defaults(func=run_extract)
+
+
+def _add_recist(subparsers) -> None:
+    recist = subparsers.add_parser(
+        "recist",
+        help="RECIST 1.1 over several follow-ups (nadir over all earlier ones) from lesion tables",
+        description="Each LESIONS.csv is one patient's lesion table of baseline vs one follow-up (from 'extract'), "
+        "given in time order with the same baseline segmentation.",
+    )
+    recist.add_argument("tables", nargs="+", type=Path, metavar="LESIONS.csv")
+    recist.add_argument("--out", type=Path, help="CSV with one row per follow-up")
+    recist.set_defaults(func=run_recist)
+
+
+def run_recist(args: argparse.Namespace) -> int:
+    """Handler of ``recist``: per-follow-up RECIST 1.1 of one patient."""
+    import pandas as pd
+
+    from .errors import InputError
+    from .lesion_table import recist_over_time
+    from .tableio import read_table, write_table
+
+    tables = [read_table(path) for path in args.tables]
+    patients = {str(p) for table in tables for p in table["patient_id"].unique()}
+    if len(patients) != 1:
+        raise InputError(f"the lesion tables must all be of one patient; found {', '.join(sorted(patients))}.")
+    rows = recist_over_time(tables)
+    for row, path in zip(rows, args.tables):
+        print(f"follow-up {row['followup']} ({path.name}): {row['recist_category']:<3} sum {row['sum_diameters_mm']:.1f} mm, "
+              f"{row['percent_change_from_baseline']:+.1f} % from baseline, nadir {row['nadir_mm']:.1f} mm ({row['recist_reason']})")
+    if args.out:
+        table = pd.DataFrame(rows)
+        table.insert(0, "patient_id", patients.pop())
+        table.insert(2, "lesion_table", [str(path) for path in args.tables])
+        write_table(table, args.out)
+    return 0
 
 
 def run_extract(args: argparse.Namespace) -> int:

@@ -22,12 +22,13 @@ Columns (stable API; names keep pyradiomics' feature names so published signatur
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import recist
+from .errors import InputError
 
 TIMEPOINTS = ("baseline", "followup")
 MEASURES = ("longest_diameter_mm", "short_axis_mm", "volume_ml", "mean_hu", "n_voxels")
@@ -173,15 +174,51 @@ def recist_from_lesion_table(table: pd.DataFrame) -> dict:
     Baseline lesions are the matched and disappeared ones that could be measured; disappeared
     lesions count 0 mm at follow-up; new lesions mean PD; targets come from the ``target`` column.
     """
+    baseline, followup, new_lesions, targets = _recist_inputs(table)
+    return recist.patient_recist_summary(baseline, followup, new_lesions=new_lesions, targets=targets)
+
+
+def recist_over_time(tables: Sequence[pd.DataFrame]) -> list[dict]:
+    """RECIST 1.1 at each of several follow-ups of one patient, the nadir taken over all earlier ones.
+
+    ``tables``: the patient's lesion tables baseline vs follow-up 1, baseline vs follow-up 2, ...
+    in time order (same baseline segmentation; targets from the first table). A target missing
+    from a later table is not evaluable at that follow-up. Returns one dict per follow-up.
+    """
+    if not tables:
+        raise InputError("recist_over_time needs at least one lesion table.")
+    baseline, first_followup, first_new, targets = _recist_inputs(tables[0])
+    followups, new_lesions = [first_followup], [first_new]
+    for index, table in enumerate(tables[1:], start=2):
+        later_baseline, followup, new, _ = _recist_inputs(table)
+        moved = sorted(t for t in targets if t in later_baseline and
+                       later_baseline[t].longest_diameter_mm != baseline[t].longest_diameter_mm)
+        if moved:
+            raise InputError(f"follow-up {index}: the baseline of target(s) {', '.join(moved)} differs from the first "
+                             "table's; all tables must share one baseline segmentation.")
+        followups.append(followup)
+        new_lesions.append(new)
+    responses = recist.assess_response([baseline, *followups], targets, new_lesions_per_timepoint=new_lesions)
+    return [{"followup": response.timepoint_index, "sum_diameters_mm": response.sum_diameters_mm,
+             "baseline_sum_mm": response.baseline_sum_mm, "nadir_mm": response.nadir_mm,
+             "percent_change_from_baseline": response.percent_change_from_baseline,
+             "percent_change_from_nadir": response.percent_change_from_nadir,
+             "recist_category": response.category, "recist_reason": response.reason,
+             "new_lesions": ",".join(response.new_lesions), "not_evaluable": ",".join(response.not_evaluable)}
+            for response in responses]
+
+
+def _recist_inputs(table: pd.DataFrame):
+    """(baseline measurements, follow-up measurements, new lesion ids, target ids) of one lesion table."""
     baseline, followup = {}, {}
     for _, lesion in table[table["status"] != "new"].iterrows():
         if not np.isfinite(lesion["baseline:longest_diameter_mm"]):
             continue
-        baseline[lesion["lesion_id"]] = _measurement(lesion, "baseline", present=True)
-        followup[lesion["lesion_id"]] = _measurement(lesion, "followup", present=lesion["status"] == "matched")
+        baseline[str(lesion["lesion_id"])] = _measurement(lesion, "baseline", present=True)
+        followup[str(lesion["lesion_id"])] = _measurement(lesion, "followup", present=lesion["status"] == "matched")
     new_lesions = [str(name) for name in table.loc[table["status"] == "new", "lesion_id"]]
-    targets = [name for name in table.loc[table["target"].astype(bool), "lesion_id"] if name in baseline]
-    return recist.patient_recist_summary(baseline, followup, new_lesions=new_lesions, targets=targets)
+    targets = [str(name) for name in table.loc[table["target"].astype(bool), "lesion_id"] if str(name) in baseline]
+    return baseline, followup, new_lesions, targets
 
 
 def _measurement(lesion: pd.Series, timepoint: str, present: bool) -> recist.LesionMeasurement:
