@@ -178,7 +178,7 @@ def _remove_with_display(scene, node) -> None:
     scene.RemoveNode(node)
 
 
-def _has_voxels(segmentation_node, segment_id: str) -> bool:
+def has_voxels(segmentation_node, segment_id: str) -> bool:
     """True if the segment's own binary labelmap (before export) contains at least one voxel."""
     import slicer
     from vtk.util import numpy_support
@@ -203,7 +203,7 @@ def segments_from_segmentation_node(segmentation_node, reference_volume_node, se
     for segment_id in _segment_ids(segmentation_node, segment_ids):
         vtk_segment = segmentation_node.GetSegmentation().GetSegment(segment_id)
         note = None
-        if _has_voxels(segmentation_node, segment_id):
+        if has_voxels(segmentation_node, segment_id):
             array = _export_segment(segmentation_node, segment_id, reference_volume_node)
             note = None if np.any(array) else OUTSIDE_NOTE
         else:  # exporting an empty segment onto a distant grid fails in Slicer: skip it

@@ -126,7 +126,7 @@ class Session:
                 "name": segment.GetName(),
                 "location": self.location(timepoint, segment_id),
                 "color": "#" + "".join(f"{int(round(255 * c)):02x}" for c in segment.GetColor()),
-                "empty": not mrml_bridge._has_voxels(segmentation, segment_id),
+                "empty": not mrml_bridge.has_voxels(segmentation, segment_id),
             })
         return rows
 
