@@ -9,7 +9,7 @@ import pandas as pd
 
 def test_demo_runs_the_whole_pipeline(tmp_path):
     finished = subprocess.run([sys.executable, "-m", "NomogramScoreLib", "demo", "--out", str(tmp_path)],
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, encoding="utf-8", timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "RECIST 1.1: PD (new lesion(s): liver_4)" in finished.stdout  # the sample case has a new lesion
     lesions = pd.read_csv(tmp_path / "lesions.csv")

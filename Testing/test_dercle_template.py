@@ -28,7 +28,7 @@ def test_template_trains_a_four_input_forest(tmp_path):
     command = [sys.executable, "-m", "ResponseSignatureLib", "train", "--template", str(TEMPLATE), "--method", "rf",
                "--table", str(tmp_path / "patients.csv"), "--outcome", "no_benefit", "--n-trees", "20",
                "--outer-folds", "0", "--out", str(tmp_path / "model.json")]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
     model = load_model(tmp_path / "model.json")
     assert set(model["inputs"]) <= set(template["inputs"]) and "noise" not in model["inputs"]
@@ -36,5 +36,5 @@ def test_template_trains_a_four_input_forest(tmp_path):
     assert "Dercle" in " ".join(model["model_card"]["references"])
     scored = apply_model(model, table)
     assert ((scored["score"] >= 0.5).astype(int) == scored["class"]).all()
-    wrong = subprocess.run(command[:7] + ["elasticnet"] + command[8:], capture_output=True, text=True, timeout=300)
+    wrong = subprocess.run(command[:7] + ["elasticnet"] + command[8:], capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert wrong.returncode == 2 and "--method rf" in wrong.stderr

@@ -148,12 +148,12 @@ def test_extract_command_writes_table_and_provenance(sample_case, tmp_path):
                "--baseline", str(sample_case["baseline_image"]), "--baseline-seg", str(sample_case["baseline_seg"]),
                "--followup", str(sample_case["followup_image"]), "--followup-seg", str(sample_case["followup_seg"]),
                "--locations", str(sample_case["locations"]), "--patient-id", "P01", "--params", str(params), "--out", str(out)]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert "RECIST 1.1: PD" in finished.stdout
     table = pd.read_csv(out)
     assert set(table["patient_id"]) == {"P01"} and len(table) == 5
     assert "delta:original_firstorder_Mean" in table.columns
     assert (tmp_path / "lesions.csv.provenance.json").is_file()
-    bad = subprocess.run(command[:-2] + ["--pair", "nonsense", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(command[:-2] + ["--pair", "nonsense", "--out", str(out)], capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert bad.returncode == 2 and "BASELINE=FOLLOWUP" in bad.stderr

@@ -77,7 +77,7 @@ def test_recist_command(tmp_path):
         paths.append(tmp_path / f"fu{index}.csv")
         lesion_table(baseline, followup).to_csv(paths[-1], index=False)
     finished = subprocess.run([sys.executable, "-m", "ResponseSignatureLib", "recist", *map(str, paths),
-                               "--out", str(tmp_path / "recist.csv")], capture_output=True, text=True, timeout=120)
+                               "--out", str(tmp_path / "recist.csv")], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert "follow-up 2 (fu2.csv): PD" in finished.stdout
     result = pd.read_csv(tmp_path / "recist.csv")

@@ -62,7 +62,7 @@ def run_browser(browser: str, profile: Path, *args: str) -> subprocess.Completed
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=120)
 
 
 @pytest.mark.browser
