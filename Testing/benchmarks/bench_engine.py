@@ -1,4 +1,4 @@
-"""Benchmark: built-in engine vs pyradiomics, per lesion, on the same crops (prints ratios).
+"""Benchmark: built-in engine vs pyradiomics, per lesion (prints times and ratios, never asserts).
 
 Builds a synthetic 512 x 512 x 100 CT (0.78 x 0.78 x 2.5 mm, int16) in memory with three textured,
 lobulated lesions of 12, 35 and 60 mm, then for each lesion and each setting
@@ -8,13 +8,19 @@ times, per lesion (best of ``--repeat``):
 - builtin_crop: the engine on the crop it works on (ROI box + filter margin), cut by the caller;
 - pyrad_crop: pyradiomics (additionalInfo False) on exactly the same crop;
 - builtin_scan: the engine given the whole scan and mask (finding the box and cropping included);
-and the speed-up pyrad_crop / builtin_crop.
-It never fails on a timing. Run: ``.venv/bin/python Testing/benchmarks/bench_engine.py [--repeat 3]``.
+- pyrad_usual: pyradiomics called the usual way: whole image + whole mask, default settings
+  (additionalInfo on), same imageType/binWidth. It filters the whole 512 x 512 x 100 scan, so it is
+  slow: by default it runs for every lesion of "original" but, for "full", only for the lesions of
+  ``--usual-full`` (default 12mm and 60mm), once each (``--usual-repeat``); '-' elsewhere.
+and the speed-ups pyrad_crop / builtin_crop and pyrad_usual / builtin_scan. The 1-minute load average
+is printed before each row (a 2-core machine shared with other jobs gives noisy numbers).
+Run: ``.venv/bin/python Testing/benchmarks/bench_engine.py [--repeat 3] [--no-usual] [--no-pyradiomics]``.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -89,39 +95,66 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
+def pyradiomics_extractors(params: dict):
+    """(crop extractor: additionalInfo off, usual extractor: pyradiomics' defaults) for ``params``."""
+    from radiomics import featureextractor
+
+    crop = dict(params)
+    crop["setting"] = dict(params["setting"], additionalInfo=False)
+    return featureextractor.RadiomicsFeatureExtractor(crop), featureextractor.RadiomicsFeatureExtractor(dict(params))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--no-pyradiomics", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats of the timed calls (best kept)")
+    parser.add_argument("--no-pyradiomics", action="store_true", help="time the built-in engine only")
+    parser.add_argument("--no-usual", action="store_true", help="skip pyradiomics on the whole scan")
+    parser.add_argument("--usual-repeat", type=int, default=1, help="repeats of the whole-scan pyradiomics calls")
+    parser.add_argument("--usual-full", default="12mm,60mm",
+                        help="lesions timed with whole-scan pyradiomics for 'full' (comma list, 'all' or '')")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     image, masks = make_ct()
-    print(f"synthetic CT {image.GetSize()} built in {time.perf_counter() - t0:.1f} s")
+    print(f"synthetic CT {image.GetSize()} built in {time.perf_counter() - t0:.1f} s; "
+          f"best of {args.repeat} (whole-scan pyradiomics: best of {args.usual_repeat})")
     if not args.no_pyradiomics:
         import radiomics
-        from radiomics import featureextractor
 
         radiomics.setVerbosity(logging.ERROR)
+        print(f"pyradiomics {radiomics.__version__}")
+    usual_full = set(masks) if args.usual_full == "all" else set(filter(None, args.usual_full.split(",")))
+    if not args.no_usual and not args.no_pyradiomics:
+        print(f"pyrad_usual for 'full' only for: {', '.join(sorted(usual_full)) or 'none'} (it filters the whole scan)")
     extract_features(image, masks["12mm"], SETTINGS["full"])  # warm-up: lazy imports
     print(f"{'setting':9s} {'lesion':6s} {'voxels':>7s} {'n_feat':>6s} {'builtin_crop_s':>14s} "
-          f"{'pyrad_crop_s':>12s} {'speedup':>8s} {'builtin_scan_s':>14s}")
+          f"{'pyrad_crop_s':>12s} {'speedup':>8s} {'builtin_scan_s':>14s} {'pyrad_usual_s':>13s} "
+          f"{'speedup':>8s} {'load1':>5s}")
     for sname, params in SETTINGS.items():
         for lname, mask in masks.items():
-            crop_img, crop_mask = engine_crop(image, mask, params)
-            t_crop, feats = best_time(lambda: extract_features(crop_img, crop_mask, params), args.repeat)
-            t_scan, _ = best_time(lambda: extract_features(image, mask, params), args.repeat)
-            n_vox = int((sitk.GetArrayViewFromImage(crop_mask) == 1).sum())
-            line = f"{sname:9s} {lname:6s} {n_vox:7d} {len(feats):6d} {t_crop:14.3f}"
-            if not args.no_pyradiomics:
-                p = dict(params)
-                p["setting"] = dict(p["setting"], additionalInfo=False)
-                ext = featureextractor.RadiomicsFeatureExtractor(p)
-                t_pyr, _ = best_time(lambda: ext.execute(crop_img, crop_mask), args.repeat)
-                line += f" {t_pyr:12.3f} {t_pyr / t_crop:7.1f}x"
-            else:
-                line += f" {'-':>12s} {'-':>8s}"
-            print(line + f" {t_scan:14.3f}", flush=True)
+            print(bench_row(sname, params, lname, image, mask, args, lname in usual_full or sname == "original"),
+                  flush=True)
     return 0
+
+
+def bench_row(sname: str, params: dict, lname: str, image, mask, args, usual: bool) -> str:
+    """One printed row: the built-in engine and pyradiomics on one lesion and setting."""
+    load = os.getloadavg()[0]
+    crop_img, crop_mask = engine_crop(image, mask, params)
+    t_crop, feats = best_time(lambda: extract_features(crop_img, crop_mask, params), args.repeat)
+    t_scan, _ = best_time(lambda: extract_features(image, mask, params), args.repeat)
+    n_vox = int((sitk.GetArrayViewFromImage(crop_mask) == 1).sum())
+    line = f"{sname:9s} {lname:6s} {n_vox:7d} {len(feats):6d} {t_crop:14.3f}"
+    if args.no_pyradiomics:
+        return line + f" {'-':>12s} {'-':>8s} {t_scan:14.3f} {'-':>13s} {'-':>8s} {load:5.2f}"
+    ext_crop, ext_usual = pyradiomics_extractors(params)
+    t_pyr, _ = best_time(lambda: ext_crop.execute(crop_img, crop_mask), args.repeat)
+    line += f" {t_pyr:12.3f} {t_pyr / t_crop:7.1f}x {t_scan:14.3f}"
+    if usual and not args.no_usual:
+        t_usual, _ = best_time(lambda: ext_usual.execute(image, mask), args.usual_repeat)
+        line += f" {t_usual:13.3f} {t_usual / t_scan:7.1f}x"
+    else:
+        line += f" {'-':>13s} {'-':>8s}"
+    return line + f" {load:5.2f}"
 
 
 if __name__ == "__main__":

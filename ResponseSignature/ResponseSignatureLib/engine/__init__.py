@@ -27,7 +27,7 @@ How it differs from pyradiomics, by design (same voxels give the same values to 
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import SimpleITK as sitk
@@ -40,8 +40,12 @@ from .preprocess import discretise, prepare_region, resegment, roi_bbox, split_p
 __all__ = ["check_params", "extract_features", "extract_lesions", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
 
 TEXTURE_CLASSES = {"glcm": glcm, "glrlm": glrlm, "glszm": glszm, "gldm": gldm, "ngtdm": ngtdm}
-#: threads computing the features of different derived images of one lesion side by side
+#: threads running the filters (LoG, wavelet) of a lesion while the calling thread computes features
+FILTER_THREADS = 2
+#: threads computing the features of different images (and shape) of one lesion side by side, used
+#: from PARALLEL_MIN_VOXELS ROI voxels on (below, thread hand-overs cost more than they save)
 FEATURE_THREADS = 2
+PARALLEL_MIN_VOXELS = 5000
 SUPPORTED_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm", "ibsi")
 
 
@@ -121,22 +125,72 @@ def extract_features(image: sitk.Image, mask: sitk.Image, params: dict | None, l
     if settings.get("resegmentShape", False):
         roi_shape = roi
     box = _bbox(roi, lesion_id) if settings.get("resegmentRange") is not None else region.box
-    out: dict[str, float] = {}
-    if "shape" in classes:
-        res = shape.compute(roi_shape[_bbox(roi_shape, lesion_id)], spacing, classes["shape"])
-        out.update({f"original_shape_{k}": v for k, v in res.items()})
-    if not set(classes) - {"shape"}:
-        return out
+    texture = bool(set(classes) - {"shape"})
     geometry = None
     if "ibsi" in classes:
         geometry = {"crop_values": sitk.GetArrayViewFromImage(region.image), "crop_roi": roi}
     roi_box = roi[box]
-    with ThreadPoolExecutor(max_workers=FEATURE_THREADS) as pool:
-        futures = [pool.submit(image_features, name, np.asarray(arr), roi_box, spacing, args, classes, geometry)
-                   for name, arr, args in filters.images(region.image, box, image_types, settings)]
-        for fut in futures:
-            out.update(fut.result())
+    todo = filters.jobs(region.image, box, image_types, settings) if texture else []
+    return _run(todo, classes, roi_shape, roi_box, spacing, geometry, lesion_id)
+
+
+def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, spacing: np.ndarray,
+         geometry: dict | None, lesion_id: str) -> dict[str, float]:
+    """Shape + the features of every image the filter jobs ``todo`` make, in that order.
+
+    With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run ahead in a
+    small pool, and for ROIs of PARALLEL_MIN_VOXELS voxels or more shape and the images' feature
+    classes also run side by side. Otherwise all runs in the calling thread: for one image or a small
+    ROI, thread hand-overs cost more than they save (measured on a 2-core machine).
+    """
+    out: dict[str, float] = {}
+    several = len(todo) > 1
+    big = int(np.count_nonzero(roi_box)) >= PARALLEL_MIN_VOXELS
+    with _executor(FILTER_THREADS if several else 0) as filter_pool, \
+            _executor(FEATURE_THREADS if several and big else 0) as feature_pool:
+        images = [(filter_pool.submit(job), args) for job, args in todo]
+        parts = []
+        try:
+            if "shape" in classes:
+                parts.append(feature_pool.submit(_shape, roi_shape, spacing, classes, lesion_id))
+            for fut, args in images:
+                for name, arr in fut.result():
+                    parts.append(feature_pool.submit(image_features, name, np.asarray(arr), roi_box, spacing,
+                                                     args, classes, geometry))
+            for part in parts:
+                out.update(part.result())
+        finally:
+            for fut in [f for f, _ in images] + parts:
+                fut.cancel()  # after an error: drop what has not started
     return out
+
+
+class _Inline:
+    """Executor stand-in running each job at once in the calling thread."""
+
+    def submit(self, fn, *args) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args))
+        except Exception as exc:  # handed over to result(), as a pool would
+            fut.set_exception(exc)
+        return fut
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+def _executor(threads: int):
+    """A thread pool of ``threads`` workers, or the inline stand-in for 0 or 1."""
+    return ThreadPoolExecutor(max_workers=threads) if threads > 1 else _Inline()
+
+
+def _shape(roi_shape: np.ndarray, spacing: np.ndarray, classes: dict, lesion_id: str) -> dict:
+    res = shape.compute(roi_shape[_bbox(roi_shape, lesion_id)], spacing, classes["shape"])
+    return {f"original_shape_{k}": v for k, v in res.items()}
 
 
 def _bbox(roi: np.ndarray, lesion_id: str) -> tuple:

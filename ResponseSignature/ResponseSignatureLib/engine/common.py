@@ -6,6 +6,7 @@ inside a logarithm or a denominator, so values agree to rounding.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -31,11 +32,16 @@ def offsets(distances, bidirectional: bool, plane_axis=None) -> np.ndarray:
     Mono-directional sets (GLCM, GLRLM) keep the offsets whose first non-zero component is positive
     (13 for distance 1); bi-directional sets (GLSZM, GLDM, NGTDM) keep all (26 for distance 1).
     With ``plane_axis`` (force2D) only in-plane offsets (4 / 8 for distance 1). Same set as
-    pyradiomics' ``generate_angles``.
+    pyradiomics' ``generate_angles``. Cached: the returned array is read-only.
     """
-    dist = sorted({int(d) for d in distances})
+    dist = tuple(sorted({int(d) for d in distances}))
     if not dist or dist[0] < 1:
         raise InputError(f"distances must be integers >= 1, got {distances}")
+    return _offsets(dist, bool(bidirectional), None if plane_axis is None else int(plane_axis))
+
+
+@lru_cache(maxsize=64)
+def _offsets(dist: tuple, bidirectional: bool, plane_axis) -> np.ndarray:
     r = dist[-1]
     g = np.arange(r, -r - 1, -1)
     cube = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
@@ -46,6 +52,7 @@ def offsets(distances, bidirectional: bool, plane_axis=None) -> np.ndarray:
     if not bidirectional:
         first = np.array([row[np.flatnonzero(row)[0]] for row in cube])
         cube = cube[first > 0]
+    cube.setflags(write=False)
     return cube
 
 
@@ -60,7 +67,8 @@ class Levels:
     def __init__(self, q: np.ndarray, spacing_kji: np.ndarray):
         self.q = q
         self.spacing = np.asarray(spacing_kji, dtype=float)
-        self.levels = np.unique(q[q > 0])
+        self.levels = np.flatnonzero(np.bincount(q.ravel()))  # sorted levels present, 0 first
+        self.levels = self.levels[self.levels > 0]
         self.ng = int(self.levels.max())
         self._pad = None
         self._cache: dict = {}
@@ -101,6 +109,12 @@ class Levels:
         if key not in self._cache:
             self._cache[key] = flat[idx + self.step(offset, pad)]
         return self._cache[key]
+
+
+def nanmean(v) -> float:
+    """``numpy.nanmean`` of a small vector, without its overhead when nothing is NaN (same value)."""
+    m = np.mean(v)
+    return m if not np.isnan(m) else np.nanmean(v)
 
 
 def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:

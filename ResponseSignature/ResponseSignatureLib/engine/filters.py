@@ -6,8 +6,10 @@
 - Wavelet: one level (``level``, ``start_level``, ``wavelet`` settings) of the undecimated (stationary)
   wavelet transform ``pywt.swtn`` over axes (x, y, z); odd-sized axes are extended by one wrapped
   voxel first and cut back after. Sub-band names ``wavelet-XYZ`` with L (approximation) / H (detail)
-  for x, y, z; level n > 1 gives ``waveletn-XYZ``.
-Each generator returns jobs; a job returns [(name, numpy array (k, j, i) on the ROI box)].
+  for x, y, z; level n > 1 gives ``waveletn-XYZ``. Only the ROI box + the filter support is
+  transformed (``wavelet_region``): the same values, to the last bit, as transforming the whole crop.
+Each generator returns jobs; a job returns [(name, numpy array (k, j, i) on the ROI box)]; ``jobs``
+lists them for an ``imageType`` section (the engine runs them in a small thread pool).
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ LOG_MIN_MARGIN_MM = 15.0
 LOG_SIGMA_FACTOR = 5.0
 
 
-def original(image: sitk.Image, box: tuple, args: dict) -> list:
-    return [lambda: [("original", sitk.GetArrayViewFromImage(image)[box])]]
+def original(image: sitk.Image, box: tuple, args: dict, values: np.ndarray) -> list:
+    return [lambda: [("original", values[box])]]
 
 
 def log_margin_voxels(sigma: float, spacing_kji: np.ndarray) -> np.ndarray:
@@ -36,8 +38,12 @@ def log_margin_voxels(sigma: float, spacing_kji: np.ndarray) -> np.ndarray:
     return (np.ceil(mm / spacing_kji) + 1).astype(int)
 
 
-def log(image: sitk.Image, box: tuple, args: dict) -> list:
-    """One job per sigma, each filtering the ROI box + its own margin (the crop is at least that large)."""
+def log(image: sitk.Image, box: tuple, args: dict, values: np.ndarray) -> list:
+    """One job per sigma, each filtering the ROI box + its own margin (the crop is at least that large).
+
+    Each job gets its own sub-image, cut here in the calling thread: SimpleITK images must not be
+    shared between threads (``GetArrayViewFromImage`` / ``MakeUnique`` are not thread-safe).
+    """
     size = np.array(image.GetSize())
     spacing = np.array(image.GetSpacing())
     if np.min(size) < 4:
@@ -68,17 +74,36 @@ def _log_job(sub: sitk.Image, sigma: float, inner: tuple, name: str):
     return run
 
 
-def wavelet(image: sitk.Image, box: tuple, args: dict) -> list:
-    return [lambda: list(_wavelet_bands(image, box, args))]
+def wavelet(image: sitk.Image, box: tuple, args: dict, values: np.ndarray) -> list:
+    return [lambda: list(_wavelet_bands(values, box, args))]
 
 
-def _wavelet_bands(image: sitk.Image, box: tuple, args: dict):
+def wavelet_region(shape: tuple, box: tuple, margin: int) -> tuple[tuple, tuple]:
+    """(region of the crop to transform, ROI box inside that region), per axis.
+
+    The undecimated transform of a voxel only reads voxels within its filter support, so the ROI box
+    + ``margin`` gives the same values, to the last bit, as the whole crop. An axis where that region
+    would leave the crop keeps its whole length: there the periodic extension reaches the ROI.
+    """
+    region, inner = [], []
+    for size, sl in zip(shape, box):
+        lo, hi = sl.start - margin, sl.stop + margin
+        if lo < 0 or hi > size:
+            lo, hi = 0, size
+        region.append(slice(lo, hi))
+        inner.append(slice(sl.start - lo, sl.stop - lo))
+    return tuple(region), tuple(inner)
+
+
+def _wavelet_bands(values: np.ndarray, box: tuple, args: dict):
     import pywt
 
     w = pywt.Wavelet(args.get("wavelet", "coif1"))
     level = int(args.get("level", 1))
     start = int(args.get("start_level", 0))
-    data = sitk.GetArrayFromImage(image)
+    # each one-level pass reads at most dec_len / 2 voxels to either side (+1: the odd-size wrap)
+    region, box = wavelet_region(values.shape, box, (start + level) * w.dec_len + 1)
+    data = values[region]
     shape = data.shape
     data = np.pad(data, [(0, s % 2) for s in shape], mode="wrap")
     cut = tuple(slice(None, -1 if s % 2 else None) for s in shape)
@@ -100,15 +125,14 @@ def _wavelet_bands(image: sitk.Image, box: tuple, args: dict):
 GENERATORS = {"Original": original, "LoG": log, "Wavelet": wavelet}
 
 
-def images(crop: sitk.Image, box: tuple, image_types: dict, settings: dict, workers: int = 2):
-    """All derived images on the ROI ``box`` of the crop, in the order of ``image_types``.
+def jobs(crop: sitk.Image, box: tuple, image_types: dict, settings: dict) -> list:
+    """[(job, settings of its image type)] in the order of ``image_types``.
 
-    Filters run in a small thread pool (ITK and PyWavelets release the GIL), ahead of the caller,
-    which computes features of the images already done meanwhile. Yields (name, array, settings).
+    A job is a callable returning [(name, numpy array (k, j, i) on the ROI ``box`` of the crop)];
+    the LoG and wavelet jobs spend their time in ITK / PyWavelets, which release the GIL.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    jobs = []
+    values = sitk.GetArrayViewFromImage(crop)  # here, once: jobs in threads only read this array
+    out = []
     for name, custom in image_types.items():
         if name not in GENERATORS:
             raise InputError(f"image type '{name}' is not supported by the built-in engine "
@@ -117,9 +141,5 @@ def images(crop: sitk.Image, box: tuple, image_types: dict, settings: dict, work
         args.update(custom or {})
         if name == "Wavelet" and args.get("force2D", False):
             raise InputError("force2D with the Wavelet image type is not supported by the built-in engine")
-        jobs += [(job, args) for job in GENERATORS[name](crop, box, args)]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [(pool.submit(job), args) for job, args in jobs]
-        for fut, args in futures:
-            for name, arr in fut.result():
-                yield name, arr, args
+        out += [(job, args) for job in GENERATORS[name](crop, box, args, values)]
+    return out

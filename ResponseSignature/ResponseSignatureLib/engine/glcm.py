@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, Levels, evaluate, offsets, plane_axis, select
+from .common import EPS, Levels, evaluate, nanmean, offsets, plane_axis, select
 
 _WEIGHTS = {
     "infinity": lambda d: np.exp(-np.max(d) ** 2),
@@ -50,8 +50,8 @@ def matrix(lv: Levels, settings: dict) -> np.ndarray:
     ng = lv.ng
     width = (ng + 1) * (ng + 1)
     base = centre.astype(np.int64) * (ng + 1)
-    codes = np.concatenate([base + lv.neighbour(off, pad) + a * width for a, off in enumerate(angles)])
-    counts = np.bincount(codes, minlength=len(angles) * width).reshape(len(angles), ng + 1, ng + 1)
+    counts = np.stack([np.bincount(base + lv.neighbour(off, pad), minlength=width) for off in angles])
+    counts = counts.reshape(len(angles), ng + 1, ng + 1)
     keep = lv.levels  # row/column 0 collects pairs whose neighbour is outside the ROI
     p = counts[:, keep][:, :, keep].transpose(1, 2, 0).astype(float)
     if settings.get("symmetricalGLCM", True):
@@ -94,7 +94,7 @@ def _group(flat: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
 
 
 def _mean(v):
-    return np.nanmean(v)
+    return nanmean(v)
 
 
 def _correlation(c):

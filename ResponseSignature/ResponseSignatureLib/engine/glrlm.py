@@ -18,34 +18,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, Levels, evaluate, offsets, plane_axis, select
+from .common import EPS, Levels, evaluate, nanmean, offsets, plane_axis, select
 
 
 def _runs(lv: Levels, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Direction, gray level and length of every run (maximal block of equal levels along a line).
 
     For a direction with flat step s in the zero-padded box, voxels v, v + s, v + 2s... are made
-    consecutive by viewing the flat array as an (M, s) matrix and reading it column by column; runs
-    are then the blocks of equal non-zero values of that sequence (zero padding separates lines).
+    consecutive by viewing the flat array as an (M, s) matrix and reading it column by column (zero
+    padding separates lines). The sequences of all directions, each starting and ending with a
+    zero, are joined, and runs are the blocks of equal non-zero values of the whole.
     """
     flat, _, _ = lv.padded(1)
-    small = flat.astype(np.int16) if lv.ng < 32767 else flat
-    dirs, gls, lens = [], [], []
-    for a, off in enumerate(angles):
+    small = flat.astype(np.int8 if lv.ng < 127 else np.int16 if lv.ng < 32767 else np.int64)
+    seqs = []
+    for off in angles:
         step = lv.step(off, 1)
         m = -(-(small.size + step) // step)
         buf = np.zeros(m * step, dtype=small.dtype)
         buf[:small.size] = small
-        seq = buf.reshape(m, step).T.ravel()
-        change = np.flatnonzero(seq[1:] != seq[:-1]) + 1
-        starts = np.concatenate(([0], change))
-        length = np.diff(np.concatenate((starts, [seq.size])))
-        gl = seq[starts]
-        keep = gl > 0
-        gls.append(gl[keep].astype(np.int64))
-        lens.append(length[keep])
-        dirs.append(np.full(int(keep.sum()), a))
-    return np.concatenate(dirs), np.concatenate(gls), np.concatenate(lens)
+        seqs.append(buf.reshape(m, step).T.ravel())
+    first = np.cumsum([0] + [len(q) for q in seqs[:-1]])
+    seq = np.concatenate(seqs)
+    start = np.flatnonzero(seq[1:] != seq[:-1]) + 1  # seq[0] == 0: no run starts there
+    length = np.diff(start, append=seq.size)
+    gl = seq[start]
+    keep = gl > 0
+    start = start[keep]
+    per_direction = np.diff(np.searchsorted(start, first), append=start.size)  # starts are sorted
+    return np.repeat(np.arange(len(seqs)), per_direction), gl[keep].astype(np.int64), length[keep]
 
 
 def _line_has_pair(lv: Levels, off: np.ndarray) -> bool:
@@ -100,46 +101,46 @@ class GLRLMContext:
 
 
 def _rp(c):
-    return np.nanmean(c.nr / np.sum(c.pr * c.j, 0))
+    return nanmean(c.nr / np.sum(c.pr * c.j, 0))
 
 
 def _glv(c):
     pg = c.pg / c.nr
     u = np.sum(pg * c.i, 0, keepdims=True)
-    return np.nanmean(np.sum(pg * (c.i - u) ** 2, 0))
+    return nanmean(np.sum(pg * (c.i - u) ** 2, 0))
 
 
 def _rv(c):
     pr = c.pr / c.nr
     u = np.sum(pr * c.j, 0, keepdims=True)
-    return np.nanmean(np.sum(pr * (c.j - u) ** 2, 0))
+    return nanmean(np.sum(pr * (c.j - u) ** 2, 0))
 
 
 def _entropy(c):
     p = c.p / c.nr[None, None, :]
-    return np.nanmean(-np.sum(p * np.log2(p + EPS), (0, 1)))
+    return nanmean(-np.sum(p * np.log2(p + EPS), (0, 1)))
 
 
 def _joint(fn):
     def feature(c):
         i2, j2 = c.i[:, :, None] ** 2, c.j[None, :, :] ** 2
-        return np.nanmean(np.sum(fn(c.p, i2, j2), (0, 1)) / c.nr)
+        return nanmean(np.sum(fn(c.p, i2, j2), (0, 1)) / c.nr)
     return feature
 
 
 FEATURES = {
-    "ShortRunEmphasis": lambda c: np.nanmean(np.sum(c.pr / c.j ** 2, 0) / c.nr),
-    "LongRunEmphasis": lambda c: np.nanmean(np.sum(c.pr * c.j ** 2, 0) / c.nr),
-    "GrayLevelNonUniformity": lambda c: np.nanmean(np.sum(c.pg ** 2, 0) / c.nr),
-    "GrayLevelNonUniformityNormalized": lambda c: np.nanmean(np.sum(c.pg ** 2, 0) / c.nr ** 2),
-    "RunLengthNonUniformity": lambda c: np.nanmean(np.sum(c.pr ** 2, 0) / c.nr),
-    "RunLengthNonUniformityNormalized": lambda c: np.nanmean(np.sum(c.pr ** 2, 0) / c.nr ** 2),
+    "ShortRunEmphasis": lambda c: nanmean(np.sum(c.pr / c.j ** 2, 0) / c.nr),
+    "LongRunEmphasis": lambda c: nanmean(np.sum(c.pr * c.j ** 2, 0) / c.nr),
+    "GrayLevelNonUniformity": lambda c: nanmean(np.sum(c.pg ** 2, 0) / c.nr),
+    "GrayLevelNonUniformityNormalized": lambda c: nanmean(np.sum(c.pg ** 2, 0) / c.nr ** 2),
+    "RunLengthNonUniformity": lambda c: nanmean(np.sum(c.pr ** 2, 0) / c.nr),
+    "RunLengthNonUniformityNormalized": lambda c: nanmean(np.sum(c.pr ** 2, 0) / c.nr ** 2),
     "RunPercentage": _rp,
     "GrayLevelVariance": _glv,
     "RunVariance": _rv,
     "RunEntropy": _entropy,
-    "LowGrayLevelRunEmphasis": lambda c: np.nanmean(np.sum(c.pg / c.i ** 2, 0) / c.nr),
-    "HighGrayLevelRunEmphasis": lambda c: np.nanmean(np.sum(c.pg * c.i ** 2, 0) / c.nr),
+    "LowGrayLevelRunEmphasis": lambda c: nanmean(np.sum(c.pg / c.i ** 2, 0) / c.nr),
+    "HighGrayLevelRunEmphasis": lambda c: nanmean(np.sum(c.pg * c.i ** 2, 0) / c.nr),
     "ShortRunLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p / (i2 * j2)),
     "ShortRunHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * i2 / j2),
     "LongRunLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p * j2 / i2),

@@ -13,23 +13,60 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
-from .common import EPS, Levels, evaluate, plane_axis, select
+from .common import EPS, Levels, evaluate, offsets, plane_axis, select
 
-_FULL = np.ones((3, 3, 3), dtype=bool)
+#: zones by ``ndimage.label`` per gray level up to this many levels, else by graph components
+LABEL_MAX_LEVELS = 8
 
 
-def zones(q: np.ndarray, connectivity: np.ndarray = _FULL) -> tuple[np.ndarray, np.ndarray]:
-    """(gray level, size) of every connected zone of equal gray level (0 = background ignored)."""
+def zones(lv: Levels, axis=None) -> tuple[np.ndarray, np.ndarray]:
+    """(gray level, size) of every connected zone of equal gray level.
+
+    26-connectivity (8-connectivity within planes normal to ``axis``, force2D). Two equivalent
+    methods, chosen by cost: with many gray levels, the connected components of the graph whose
+    edges join ROI neighbours of equal level (from the neighbour look-ups GLCM shares); with few
+    levels (large zones, many such edges), ``scipy.ndimage.label`` per level on its bounding box.
+    """
+    if lv.levels.size > LABEL_MAX_LEVELS:
+        return _graph_zones(lv, axis)
     gls, sizes = [], []
-    for level, box in enumerate(ndimage.find_objects(q), start=1):
+    for level, box in enumerate(ndimage.find_objects(lv.q), start=1):
         if box is None:
             continue
-        lab, n = ndimage.label(q[box] == level, structure=connectivity)
-        size = np.bincount(lab.ravel())[1:]
+        lab, n = ndimage.label(lv.q[box] == level, structure=connectivity(axis))
         gls.append(np.full(n, level))
-        sizes.append(size)
+        sizes.append(np.bincount(lab.ravel())[1:])
     return np.concatenate(gls), np.concatenate(sizes)
+
+
+def _graph_zones(lv: Levels, axis) -> tuple[np.ndarray, np.ndarray]:
+    """Zones as connected components of the equal-level neighbour graph (one edge per pair).
+
+    The CSR adjacency is filled by counting sort: each offset gives a row at most one edge.
+    """
+    centre = lv.centre(1)
+    pos = lv.position(1)
+    _, _, idx = lv.padded(1)
+    edges = []
+    for off in offsets([1], bidirectional=False, plane_axis=axis):
+        same = np.flatnonzero(lv.neighbour(off, 1) == centre)
+        edges.append((same, pos[idx[same] + lv.step(off, 1)]))
+    n = centre.size
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sum(np.bincount(rows, minlength=n) for rows, _ in edges), out=indptr[1:])
+    cols = np.empty(int(indptr[-1]), dtype=np.int64)
+    fill = indptr[:-1].copy()
+    for rows, targets in edges:
+        cols[fill[rows]] = targets
+        fill[rows] += 1
+    graph = csr_matrix((np.ones(cols.size), cols, indptr), shape=(n, n))
+    count, label = connected_components(graph, directed=False)
+    gl = np.zeros(count, dtype=np.int64)
+    gl[label] = centre
+    return gl, np.bincount(label, minlength=count)
 
 
 def connectivity(axis) -> np.ndarray:
@@ -45,7 +82,7 @@ def connectivity(axis) -> np.ndarray:
 
 def matrix(lv: Levels, settings: dict | None = None) -> np.ndarray:
     """Size-zone matrix (Ng', max zone size) over the gray levels present."""
-    gl, size = zones(lv.q, connectivity(plane_axis(settings or {})))
+    gl, size = zones(lv, plane_axis(settings or {}))
     ns = int(size.max())
     p = np.bincount((gl - 1) * ns + size - 1, minlength=lv.ng * ns).reshape(lv.ng, ns)
     return p[lv.levels - 1].astype(float)

@@ -21,8 +21,8 @@ def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     dist = settings.get("distances") or [1]
     pad = int(max(dist))
     centre = lv.centre(pad)
-    count = np.zeros(centre.size)
-    total = np.zeros(centre.size)
+    count = np.zeros(centre.size, dtype=np.int32)  # integer sums: exact, as float ones here
+    total = np.zeros(centre.size, dtype=np.int64)
     for off in offsets(dist, bidirectional=True, plane_axis=plane_axis(settings)):
         nb = lv.neighbour(off, pad)
         count += nb > 0

@@ -18,6 +18,8 @@ covariance with 1/N normalisation (pyradiomics) [TDIC, P9VJ, 7J51]; Elongation s
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import _mc_table
@@ -35,10 +37,18 @@ def _triangle_arrays():
 
 
 _TRI_CONF, _TRI_EDGES = _triangle_arrays()
+#: below this many candidate points the diameter search skips the convex hull
+HULL_MIN_POINTS = 400
 
 
 def _config_tables(spacing: np.ndarray):
     """Per configuration: triangle area sum, det constant D_c and vector N_c (spacing applied)."""
+    return _config_tables_cached(tuple(float(x) for x in spacing))
+
+
+@lru_cache(maxsize=32)
+def _config_tables_cached(spacing: tuple):
+    spacing = np.array(spacing)
     corners = np.array(_mc_table.CORNERS, dtype=float)
     verts = np.array([(corners[a] + corners[b]) / 2 for a, b in _mc_table.EDGES]) * spacing
     a, b, c = (verts[_TRI_EDGES[:, k]] for k in range(3))
@@ -48,6 +58,8 @@ def _config_tables(spacing: np.ndarray):
     area = np.bincount(_TRI_CONF, weights=area_t, minlength=128)
     dconst = np.bincount(_TRI_CONF, weights=det_t, minlength=128)
     nvec = np.stack([np.bincount(_TRI_CONF, weights=n_t[:, d], minlength=128) for d in range(3)], 1)
+    for table in (area, dconst, nvec):
+        table.setflags(write=False)  # cached: shared by every call
     return area, dconst, nvec
 
 
@@ -113,6 +125,9 @@ def _max_sq_distance(phys: np.ndarray) -> float:
 
 
 def _hull(phys: np.ndarray) -> np.ndarray:
+    """Vertices of the convex hull (all points when few: the pair search is then cheaper than qhull)."""
+    if len(phys) <= HULL_MIN_POINTS:
+        return phys
     try:
         from scipy.spatial import ConvexHull
 
@@ -125,18 +140,25 @@ def diameters(roi: np.ndarray, spacing: np.ndarray) -> tuple[float, float, float
     """(max 2D slice, column, row diameter, max 3D diameter) over mesh vertices, mm.
 
     Same maxima as pyradiomics' O(n^2) search over all vertex pairs, over fewer points: the farthest
-    pair of a set is always two vertices of its convex hull (3D: scipy's hull of all vertices; in a
-    plane: the points that are first or last on their in-plane axis-parallel line, a superset of the
-    hull); the remaining pairs are searched with batched matrix products.
+    pair of a set is always two vertices of its convex hull, and a hull vertex is the first or last
+    point on every line through it. So the 3D search uses scipy's hull of the points that are first
+    or last on their x, y, z and in-plane diagonal lines; a plane's search uses the points first or
+    last on both of their in-plane lines (a superset of its hull's vertices). The remaining pairs are
+    searched with batched matrix products.
     """
     pts = mesh_vertices(roi)
     phys = pts * (spacing / 2.0)
-    d3 = np.sqrt(_max_sq_distance(_hull(phys)))
+    ends = [_line_extremes(pts, d, [e for e in range(3) if e != d]) for d in range(3)]
+    cand = np.flatnonzero(ends[0] & ends[1] & ends[2])
+    for sign in (1, -1):  # also first or last on the in-plane diagonal lines (direction (0, 1, sign))
+        p = pts[cand]
+        key = p[:, 1] - sign * p[:, 2]
+        cand = cand[_line_extremes(np.column_stack([p[:, 0], key - key.min(), p[:, 1]]), 2, [0, 1])]
+    d3 = np.sqrt(_max_sq_distance(_hull(phys[cand])))
     planes = []
     for axis in range(3):
         inplane = [d for d in range(3) if d != axis]
-        cand = _line_extremes(pts, inplane[0], [axis, inplane[1]])
-        cand |= _line_extremes(pts, inplane[1], [axis, inplane[0]])
+        cand = ends[inplane[0]] & ends[inplane[1]]
         planes.append(np.sqrt(_max_planar_sq_distance(phys[cand], pts[cand, axis], inplane)))
     return planes[0], planes[1], planes[2], d3
 
