@@ -22,7 +22,7 @@ import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
 
-from ResponseSignatureLib.engine import extract_features, extract_lesions, preprocess  # noqa: E402
+from ResponseSignatureLib.engine import extract_features, preprocess  # noqa: E402
 from ResponseSignatureLib.errors import InputError, LesionError  # noqa: E402
 
 radiomics = pytest.importorskip("radiomics", reason="pyradiomics is the reference for these tests")
@@ -282,11 +282,3 @@ def test_ibsi_names_do_not_collide(cases):
     assert len(ibsi) >= 50 and all(k.startswith("original_ibsi_") for k in ibsi)
     known = set(radiomics.getFeatureClasses())
     assert "ibsi" not in known
-
-
-def test_extract_lesions_parallel_equals_serial(cases):
-    image, mask = cases["brain1"]
-    params = {"featureClass": {"firstorder": None, "glszm": None}}
-    out = extract_lesions(image, {"a": (mask, 1), "b": (mask, 1), "none": (mask, 7)}, params, max_workers=2)
-    assert out["a"] == out["b"] == extract_features(image, mask, params)
-    assert isinstance(out["none"], LesionError)

@@ -32,12 +32,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import SimpleITK as sitk
 
-from ..errors import InputError, LesionError
+from ..errors import InputError
 from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape
 from .common import Levels
 from .preprocess import discretise, prepare_region, resegment, roi_bbox, split_params
 
-__all__ = ["check_params", "extract_features", "extract_lesions", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
+__all__ = ["check_params", "extract_features", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
 
 TEXTURE_CLASSES = {"glcm": glcm, "glrlm": glrlm, "glszm": glszm, "gldm": gldm, "ngtdm": ngtdm}
 #: threads running the filters (LoG, wavelet) of a lesion while the calling thread computes features
@@ -197,20 +197,3 @@ def _bbox(roi: np.ndarray, lesion_id: str) -> tuple:
     """Slices of the ROI's bounding box."""
     lo, hi = roi_bbox(roi, lesion_id)
     return tuple(slice(int(a), int(b) + 1) for a, b in zip(lo, hi))
-
-
-def extract_lesions(image: sitk.Image, masks: dict, params: dict | None, max_workers: int = 2) -> dict:
-    """Features of several lesions of one image, in parallel threads (numpy/ITK release the GIL).
-
-    ``masks``: {lesion_id: (mask image, label)}. Returns {lesion_id: features dict or LesionError}.
-    A failing lesion does not stop the others.
-    """
-    def one(item):
-        lesion_id, (mask, label) = item
-        try:
-            return lesion_id, extract_features(image, mask, params, label=label, lesion_id=lesion_id)
-        except LesionError as err:
-            return lesion_id, err
-
-    with ThreadPoolExecutor(max_workers=max(1, int(max_workers))) as pool:
-        return dict(pool.map(one, list(masks.items())))
