@@ -1,8 +1,8 @@
 """Image types (pyradiomics ``imageType``): Original, LoG, Wavelet, on the lesion crop.
 
-- LoG: SimpleITK ``LaplacianRecursiveGaussianImageFilter`` with ``NormalizeAcrossScale`` on, sigma in
-  mm, skipped (as pyradiomics) when the image is smaller than 4 voxels along an axis or than
-  ceil(sigma / spacing) + 1 voxels. Name ``log-sigma-<sigma>-mm-3D`` ('.' -> '-').
+- LoG: SimpleITK's ``LaplacianRecursiveGaussianImageFilter`` (``NormalizeAcrossScale`` on, sigma in mm),
+  computed bit-identically on the ROI box only by :mod:`.recursive_gaussian`; skipped (as pyradiomics)
+  when the image is smaller than 4 voxels along an axis or than ceil(sigma / spacing) + 1 voxels. Name ``log-sigma-<sigma>-mm-3D`` ('.' -> '-').
 - Wavelet: one level (``level``, ``start_level``, ``wavelet`` settings) of the undecimated (stationary)
   wavelet transform ``pywt.swtn`` over axes (x, y, z); odd-sized axes are extended by one wrapped
   voxel first and cut back after. Sub-band names ``wavelet-XYZ`` with L (approximation) / H (detail)
@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
+from .recursive_gaussian import laplacian_of_gaussian
 
 #: LoG crop margin = max(LOG_MIN_MARGIN_MM, LOG_SIGMA_FACTOR * sigma) + 1 voxel (see ``log``)
 LOG_MIN_MARGIN_MM = 15.0
@@ -41,8 +42,7 @@ def log_margin_voxels(sigma: float, spacing_kji: np.ndarray) -> np.ndarray:
 def log(image: sitk.Image, box: tuple, args: dict, values: np.ndarray) -> list:
     """One job per sigma, each filtering the ROI box + its own margin (the crop is at least that large).
 
-    Each job gets its own sub-image, cut here in the calling thread: SimpleITK images must not be
-    shared between threads (``GetArrayViewFromImage`` / ``MakeUnique`` are not thread-safe).
+    The jobs read ``values`` (numpy, never the SimpleITK image: that must not be shared by threads).
     """
     size = np.array(image.GetSize())
     spacing = np.array(image.GetSpacing())
@@ -57,20 +57,16 @@ def log(image: sitk.Image, box: tuple, args: dict, values: np.ndarray) -> list:
         m = log_margin_voxels(sigma, spacing[::-1])
         c_lo = np.maximum(lo - m, 0)
         c_hi = np.minimum(hi + m, size[::-1])
-        sub = image[int(c_lo[2]):int(c_hi[2]), int(c_lo[1]):int(c_hi[1]), int(c_lo[0]):int(c_hi[0])]
+        sub = values[tuple(slice(int(a), int(b)) for a, b in zip(c_lo, c_hi))]
         inner = tuple(slice(int(a - c), int(b - c)) for a, b, c in zip(lo, hi, c_lo))
         name = "log-sigma-%s-mm-3D" % str(sigma).replace(".", "-")
-        jobs.append(_log_job(sub, float(sigma), inner, name))
+        jobs.append(_log_job(sub, spacing[::-1], float(sigma), inner, name))
     return jobs
 
 
-def _log_job(sub: sitk.Image, sigma: float, inner: tuple, name: str):
+def _log_job(sub: np.ndarray, spacing_kji: np.ndarray, sigma: float, inner: tuple, name: str):
     def run():
-        filt = sitk.LaplacianRecursiveGaussianImageFilter()
-        filt.SetNormalizeAcrossScale(True)
-        filt.SetSigma(sigma)
-        filt.SetNumberOfThreads(1)  # parallelism comes from running sigmas side by side
-        return [(name, sitk.GetArrayFromImage(filt.Execute(sub))[inner])]
+        return [(name, laplacian_of_gaussian(sub, spacing_kji, sigma, inner))]
     return run
 
 
