@@ -263,8 +263,8 @@ def test_input_errors(cases):
     with pytest.raises(InputError, match="unknown glcm feature"):
         extract_features(image, mask, {"featureClass": {"glcm": ["NoSuchFeature"]}})
     with pytest.raises(InputError, match="image type"):
-        extract_features(image, mask, {"imageType": {"LBP3D": {}}})
-    with pytest.raises(InputError, match="shape2D"):
+        extract_features(image, mask, {"imageType": {"NoSuchImageType": {}}})
+    with pytest.raises(LesionError, match="shape2D needs a segment one slice thick"):  # as pyradiomics' ValueError
         extract_features(image, mask, {"featureClass": {"shape2D": None}, "setting": {"force2D": True}})
     # without force2D pyradiomics skips shape2D: a YAML listing it still works, with the same output
     params = {"featureClass": {"shape2D": None, "firstorder": None}}

@@ -5,14 +5,20 @@
 feature names and values (``original_firstorder_Mean``, ``log-sigma-2-0-mm-3D_glcm_Contrast``,
 ``wavelet-LLH_glszm_ZoneEntropy``...). No compiled code of its own, no pyradiomics import.
 
-Supported: feature classes shape (3D), firstorder, glcm, glrlm, glszm, gldm, ngtdm (+ ``ibsi`` for
-IBSI-only features, see :mod:`.ibsi`); image types Original, LoG, Wavelet; settings binWidth,
-binCount, label, distances, symmetricalGLCM, weightingNorm, gldm_a, voxelArrayShift, normalize,
-normalizeScale, removeOutliers, resampledPixelSpacing, interpolator, padDistance,
-minimumROIDimensions, minimumROISize, resegmentRange/resegmentMode/resegmentShape, and per-image-type
-overrides (e.g. ``LoG: {sigma: [1, 2], binWidth: 5}``), force2D/force2Ddimension (in-plane
-neighbourhoods: IBSI 2.5D). Not supported (InputError): voxel-based extraction, shape2D, image types
-other than the three above, force2D with Wavelet.
+Supported: feature classes shape (3D), shape2D (one-slice ROIs with force2D, see :mod:`.shape2d`),
+firstorder, glcm, glrlm, glszm, gldm, ngtdm (+ ``ibsi`` for IBSI-only features, see :mod:`.ibsi`);
+image types Original, LoG, Wavelet; settings binWidth, binCount, label, distances, symmetricalGLCM,
+weightingNorm, gldm_a, voxelArrayShift, normalize, normalizeScale, removeOutliers,
+resampledPixelSpacing, interpolator, padDistance, minimumROIDimensions, minimumROISize,
+resegmentRange/resegmentMode/resegmentShape, and per-image-type overrides (e.g.
+``LoG: {sigma: [1, 2], binWidth: 5}``), force2D/force2Ddimension (in-plane neighbourhoods: IBSI 2.5D).
+Not supported (InputError): voxel-based extraction, image types other than the three above, force2D
+with Wavelet.
+
+shape2D follows pyradiomics' extractor to the letter: without force2D it is dropped silently; with
+force2D it is computed, skipped or refused (LesionError) per lesion exactly where pyradiomics computes,
+skips (warning) or raises ValueError, see ``shape2d.plane_decision`` (axial slices with
+force2Ddimension 0, sagittal slices with 2; never with 1).
 
 How it differs from pyradiomics, by design (same voxels give the same values to ~1e-12):
 - crop first: the scan is cropped to the ROI box + a margin before filtering or resampling. LoG margin
@@ -24,6 +30,10 @@ How it differs from pyradiomics, by design (same voxels give the same values to 
   but the B-spline prefilter sees the crop + 14 source voxels rather than the whole scan (relative
   effect < 1e-8 on interpolated values).
 - one discretisation per image (pyradiomics repeats it per class: same result).
+- shape and shape2D with resegmentRange use the shape ROI's own box; pyradiomics crops the shape mask
+  to the resegmented ROI's box (and decides on shape2D from that box).
+- a parameter dict without ``featureClass``: the engine computes the seven 3D classes; pyradiomics
+  also enables shape2D (with force2D it then raises on every ROI thicker than one slice).
 """
 from __future__ import annotations
 
@@ -33,8 +43,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape
-from .common import Levels
+from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape, shape2d
+from .common import Levels, plane_axis
 from .preprocess import discretise, prepare_region, resegment, roi_bbox, split_params
 
 __all__ = ["check_params", "extract_features", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
@@ -46,15 +56,21 @@ FILTER_THREADS = 2
 #: from PARALLEL_MIN_VOXELS ROI voxels on (below, thread hand-overs cost more than they save)
 FEATURE_THREADS = 2
 PARALLEL_MIN_VOXELS = 5000
-SUPPORTED_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm", "ibsi")
+SUPPORTED_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm", "ibsi")
+#: classes computed from the ROI alone (once per lesion, not per image)
+SHAPE_CLASSES = ("shape", "shape2D")
 
 
 def _check_supported(settings: dict, classes: dict) -> None:
-    """InputError for classes the engine lacks; drops shape2D where pyradiomics would skip it too."""
+    """InputError for classes the engine lacks or unknown shape2D names; drops shape2D without force2D.
+
+    pyradiomics computes shape2D only with force2D (it warns and returns nothing otherwise).
+    """
     if "shape2D" in classes:
-        if settings.get("force2D"):
-            raise InputError("feature class 'shape2D' is not supported by the built-in engine")
-        del classes["shape2D"]  # pyradiomics computes shape2D only with force2D: nothing to return
+        if plane_axis(settings) is None:
+            del classes["shape2D"]
+        else:
+            shape2d.feature_names(classes["shape2D"])
     for name in classes:
         if name not in SUPPORTED_CLASSES:
             raise InputError(f"feature class '{name}' is not supported by the built-in engine "
@@ -86,7 +102,7 @@ def image_features(name: str, arr: np.ndarray, roi: np.ndarray, spacing: np.ndar
     out: dict[str, float] = {}
     lv = None
     for cls, names in classes.items():
-        if cls == "shape":
+        if cls in SHAPE_CLASSES:
             continue
         if cls == "firstorder":
             res = firstorder.compute(values, q_roi, float(np.prod(spacing)), args, names)
@@ -124,19 +140,22 @@ def extract_features(image: sitk.Image, mask: sitk.Image, params: dict | None, l
     roi = resegment(sitk.GetArrayViewFromImage(region.image), region.mask, settings, lesion_id)
     if settings.get("resegmentShape", False):
         roi_shape = roi
+    if "shape2D" in classes and not _shape2d_wanted(roi_shape, settings, lesion_id):
+        del classes["shape2D"]  # before any filtering: a refused lesion fails at once
     box = _bbox(roi, lesion_id) if settings.get("resegmentRange") is not None else region.box
-    texture = bool(set(classes) - {"shape"})
+    texture = bool(set(classes) - set(SHAPE_CLASSES))
     geometry = None
     if "ibsi" in classes:
         geometry = {"crop_values": sitk.GetArrayViewFromImage(region.image), "crop_roi": roi}
     roi_box = roi[box]
     todo = filters.jobs(region.image, box, image_types, settings) if texture else []
-    return _run(todo, classes, roi_shape, roi_box, spacing, geometry, lesion_id)
+    return _run(todo, classes, roi_shape, roi_box, spacing, geometry, lesion_id, plane_axis(settings))
 
 
 def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, spacing: np.ndarray,
-         geometry: dict | None, lesion_id: str) -> dict[str, float]:
-    """Shape + the features of every image the filter jobs ``todo`` make, in that order.
+         geometry: dict | None, lesion_id: str, axis2d: int | None = None) -> dict[str, float]:
+    """Shape, shape2D (in the plane normal to ``axis2d``) and the features of every image the filter
+    jobs ``todo`` make, in that order.
 
     With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run ahead in a
     small pool, and for ROIs of PARALLEL_MIN_VOXELS voxels or more shape and the images' feature
@@ -153,6 +172,8 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
         try:
             if "shape" in classes:
                 parts.append(feature_pool.submit(_shape, roi_shape, spacing, classes, lesion_id))
+            if "shape2D" in classes:
+                parts.append(feature_pool.submit(_shape2d, roi_shape, spacing, classes, axis2d, lesion_id))
             for fut, args in images:
                 for name, arr in fut.result():
                     parts.append(feature_pool.submit(image_features, name, np.asarray(arr), roi_box, spacing,
@@ -191,6 +212,18 @@ def _executor(threads: int):
 def _shape(roi_shape: np.ndarray, spacing: np.ndarray, classes: dict, lesion_id: str) -> dict:
     res = shape.compute(roi_shape[_bbox(roi_shape, lesion_id)], spacing, classes["shape"])
     return {f"original_shape_{k}": v for k, v in res.items()}
+
+
+def _shape2d_wanted(roi_shape: np.ndarray, settings: dict, lesion_id: str) -> bool:
+    """pyradiomics' decision for shape2D on this ROI: compute (True), skip (False) or LesionError."""
+    lo, hi = roi_bbox(roi_shape, lesion_id)
+    return shape2d.plane_decision(hi - lo + 1, plane_axis(settings), lesion_id)
+
+
+def _shape2d(roi_shape: np.ndarray, spacing: np.ndarray, classes: dict, axis: int, lesion_id: str) -> dict:
+    """pyradiomics-named shape2D features of the one-slice ROI (cropped to its box)."""
+    res = shape2d.compute(roi_shape[_bbox(roi_shape, lesion_id)], spacing, axis, classes["shape2D"])
+    return {f"original_shape2D_{k}": v for k, v in res.items()}
 
 
 def _bbox(roi: np.ndarray, lesion_id: str) -> tuple:
