@@ -210,11 +210,13 @@ def _utc_now() -> str:
 
 
 def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: dict[str, Any], engine: str,
-                 progress: ProgressCallback = None, should_cancel: CancelCallback = None) -> dict[str, Any]:
+                 progress: ProgressCallback = None, should_cancel: CancelCallback = None,
+                 lesion_workers: int | None = None) -> dict[str, Any]:
     """Compute one case and write its lesions.csv and case.json (atomically); return the case record.
 
     Runs in a worker process (or in this process for jobs=1). Every error except cancellation is
-    caught and recorded as a failed case.
+    caught and recorded as a failed case. ``lesion_workers``: the pipeline's lesion threads (None:
+    its default; a process pool passes its share of the cores).
     """
     from ResponseSignatureLib.pipeline import run_case_files
 
@@ -228,7 +230,8 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
     try:
         result = run_case_files(case["baseline_image"], case["baseline_seg"], case["followup_image"],
                                 case["followup_seg"], params=params, patient_id=case["patient_id"], engine=engine,
-                                locations=case["locations"], progress=progress, should_cancel=should_cancel)
+                                locations=case["locations"], progress=progress, should_cancel=should_cancel,
+                                workers=lesion_workers)
         table = result.table
         table.attrs["provenance"] = result.provenance
         write_table(table, case_dir / "lesions.csv")
@@ -378,10 +381,10 @@ def _run_pool(context: _RunContext, jobs: int) -> None:
 
     def submit(case):
         try:
-            return pools[-1].submit(process_case, *context.arguments(case))
+            return pools[-1].submit(process_case, *context.arguments(case), lesion_workers=threads)
         except BrokenProcessPool:        # a worker died: its cases are recorded as failed, go on
             pools.append(new_pool())
-            return pools[-1].submit(process_case, *context.arguments(case))
+            return pools[-1].submit(process_case, *context.arguments(case), lesion_workers=threads)
 
     try:
         _drive(context, submit, window=2 * jobs)

@@ -67,6 +67,13 @@ FILTER_MARGIN_MM = 15.0
 LOG_MARGIN_SIGMAS = 6.0
 BSPLINE_MARGIN_VOXELS = 24
 GLOBAL_SCALE_FILTERS = ("Square", "SquareRoot", "Logarithm", "Exponential")
+#: voxels added to ``FeatureExtractor.input_margin`` beyond what the backends say they read: a crop
+#: larger than needed changes nothing (the backends cut their own crop from it), one too small would
+INPUT_SAFETY_VOXELS = 2
+#: image types for which the built-in engine computes the same values on a crop as on the whole scan
+#: (they read only the ROI box + filter margin, and no scan index or scan-wide value); checked bit
+#: for bit by Testing/test_parallel_lesions.py. Others make ``input_margin`` None (whole scan).
+CROP_SAFE_IMAGE_TYPES = ("Original", "LoG", "Wavelet")
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,6 +458,19 @@ class _PyradiomicsBackend:
         grid = _scan_grid(image, lower, upper, target, pad)
         return _resample_lesion(image, mask, grid, _interpolator(self.params))
 
+    def input_margin(self, spacing) -> np.ndarray | None:
+        """Voxels (x, y, z) around the lesion box that ``prepare`` reads; None if it reads the whole scan.
+
+        Normalisation (whole-scan statistics), resampling (grid anchored to the whole scan) and
+        the filters scaled by the image maximum read the whole scan.
+        """
+        setting = self.params.get("setting") or {}
+        resamples = setting.get("resampledPixelSpacing") is not None and not (
+            "interpolator" in setting and setting["interpolator"] is None)
+        if _setting(self.params, "normalize", False) or needs_whole_image(self.params) or resamples:
+            return None
+        return crop_margin(self.params, spacing)
+
     def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
         """Raw pyradiomics result for the lesion (features only, pyradiomics' names)."""
         image_crop, mask_crop = self.prepare(image, mask, lower, upper)
@@ -472,6 +492,24 @@ class _BuiltinBackend:
         self.params = params
         self.version = "built-in"
         self._extract = engine.extract_features
+
+    def input_margin(self, spacing) -> np.ndarray | None:
+        """Voxels (x, y, z) around the lesion box the engine reads; None if it reads the whole scan.
+
+        Asks the engine itself (``preprocess.filter_margin_voxels``, the margin ``prepare_region``
+        crops with), so that a change of the engine's margins is followed here. Normalisation
+        (whole-scan statistics) and resampling (grid anchored to the whole scan) read the whole scan.
+        So may image types other than CROP_SAFE_IMAGE_TYPES (the pointwise ones scale by the scan's
+        maximum; Gradient and LBP place their window, LBP its sample points, in scan indices): None.
+        """
+        from .engine.preprocess import filter_margin_voxels, needs_resampling, split_params
+
+        settings, image_types, classes = split_params(self.params, label=1)
+        if (settings.get("normalize") or needs_resampling(settings)
+                or set(image_types) - set(CROP_SAFE_IMAGE_TYPES)):
+            return None
+        spacing_kji = np.asarray(spacing, dtype=float)[::-1]
+        return np.asarray(filter_margin_voxels(image_types, settings, spacing_kji, classes), dtype=int)[::-1]
 
     def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
         """Features of the 0/1 mask (label 1: our masks hold one lesion each)."""
@@ -509,6 +547,34 @@ class FeatureExtractor:
     def settings(self) -> dict:
         """The parameter content used (a copy), for provenance."""
         return copy.deepcopy(self._params)
+
+    @property
+    def reads_whole_scan(self) -> bool:
+        """True if features depend on the whole scan: ``input_margin`` is then None for any spacing."""
+        return self.input_margin((1.0, 1.0, 1.0)) is None
+
+    def input_margin(self, spacing) -> np.ndarray | None:
+        """Voxels (x, y, z) around a mask's bounding box that ``extract`` reads, or None for the whole scan.
+
+        ``extract`` on a crop of image and mask that keeps at least this margin (clipped to the
+        scan) sees the very voxels it would cut from the whole scan, so it returns the same
+        features to the last bit; the pipeline relies on this to give each thread its own crop.
+        None when a feature depends on the whole scan (normalisation, resampling on the
+        scan-anchored grid, filters scaled by the image maximum). ``spacing`` is the scan's (x, y, z).
+        """
+        spacing = np.asarray(spacing, dtype=float)
+        margins = [np.zeros(3, dtype=int)]
+        if self._backend is not None:
+            backend = self._backend.input_margin(spacing)
+            if backend is None:
+                return None
+            margins.append(np.asarray(backend, dtype=int))
+        if self._zhao_groups:
+            from .zhao_features import DEFAULTS
+
+            margin_mm = float({**DEFAULTS, **self._zhao_settings}["marginMm"])
+            margins.append(np.ceil(margin_mm / spacing).astype(int))
+        return np.max(margins, axis=0) + INPUT_SAFETY_VOXELS
 
     def extract(self, image: sitk.Image, mask: sitk.Image, lesion_id: str = "lesion",
                 timepoint: str | None = None) -> dict[str, float]:

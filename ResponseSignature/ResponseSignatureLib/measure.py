@@ -42,14 +42,22 @@ from .errors import InputError, LesionError
 _GEOMETRY_TOLERANCE = 1e-4
 
 
-def measure_lesion(image: sitk.Image, mask: sitk.Image, lesion_id: str = "lesion") -> dict:
+def measure_lesion(image: sitk.Image, mask: sitk.Image, lesion_id: str = "lesion", *,
+                   offset=(0, 0, 0), frame: sitk.Image | None = None) -> dict:
     """Measure one lesion: RECIST diameters, volume, mean HU, voxel count and centroid.
 
     ``mask`` is a 0/1 image on exactly the grid of ``image`` (non-zero = lesion). Raises
     ``InputError`` when the grids differ and ``LesionError`` when the mask is empty.
     See the module docstring for the measurement conventions.
+
+    ``image`` and ``mask`` may be a crop (holding the whole lesion) of a larger scan: pass
+    ``offset``, the (x, y, z) index of the crop's first voxel in the scan, and ``frame``, any image
+    with the scan's origin, spacing and direction. ``diameter_slice_index`` and the centroid are
+    then computed in the scan's index space and frame, so every value equals, to the last bit,
+    measuring the whole scan (the pipeline measures crops to measure lesions in parallel).
     """
     _check_geometry(image, mask, lesion_id)
+    offset = tuple(int(v) for v in offset)
     mask_kji = sitk.GetArrayViewFromImage(mask) != 0
     n_voxels = int(np.count_nonzero(mask_kji))
     if n_voxels == 0:
@@ -58,11 +66,11 @@ def measure_lesion(image: sitk.Image, mask: sitk.Image, lesion_id: str = "lesion
     values = sitk.GetArrayViewFromImage(image)[mask_kji].astype(np.float64)
     voxel_volume_mm3 = float(np.prod(image.GetSpacing()))
     longest, short, slice_index = recist_diameters(mask_kji, image.GetSpacing(), image.GetDirection())
-    centroid = _centroid_mm(mask_kji, image)
+    centroid = _centroid_mm(mask_kji, frame if frame is not None else image, offset)
     return {
         "longest_diameter_mm": longest,
         "short_axis_mm": short,
-        "diameter_slice_index": slice_index,
+        "diameter_slice_index": slice_index + offset[2],
         "volume_ml": n_voxels * voxel_volume_mm3 / 1000.0,
         "mean_hu": float(values.mean()),
         "n_voxels": n_voxels,
@@ -143,11 +151,15 @@ def _longest_chord(points: np.ndarray) -> tuple[float, np.ndarray]:
     return length, diff[first, second] / length
 
 
-def _centroid_mm(mask_kji: np.ndarray, image: sitk.Image) -> tuple[float, float, float]:
-    """Mean voxel centre of the mask, as an LPS physical point (an affine map keeps means)."""
+def _centroid_mm(mask_kji: np.ndarray, frame: sitk.Image, offset=(0, 0, 0)) -> tuple[float, float, float]:
+    """Mean voxel centre of the mask, as an LPS physical point (an affine map keeps means).
+
+    ``offset`` (x, y, z) is added to the integer indices before averaging and ``frame`` maps the
+    mean index to mm, so a crop gives the same floats as its whole scan (see measure_lesion).
+    """
     k, j, i = np.nonzero(mask_kji)
-    index = (float(i.mean()), float(j.mean()), float(k.mean()))
-    return tuple(float(x) for x in image.TransformContinuousIndexToPhysicalPoint(index))
+    index = (float((i + offset[0]).mean()), float((j + offset[1]).mean()), float((k + offset[2]).mean()))
+    return tuple(float(x) for x in frame.TransformContinuousIndexToPhysicalPoint(index))
 
 
 def _check_geometry(image: sitk.Image, mask: sitk.Image, lesion_id: str) -> None:

@@ -4,15 +4,34 @@ This is the one function the CLI, the Slicer Logic, the batch runner and the tes
 measure and extract every segment at every time point, match lesions across time points, select
 RECIST targets, build the lesion table and assess the response. A problem with one lesion is
 recorded in its ``error`` column and in ``errors``; the other lesions are still computed.
+
+Lesions on private crops, in parallel (``workers``)
+---------------------------------------------------
+The segments are measured and extracted in a pool of ``workers`` threads (ITK filters and numpy
+release the GIL). SimpleITK images must never be used by two threads at once
+(``GetArrayViewFromImage`` runs ``Image.MakeUnique``, and filters change their input's pipeline
+state), so only the calling thread touches the caller's images: for each lesion it cuts a private
+crop of image and mask (the lesion's box plus ``FeatureExtractor.input_margin``, the margin the
+extractor reads; a private copy of the whole scan when the features depend on the whole scan) and
+hands it to a worker, which touches nothing else. The crop holds every voxel the extractor would
+read from the whole scan, and the measures are computed in the scan's index space and frame
+(``measure_lesion(offset=, frame=)``), so the results are bit-identical to measuring each lesion on
+the whole scan, for any ``workers`` - and, even with one worker, several times faster (a lesion no
+longer scans the whole CT). Progress and cancellation run in the calling thread; outcomes are
+gathered in segment order.
 """
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+import os
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
+import numpy as np
 import pandas as pd
+import SimpleITK as sitk
 
 from . import imageio, lesion_table, matching, measure, recist
 from .errors import InputError, LesionError
@@ -41,18 +60,22 @@ def compute_lesion_table(
     engine: str = DEFAULT_ENGINE,
     progress: ProgressCallback = None,
     should_cancel: CancelCallback = None,
+    workers: int | None = None,
 ) -> LesionTableResult:
     """Measure, extract, match and assess one patient.
 
     ``timepoints`` maps 'baseline' and 'followup' to (SimpleITK image, segments on its grid).
     ``params``: preset name, pyradiomics YAML path or dict. ``locations``: lesion name -> organ
     (or a CSV with columns lesion_id,location); unknown names are inferred from the segment name.
+    ``workers``: threads measuring lesions side by side (None: ``default_workers()``); the result
+    does not depend on it.
     """
     _check_timepoints(timepoints)
+    workers = _check_workers(workers)
     settings = load_params(params)
     extractor = FeatureExtractor(settings, engine=engine)
     location_of = _location_lookup(locations)
-    values, centroids, errors = _measure_all(timepoints, extractor, progress, should_cancel)
+    values, centroids, errors = _measure_all(timepoints, extractor, progress, should_cancel, workers)
     matches = matching.match_lesions(centroids["baseline"], centroids["followup"], tolerance_mm=tolerance_mm, pairs=pairs)
     rows = _lesion_rows(matches, location_of, errors)
     targets = _select_targets(rows, values["baseline"])
@@ -78,7 +101,11 @@ def run_case_files(
     patient_id: str | None = None,
     **kwargs: Any,
 ) -> LesionTableResult:
-    """compute_lesion_table on files (NRRD/NIfTI/MHA/DICOM folder images; .seg.nrrd or label maps)."""
+    """compute_lesion_table on files (NRRD/NIfTI/MHA/DICOM folder images; .seg.nrrd or label maps).
+
+    ``kwargs`` go to compute_lesion_table (params, locations, pairs, tolerance_mm, engine,
+    progress, should_cancel, workers).
+    """
     timepoints = {}
     for name, image_path, seg_path in (("baseline", baseline_image, baseline_seg), ("followup", followup_image, followup_seg)):
         image = imageio.read_image(image_path)
@@ -103,16 +130,55 @@ def _check_timepoints(timepoints: Mapping[str, Any]) -> None:
             raise InputError(f"Segment names must be unique within a time point; at {name} repeated: {', '.join(duplicates)}.")
 
 
-def _measure_all(timepoints, extractor, progress, should_cancel):
-    """Measures + features per time point per segment; centroids for matching; per-lesion errors."""
+def default_workers() -> int:
+    """Lesion threads when ``workers`` is None: 2, or 1 on a one-core machine.
+
+    Two because the per-lesion work is partly Python (GIL-bound) and the built-in engine already
+    runs a lesion's filters in 2 threads: more would mostly add memory (see
+    Testing/benchmarks/bench_lesions_parallel.py).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
+def _check_workers(workers: int | None) -> int:
+    """``workers`` as a positive int (None: default_workers()); InputError otherwise."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be a whole number of at least 1, got {workers!r}.")
+    return int(workers)
+
+
+class _Job(NamedTuple):
+    """One segment at one time point, on the caller's (shared) image."""
+
+    timepoint: str
+    image: Any
+    segment: imageio.Segment
+
+
+def _measure_all(timepoints, extractor, progress, should_cancel, workers: int = 1):
+    """Measures + features per time point per segment; centroids for matching; per-lesion errors.
+
+    One worker when each lesion would need its own copy of a scan that pyradiomics then processes
+    whole (see _parallel_ok). Outcomes are gathered in segment order: nothing depends on timing.
+    """
+    jobs = [_Job(name, image, segment) for name, (image, segments) in timepoints.items() for segment in segments]
+    workers = max(1, min(workers, len(jobs))) if _parallel_ok(extractor) else 1
+    outcomes = _LesionPool(jobs, extractor, workers, progress, should_cancel).run()
+    return _gather(timepoints, jobs, outcomes)
+
+
+def _gather(timepoints, jobs, outcomes):
+    """values, centroids and errors from the per-job outcomes, in job order."""
     values: dict[str, dict[str, dict[str, float]]] = {name: {} for name in timepoints}
     centroids: dict[str, dict[str, tuple[float, float, float]]] = {name: {} for name in timepoints}
     errors: list[dict[str, str]] = []
-    jobs = [(name, image, segment) for name, (image, segments) in timepoints.items() for segment in segments]
-    for index, (name, image, segment) in enumerate(jobs):
-        check_cancel(should_cancel)
-        report(progress, index / max(len(jobs), 1), f"{name}: {segment.name}")
-        measures, features, error = _measure_segment(image, segment, extractor, name)
+    for (name, _, segment), (measures, features, error) in zip(jobs, outcomes):
         if measures is not None:
             centroids[name][segment.name] = tuple(measures[f"centroid_{axis}_mm"] for axis in "xyz")
         if error:
@@ -121,12 +187,15 @@ def _measure_all(timepoints, extractor, progress, should_cancel):
     return values, centroids, errors
 
 
-def _measure_segment(image, segment, extractor, timepoint):
-    """(measures or None, features, error message or '') for one segment at one time point."""
+def _measure_segment(image, segment, extractor, timepoint, **place):
+    """(measures or None, features, error message or '') for one segment at one time point.
+
+    ``place`` (offset, frame) is passed to measure_lesion when ``image`` is a crop of the scan.
+    """
     if segment.note:
         return None, {}, str(LesionError(segment.name, segment.note, timepoint))
     try:
-        measures = measure.measure_lesion(image, segment.mask, segment.name)
+        measures = measure.measure_lesion(image, segment.mask, segment.name, **place)
     except LesionError as error:
         return None, {}, _with_timepoint(error, segment.name, timepoint)
     try:
@@ -134,6 +203,185 @@ def _measure_segment(image, segment, extractor, timepoint):
     except LesionError as error:
         return measures, {}, _with_timepoint(error, segment.name, timepoint)
     return measures, features, ""
+
+
+# ---------------------------------------------------------------------------- lesions in parallel
+#: seconds the calling thread waits for a lesion to finish before it asks should_cancel again
+POLL_SECONDS = 0.2
+
+
+def _parallel_ok(extractor) -> bool:
+    """False when each lesion would need a private whole scan that is also big to process.
+
+    pyradiomics with whole-scan settings (normalize, resampling, Square...) filters or normalises
+    the whole scan per lesion (GBs, see DESIGN.md Performance): two at once could exhaust memory.
+    The built-in engine reads only a crop even then, so a private copy of the scan per lesion is
+    affordable (at most ``workers`` of them exist at a time).
+    """
+    return extractor.engine == "builtin" or not extractor.reads_whole_scan
+
+
+@dataclass
+class _LesionInput:
+    """What one worker thread may touch: private copies of a lesion's image and mask region.
+
+    ``offset`` is the (x, y, z) index of the copy's first voxel in the scan, ``frame`` a one-voxel
+    image with the scan's origin, spacing and direction (both for measure_lesion).
+    """
+
+    image: sitk.Image
+    segment: imageio.Segment
+    offset: tuple
+    frame: sitk.Image
+
+
+class _LesionPool:
+    """Runs the jobs in ``workers`` threads; only the calling thread touches the caller's images.
+
+    ``run`` cuts each lesion's _LesionInput here, in order, submits it, and keeps at most
+    ``workers + 1`` lesions cut and unfinished (``workers`` when they are whole-scan copies), so
+    memory stays bounded whatever the number of lesions. Lesions that cannot be cut (a note, an
+    empty mask, a mask not exactly on the image grid) run here on the caller's images: they fail
+    fast or need the tolerant geometry checks. Progress is reported as lesions finish, cancellation
+    is checked before each lesion is cut and while waiting; on cancel, lesions not started are
+    dropped, running ones finish, and OperationCancelled is raised. A LesionError is the lesion's
+    outcome (its error column); any other error stops the cutting, and once the running lesions
+    have finished the error of the first failed job in order is raised.
+    """
+
+    def __init__(self, jobs, extractor, workers, progress, should_cancel):
+        self.jobs, self.extractor, self.workers = jobs, extractor, workers
+        self.progress, self.should_cancel = progress, should_cancel
+        self.outcomes: list = [None] * len(jobs)
+        self.failures: dict[int, BaseException] = {}
+        self.running: dict = {}
+        self.finished = 0
+        # lesions cut and not finished: one ahead of the workers, none ahead for whole-scan copies
+        self.limit = workers if extractor.reads_whole_scan else workers + 1
+
+    def run(self) -> list:
+        """(measures, features, error) per job, in job order."""
+        report(self.progress, 0.0, "Measuring lesions")
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesion") as pool:
+            try:
+                for index, job in enumerate(self.jobs):
+                    check_cancel(self.should_cancel)
+                    while len(self.running) >= self.limit and not self.failures:
+                        self._wait()
+                    if self.failures:
+                        break
+                    self._start(pool, index, job)
+                while self.running:
+                    self._wait()
+            finally:
+                for future in self.running:
+                    future.cancel()  # after a cancel or an error: drop lesions not started
+        if self.failures:
+            raise self.failures[min(self.failures)]
+        return self.outcomes
+
+    def _start(self, pool, index: int, job: _Job) -> None:
+        """Cut the job's private input and submit it, or run it here if it cannot be cut."""
+        lesion = _cut_lesion(job.image, job.segment, self.extractor)
+        if lesion is None:
+            try:
+                self._done(index, _measure_segment(job.image, job.segment, self.extractor, job.timepoint))
+            except Exception as error:  # noqa: BLE001 - raised by run() in job order
+                self._done(index, failure=error)
+            return
+        future = pool.submit(_measure_segment, lesion.image, lesion.segment, self.extractor, job.timepoint,
+                             offset=lesion.offset, frame=lesion.frame)
+        self.running[future] = index
+
+    def _wait(self) -> None:
+        """Wait for running lesions to finish (checking for cancellation meanwhile); record them."""
+        finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        for future in sorted(finished, key=self.running.get):
+            index = self.running.pop(future)
+            error = future.exception()
+            self._done(index, None if error else future.result(), failure=error)
+        check_cancel(self.should_cancel)
+
+    def _done(self, index: int, outcome=None, failure: BaseException | None = None) -> None:
+        """Record one finished job and report progress (calling thread only)."""
+        if failure is not None:
+            self.failures[index] = failure
+        self.outcomes[index] = outcome
+        self.finished += 1
+        job = self.jobs[index]
+        report(self.progress, self.finished / len(self.jobs), f"{job.timepoint}: {job.segment.name}")
+
+
+def _cut_lesion(image, segment, extractor) -> _LesionInput | None:
+    """Private copies of the image and mask region one lesion's measures and features read.
+
+    Calling thread only. The region is the lesion's box plus ``extractor.input_margin`` (clipped
+    to the scan), or the whole scan when that is None. None when the lesion must run in the
+    calling thread (see _LesionPool).
+    """
+    if segment.note or not _on_image_grid(image, segment.mask):
+        return None
+    box = _nonzero_box(segment.mask)
+    if box is None:
+        return None
+    margin = extractor.input_margin(image.GetSpacing())
+    if margin is None:
+        return _LesionInput(_private_copy(image), replace(segment, mask=_private_copy(segment.mask)), (0, 0, 0),
+                            _frame(image))
+    lower = np.maximum(box[0] - margin, 0)
+    upper = np.minimum(box[1] + margin, np.array(image.GetSize()) - 1)
+    return _LesionInput(_region(image, lower, upper), replace(segment, mask=_region(segment.mask, lower, upper)),
+                        tuple(int(v) for v in lower), _frame(image))
+
+
+def _on_image_grid(image, mask) -> bool:
+    """True if image and mask are 3-D scalar images with exactly (bit for bit) the same grid.
+
+    Then a crop cut from both at the same index has the same grid too, and the tolerance checks
+    of measure and extraction pass or fail on it exactly as on the whole scan.
+    """
+    return (image.GetDimension() == 3 and mask.GetDimension() == 3
+            and image.GetNumberOfComponentsPerPixel() == 1 and mask.GetNumberOfComponentsPerPixel() == 1
+            and image.GetSize() == mask.GetSize() and image.GetSpacing() == mask.GetSpacing()
+            and image.GetOrigin() == mask.GetOrigin() and image.GetDirection() == mask.GetDirection())
+
+
+def _nonzero_box(mask) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inclusive (lower, upper) (x, y, z) index bounds of the mask's non-zero voxels; None if empty.
+
+    Non-zero, as measure_lesion and the extractors select the lesion (the built-in engine's
+    ``== 1`` is a subset); one pass over the mask, then only the slab holding the lesion.
+    """
+    arr = sitk.GetArrayViewFromImage(mask)
+    slices = np.flatnonzero(arr.reshape(arr.shape[0], -1).any(axis=1))
+    if slices.size == 0:
+        return None
+    slab = arr[slices[0]:slices[-1] + 1]
+    rows = np.flatnonzero(slab.any(axis=(0, 2)))
+    cols = np.flatnonzero(slab.any(axis=(0, 1)))
+    return np.array([cols[0], rows[0], slices[0]]), np.array([cols[-1], rows[-1], slices[-1]])
+
+
+def _region(image, lower, upper):
+    """A new image (own buffer) holding the inclusive (x, y, z) index box of ``image``."""
+    size = [int(hi - lo + 1) for lo, hi in zip(lower, upper)]
+    return sitk.RegionOfInterest(image, size, [int(v) for v in lower])
+
+
+def _private_copy(image):
+    """A deep copy of ``image`` (own pixel buffer), made in the calling thread."""
+    copy = sitk.Image(image)
+    copy.MakeUnique()
+    return copy
+
+
+def _frame(image):
+    """A one-voxel image with ``image``'s origin, spacing and direction (for measure_lesion)."""
+    frame = sitk.Image([1, 1, 1], sitk.sitkUInt8)
+    frame.SetOrigin(image.GetOrigin())
+    frame.SetSpacing(image.GetSpacing())
+    frame.SetDirection(image.GetDirection())
+    return frame
 
 
 def _with_timepoint(error: LesionError, lesion_id: str, timepoint: str) -> str:
