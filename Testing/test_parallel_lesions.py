@@ -36,6 +36,9 @@ NORMALISED_PARAMS = {"imageType": {"Original": {}, "LoG": {"sigma": [2.0]}}, "fe
 # the Zhao sigmoid rays read 15 mm around the lesion: one voxel less of crop changes them
 ZHAO_PARAMS = {"imageType": {"Original": {}}, "featureClass": {"zhao": ["Sigmoid"]}, "zhao": {"sigmoidMaxRays": 100},
                "setting": {"binWidth": 25}}
+# Gradient reads the ROI box + 1 voxel: cut like LoG, not a whole-scan copy
+GRADIENT_PARAMS = {"imageType": {"Original": {}, "Gradient": {}}, "featureClass": {"firstorder": ["Mean", "Maximum"]},
+                   "setting": {"binWidth": 5}}
 SPACING = (0.8, 0.8, 2.0)
 
 
@@ -134,8 +137,8 @@ def whole_scan_values(timepoints, extractor):
     return values
 
 
-@pytest.mark.parametrize("params", [LIGHT_PARAMS, "dercle2020", NORMALISED_PARAMS, ZHAO_PARAMS],
-                         ids=["light", "dercle2020", "normalised", "zhao"])
+@pytest.mark.parametrize("params", [LIGHT_PARAMS, "dercle2020", NORMALISED_PARAMS, ZHAO_PARAMS, GRADIENT_PARAMS],
+                         ids=["light", "dercle2020", "normalised", "zhao", "gradient"])
 @pytest.mark.parametrize("workers", [1, 3])
 def test_crops_give_the_whole_scan_values(sample_case, params, workers):
     """Every lesion's measures and features equal the direct whole-scan calls, bit for bit."""

@@ -73,7 +73,7 @@ INPUT_SAFETY_VOXELS = 2
 #: image types for which the built-in engine computes the same values on a crop as on the whole scan
 #: (they read only the ROI box + filter margin, and no scan index or scan-wide value); checked bit
 #: for bit by Testing/test_parallel_lesions.py. Others make ``input_margin`` None (whole scan).
-CROP_SAFE_IMAGE_TYPES = ("Original", "LoG", "Wavelet")
+CROP_SAFE_IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Gradient")
 
 
 # --------------------------------------------------------------------------------------------

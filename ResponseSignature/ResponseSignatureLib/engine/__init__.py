@@ -7,13 +7,15 @@ feature names and values (``original_firstorder_Mean``, ``log-sigma-2-0-mm-3D_gl
 
 Supported: feature classes shape (3D), shape2D (one-slice ROIs with force2D, see :mod:`.shape2d`),
 firstorder, glcm, glrlm, glszm, gldm, ngtdm (+ ``ibsi`` for IBSI-only features, see :mod:`.ibsi`);
-image types Original, LoG, Wavelet; settings binWidth, binCount, label, distances, symmetricalGLCM,
-weightingNorm, gldm_a, voxelArrayShift, normalize, normalizeScale, removeOutliers,
-resampledPixelSpacing, interpolator, padDistance, minimumROIDimensions, minimumROISize,
-resegmentRange/resegmentMode/resegmentShape, and per-image-type overrides (e.g.
+image types Original, LoG, Wavelet (with force2D: pyradiomics' in-plane 2D transform), Square,
+SquareRoot, Logarithm, Exponential, Gradient, LBP2D, LBP3D (see :mod:`.filters`, :mod:`.lbp`); settings
+binWidth, binCount, label, distances, symmetricalGLCM, weightingNorm, gldm_a, voxelArrayShift,
+normalize, normalizeScale, removeOutliers, resampledPixelSpacing, interpolator, padDistance,
+minimumROIDimensions, minimumROISize, resegmentRange/resegmentMode/resegmentShape, gradientUseSpacing,
+lbp2DRadius, lbp2DSamples, lbp2DMethod, lbp3DLevels, lbp3DIcosphereRadius, lbp3DIcosphereSubdivision,
+preCrop (for the image types after Wavelet), per-image-type overrides (e.g.
 ``LoG: {sigma: [1, 2], binWidth: 5}``), force2D/force2Ddimension (in-plane neighbourhoods: IBSI 2.5D).
-Not supported (InputError): voxel-based extraction, image types other than the three above, force2D
-with Wavelet.
+Not supported (InputError): voxel-based extraction.
 
 shape2D follows pyradiomics' extractor to the letter: without force2D it is dropped silently; with
 force2D it is computed, skipped or refused (LesionError) per lesion exactly where pyradiomics computes,
@@ -30,6 +32,10 @@ How it differs from pyradiomics, by design (same voxels give the same values to 
   but the B-spline prefilter sees the crop + 14 source voxels rather than the whole scan (relative
   effect < 1e-8 on interpolated values).
 - one discretisation per image (pyradiomics repeats it per class: same result).
+- none for Square/SquareRoot/Logarithm/Exponential/Gradient/LBP2D/LBP3D: they filter exactly the image
+  pyradiomics filters (whole normalised scan, preCrop box or resampled region; ``preprocess.Source``),
+  scaled by its max |x| found before cropping. With resampling the ROI is resampled on pyradiomics' own
+  region (nearest-neighbour ties at half-voxel grid points then fall as in pyradiomics).
 - shape and shape2D with resegmentRange use the shape ROI's own box; pyradiomics crops the shape mask
   to the resegmented ROI's box (and decides on shape2D from that box).
 - a parameter dict without ``featureClass``: the engine computes the seven 3D classes; pyradiomics
@@ -45,7 +51,7 @@ import SimpleITK as sitk
 from ..errors import InputError
 from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape, shape2d
 from .common import Levels, plane_axis
-from .preprocess import discretise, prepare_region, resegment, roi_bbox, split_params
+from .preprocess import discretise, filter_margin_voxels, prepare_region, resegment, roi_bbox, split_params
 
 __all__ = ["check_params", "extract_features", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
 
@@ -85,8 +91,7 @@ def check_params(params: dict | None) -> None:
     if unsupported:
         raise InputError(f"image type(s) {', '.join(unsupported)} not supported by the built-in engine "
                          f"(supported: {', '.join(filters.GENERATORS)}); use --engine pyradiomics")
-    if "Wavelet" in image_types and settings.get("force2D", False):
-        raise InputError("force2D with the Wavelet image type is not supported by the built-in engine")
+    filter_margin_voxels(image_types, settings, np.ones(3))  # bad filter settings fail here, not per lesion
     if (params or {}).get("voxelSetting"):
         raise InputError("voxel-based extraction is not supported by the built-in engine")
 
@@ -148,7 +153,7 @@ def extract_features(image: sitk.Image, mask: sitk.Image, params: dict | None, l
     if "ibsi" in classes:
         geometry = {"crop_values": sitk.GetArrayViewFromImage(region.image), "crop_roi": roi}
     roi_box = roi[box]
-    todo = filters.jobs(region.image, box, image_types, settings) if texture else []
+    todo = filters.jobs(region.image, box, image_types, settings, region.source) if texture else []
     return _run(todo, classes, roi_shape, roi_box, spacing, geometry, lesion_id, plane_axis(settings))
 
 

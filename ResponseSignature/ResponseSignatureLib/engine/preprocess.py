@@ -11,6 +11,11 @@ Crop-first differences from pyradiomics (by design, see docs in ``__init__``):
 - resampling (B-spline) prefilters the crop + margin instead of the whole scan. The resampled grid
   itself is pyradiomics' grid, anchored to the input image (not to the crop), so baseline and
   follow-up grids are placed deterministically.
+
+The Region also records which image pyradiomics would hand to its filters (``Source``: the whole
+normalised scan, the preCrop box, or the resampled region) and that image's largest |value|, found
+before cropping: the Square/SquareRoot/Logarithm/Exponential types scale by it, and the Gradient and
+LBP types read only inside that image, so their values match pyradiomics' exactly.
 """
 from __future__ import annotations
 
@@ -57,6 +62,7 @@ class Region:
     image: sitk.Image
     mask: np.ndarray
     box: tuple = field(default_factory=tuple)  # slices of the ROI bounding box inside the crop (k, j, i)
+    source: Source | None = None  # the image pyradiomics would filter, relative to the crop
 
     @property
     def spacing_kji(self) -> np.ndarray:
@@ -70,7 +76,8 @@ def split_params(params: dict | None, label: int | None = None) -> tuple[dict, d
     """pyradiomics parameter dict -> (settings, image types, feature classes), defaults filled in.
 
     An empty or missing ``imageType`` means ``{'Original': {}}``; an empty or missing
-    ``featureClass`` means every class (pyradiomics' rule; shape2D is not supported here).
+    ``featureClass`` means the seven 3D classes, as pyradiomics' no-argument default (from a
+    parameter dict pyradiomics would also enable shape2D, see the engine docstring).
     A class mapped to ``None`` or ``[]`` means all its non-deprecated features.
     """
     params = dict(params or {})
@@ -141,13 +148,18 @@ def check_roi(lo: np.ndarray, hi: np.ndarray, count: int, settings: dict, lesion
 # margins
 # ----------------------------------------------------------------------------------------------
 def filter_margin_voxels(image_types: dict, settings: dict, spacing_kji: np.ndarray,
-                         classes: dict | None = None) -> np.ndarray:
+                         classes: dict | None = None, source_margin: int | None = None) -> np.ndarray:
     """Per-axis crop margin (voxels) from the filter supports; 0 for the Original image only.
 
     LoG: the largest sigma's margin, max(LOG_MIN_MARGIN_MM, 4 sigma) + 1 voxel (each sigma is then
-    filtered on its own sub-crop, see ``filters.log``). Wavelet: ``dec_len * 2**levels + 1`` voxels.
+    filtered on its own sub-crop, see ``filters.log``). Wavelet: ``dec_len * 2**levels + 1`` voxels
+    (none across the slices with force2D). Square, SquareRoot, Logarithm, Exponential: none (voxel by
+    voxel). Gradient, LBP2D, LBP3D: see ``filters.neighbourhood_margin_voxels``, at most
+    ``source_margin``: they read only the image pyradiomics filters, which reaches that far beyond the
+    ROI box (padDistance with preCrop; 0 after resampling, where the resampled region already holds
+    it; None, the default: the whole scan).
     """
-    from .filters import log_margin_voxels
+    from .filters import log_margin_voxels, neighbourhood_margin_voxels
 
     vox = np.zeros(3, dtype=int)
     if "LoG" in image_types:
@@ -163,7 +175,18 @@ def filter_margin_voxels(image_types: dict, settings: dict, spacing_kji: np.ndar
         args.update(image_types["Wavelet"])
         w = pywt.Wavelet(args.get("wavelet", "coif1"))
         levels = int(args.get("start_level", 0)) + int(args.get("level", 1))
-        vox = np.maximum(vox, w.dec_len * 2 ** levels + 1)
+        wavelet = np.full(3, w.dec_len * 2 ** levels + 1)
+        if args.get("force2D", False):
+            wavelet[int(args.get("force2Ddimension", 0))] = 0
+        vox = np.maximum(vox, wavelet)
+    for name, custom in image_types.items():
+        args = dict(settings)
+        args.update(custom or {})
+        margin = neighbourhood_margin_voxels(name, args)
+        if margin is not None:
+            if source_margin is not None:
+                margin = np.minimum(margin, int(source_margin))
+            vox = np.maximum(vox, margin)
     if classes and "ibsi" in classes:  # intensity peaks: 1 cm^3 sphere around ROI voxels
         from .ibsi import PEAK_RADIUS_MM
 
@@ -199,16 +222,20 @@ def apply_normalisation(crop: sitk.Image, norm, settings: dict) -> sitk.Image:
     """
     if norm is None:
         return crop
+    out = sitk.GetImageFromArray(normalise_values(sitk.GetArrayFromImage(crop), norm, settings))
+    out.CopyInformation(crop)
+    return out
+
+
+def normalise_values(values: np.ndarray, norm, settings: dict) -> np.ndarray:
+    """``apply_normalisation``'s arithmetic on a numpy array (float64 result)."""
     mean, sigma = norm
-    arr = (sitk.GetArrayFromImage(crop).astype(np.float64) - mean) * (1.0 / sigma)
+    arr = (np.asarray(values).astype(np.float64) - mean) * (1.0 / sigma)
     outliers = settings.get("removeOutliers")
     if outliers is not None:
         arr[arr > outliers] = outliers
         arr[arr < -outliers] = -outliers
-    arr = arr * settings.get("normalizeScale", 1)
-    out = sitk.GetImageFromArray(arr)
-    out.CopyInformation(crop)
-    return out
+    return arr * settings.get("normalizeScale", 1)
 
 
 def _interpolator(name):
@@ -219,13 +246,11 @@ def _interpolator(name):
     return int(name)
 
 
-def resampled_grid(image: sitk.Image, lo_kji, hi_kji, settings: dict, extra_kji: np.ndarray):
-    """pyradiomics ``resampleImage`` output grid (origin, size, spacing), padded by ``extra`` voxels.
+def _resampled_index_box(image: sitk.Image, lo_kji, hi_kji, settings: dict, extra_kji: np.ndarray):
+    """pyradiomics ``resampleImage`` output region as (low, up, new spacing, old/new ratio), x-y-z.
 
-    Grid points sit at image index ``0.5 * (s_new - s_old) / s_old + k * s_new / s_old`` along each
-    axis: anchored to the image's first voxel corner, independent of the ROI, so two time points
-    resampled this way share the grid phase. The region is the ROI box +- padDistance (as pyradiomics)
-    widened by ``extra`` (filter margin), clipped to the image.
+    ``low``/``up``: inclusive bounds in indices of the resampled grid laid over the whole image, for
+    the ROI box +- (padDistance + ``extra``) clipped to the image.
     """
     old = np.array(image.GetSpacing(), dtype=float)
     new = np.array(settings["resampledPixelSpacing"], dtype=float)
@@ -242,6 +267,19 @@ def resampled_grid(image: sitk.Image, lo_kji, hi_kji, settings: dict, extra_kji:
     max_up = np.ceil(np.array(image.GetSize()) * ratio) - 1
     low = np.where(low < 0, 0, low)
     up = np.where(up > max_up, max_up, up)
+    return low, up, new, ratio
+
+
+def resampled_grid(image: sitk.Image, lo_kji, hi_kji, settings: dict, extra_kji: np.ndarray):
+    """pyradiomics ``resampleImage`` output grid (origin, size, spacing), padded by ``extra`` voxels.
+
+    Grid points sit at image index ``0.5 * (s_new - s_old) / s_old + k * s_new / s_old`` along each
+    axis: anchored to the image's first voxel corner, independent of the ROI, so two time points
+    resampled this way share the grid phase. The region is the ROI box +- padDistance (as pyradiomics)
+    widened by ``extra`` (filter margin), clipped to the image.
+    """
+    low, up, new, ratio = _resampled_index_box(image, lo_kji, hi_kji, settings, extra_kji)
+    old = np.array(image.GetSpacing(), dtype=float)
     size = np.array(up - low + 1, dtype=int)
     origin_index = 0.5 * (new - old) / old + low / ratio
     origin = image.TransformContinuousIndexToPhysicalPoint(origin_index.tolist())
@@ -254,6 +292,11 @@ def resample_region(image: sitk.Image, mask: sitk.Image, lo_kji, hi_kji, setting
 
     Only the source region under the output grid (+ RESAMPLE_SUPPORT_VOXELS) is read, normalised and
     interpolated. Output pixel type = input pixel type (float64 after normalisation), as pyradiomics.
+    The mask is resampled on pyradiomics' own region (``extra`` 0) and zero-padded to the widened one:
+    new grid points can fall exactly halfway between source voxels (e.g. 2.1 mm -> 2 mm), and there
+    the nearest neighbour follows the last bit of the point's position, which depends on the region's
+    origin. So the ROI is pyradiomics' whatever the filter margin (a widened grid moved a whole slice
+    of breast1's ROI at 0.5 x 0.5 x 2 mm).
     """
     origin, size, new, origin_index = resampled_grid(image, lo_kji, hi_kji, settings, extra_kji)
     old = np.array(image.GetSpacing(), dtype=float)
@@ -273,10 +316,26 @@ def resample_region(image: sitk.Image, mask: sitk.Image, lo_kji, hi_kji, setting
     rif.SetOutputPixelType(src.GetPixelID())
     rif.SetInterpolator(_interpolator(settings.get("interpolator", "sitkBSpline")))
     out_image = rif.Execute(src)
+    out_mask = _resampled_mask(image, src_mask, lo_kji, hi_kji, settings, extra_kji, rif)
+    out_mask.CopyInformation(out_image)
+    return out_image, out_mask
+
+
+def _resampled_mask(image: sitk.Image, src_mask: sitk.Image, lo_kji, hi_kji, settings: dict,
+                    extra_kji: np.ndarray, rif: sitk.ResampleImageFilter) -> sitk.Image:
+    """ROI (uint8) resampled on pyradiomics' region, placed in the region widened by ``extra``."""
+    origin, size, _, _ = resampled_grid(image, lo_kji, hi_kji, settings, np.zeros(3))
+    rif.SetSize([int(s) for s in size])
+    rif.SetOutputOrigin(origin)
     rif.SetOutputPixelType(src_mask.GetPixelID())
     rif.SetInterpolator(sitk.sitkNearestNeighbor)
-    out_mask = rif.Execute(src_mask)
-    return out_image, out_mask
+    inner = sitk.GetArrayFromImage(rif.Execute(src_mask))
+    low = _resampled_index_box(image, lo_kji, hi_kji, settings, np.zeros(3))[0]
+    wide_low, wide_up, _, _ = _resampled_index_box(image, lo_kji, hi_kji, settings, extra_kji)
+    out = np.zeros(tuple(int(v) for v in (wide_up - wide_low + 1)[::-1]), dtype=inner.dtype)
+    start = (low - wide_low)[::-1].astype(int)
+    out[tuple(slice(int(a), int(a) + n) for a, n in zip(start, inner.shape))] = inner
+    return sitk.GetImageFromArray(out)
 
 
 def needs_resampling(settings: dict) -> bool:
@@ -289,6 +348,7 @@ def prepare_region(image: sitk.Image, mask: sitk.Image, settings: dict, image_ty
 
     Order as pyradiomics: label selection, normalisation (whole-image statistics), resampling,
     mask checks; then the crop is widened by the filter margin, and resegmentation is applied.
+    ``Region.source`` describes the image pyradiomics would filter, relative to the crop.
     """
     check_geometry(image, mask)
     label = int(settings.get("label", 1))
@@ -297,25 +357,123 @@ def prepare_region(image: sitk.Image, mask: sitk.Image, settings: dict, image_ty
     lo, hi = roi_bbox(roi, lesion_id)
     norm = normalisation(image, settings)
     spacing_kji = np.array(image.GetSpacing()[::-1], dtype=float)
+    pointwise = any(name in image_types for name in POINTWISE_IMAGE_TYPES)
     if needs_resampling(settings):
         new_sp = np.array(settings["resampledPixelSpacing"], dtype=float)[::-1]
         new_sp = np.where(new_sp == 0, spacing_kji, new_sp)
-        extra = filter_margin_voxels(image_types, settings, new_sp, classes)
+        extra = filter_margin_voxels(image_types, settings, new_sp, classes, source_margin=0)
         crop, crop_mask = resample_region(image, mask, lo, hi, settings, norm, extra)
         roi_crop = sitk.GetArrayFromImage(crop_mask) > 0
+        source = _resampled_source(image, crop, lo, hi, settings, extra, pointwise)
     else:
-        extra = filter_margin_voxels(image_types, settings, spacing_kji, classes)
+        pre_crop = int(settings.get("padDistance", 5)) if settings.get("preCrop", False) else None
+        extra = filter_margin_voxels(image_types, settings, spacing_kji, classes, source_margin=pre_crop)
         crop = crop_image(image, lo - extra, hi + extra)
         crop = apply_normalisation(crop, norm, settings)
         c_lo = np.maximum(lo - extra, 0)
         c_hi = np.minimum(hi + extra, np.array(roi.shape) - 1)
         roi_crop = np.array(roi[c_lo[0]:c_hi[0] + 1, c_lo[1]:c_hi[1] + 1, c_lo[2]:c_hi[2] + 1])
+        source = _scan_source(image, lo, hi, c_lo, settings, norm, pointwise)
     if not roi_crop.any():
         raise LesionError(lesion_id, "the segment vanished after resampling (smaller than one new voxel)")
     r_lo, r_hi = roi_bbox(roi_crop, lesion_id)
     check_roi(r_lo, r_hi, int(roi_crop.sum()), settings, lesion_id)
     box = tuple(slice(int(a), int(b) + 1) for a, b in zip(r_lo, r_hi))
-    return Region(image=crop, mask=roi_crop, box=box)
+    return Region(image=crop, mask=roi_crop, box=box, source=source)
+
+
+# ----------------------------------------------------------------------------------------------
+# the image pyradiomics filters
+# ----------------------------------------------------------------------------------------------
+#: image types whose values are rescaled by the largest |value| of the image pyradiomics filters
+POINTWISE_IMAGE_TYPES = ("Square", "SquareRoot", "Logarithm", "Exponential")
+
+
+@dataclass
+class Source:
+    """Where the image pyradiomics would hand to a filter lies relative to a crop, and its max |value|.
+
+    pyradiomics filters the whole (normalised) scan; with ``preCrop`` the ROI box + padDistance; after
+    resampling, the resampled ROI box + padDistance. ``lo``/``hi``: that image's k-j-i index bounds
+    (``hi`` exclusive) in crop indices, beyond the crop (``lo`` < 0, ``hi`` > crop size) where it is
+    larger. ``abs_max``: its largest |value| (None: not computed; then the crop's part of it is used).
+    Filters that read neighbours (Gradient, LBP) read only inside this image, with its borders, and
+    form coordinates from its indices; the pointwise ones scale by ``abs_max``.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    abs_max: float | None = None
+
+    def window(self, shape: tuple, box: tuple, margin: np.ndarray) -> tuple[tuple, tuple, np.ndarray]:
+        """(region of the crop to filter, ``box`` inside that region, region start in source indices).
+
+        The region is ``box`` + ``margin`` voxels, within both the crop and the source image.
+        """
+        region, inner = [], []
+        for axis, (size, sl) in enumerate(zip(shape, box)):
+            start = max(sl.start - int(margin[axis]), int(self.lo[axis]), 0)
+            stop = min(sl.stop + int(margin[axis]), int(self.hi[axis]), size)
+            region.append(slice(start, stop))
+            inner.append(slice(sl.start - start, sl.stop - start))
+        start = np.array([r.start for r in region]) - np.asarray(self.lo)
+        return tuple(region), tuple(inner), start
+
+    def max_abs(self, values: np.ndarray) -> float:
+        """``abs_max``, or (not computed) the largest |value| of the source's part of the crop."""
+        if self.abs_max is not None:
+            return self.abs_max
+        part = tuple(slice(max(int(a), 0), min(int(b), s)) for a, b, s in zip(self.lo, self.hi, values.shape))
+        return float(np.max(np.abs(np.asarray(values[part], dtype=np.float64))))
+
+
+def whole_crop_source(crop: sitk.Image) -> Source:
+    """The Source when the crop itself is the image pyradiomics filters."""
+    return Source(np.zeros(3, dtype=int), np.array(crop.GetSize()[::-1]))
+
+
+def _scan_source(image: sitk.Image, lo: np.ndarray, hi: np.ndarray, c_lo: np.ndarray, settings: dict, norm,
+                 pointwise: bool) -> Source:
+    """Source without resampling: the whole scan, or with preCrop the ROI box + padDistance.
+
+    Its max |value| (for pointwise types only) comes from the scan's minimum and maximum: the
+    normalisation is monotone, so they map to the extremes of the normalised image.
+    """
+    shape = np.array(image.GetSize()[::-1])
+    if settings.get("preCrop", False):
+        pad = int(settings.get("padDistance", 5))
+        s_lo, s_hi = np.maximum(lo - pad, 0), np.minimum(hi + pad, shape - 1) + 1
+    else:
+        s_lo, s_hi = np.zeros(3, dtype=int), shape
+    abs_max = None
+    if pointwise:
+        part = image
+        if np.any(s_lo > 0) or np.any(s_hi < shape):
+            part = crop_image(image, s_lo, s_hi - 1)
+        stats = sitk.MinimumMaximumImageFilter()
+        stats.Execute(part)
+        extremes = np.array([stats.GetMinimum(), stats.GetMaximum()], dtype=np.float64)
+        if norm is not None:
+            extremes = normalise_values(extremes, norm, settings)
+        abs_max = float(np.max(np.abs(extremes)))
+    return Source(s_lo - c_lo, s_hi - c_lo, abs_max)
+
+
+def _resampled_source(image: sitk.Image, crop: sitk.Image, lo: np.ndarray, hi: np.ndarray, settings: dict,
+                      extra: np.ndarray, pointwise: bool) -> Source:
+    """Source after resampling: pyradiomics' resampled region (ROI box + padDistance), inside the crop.
+
+    Both regions lie on the same grid (anchored to the image), so pyradiomics' region is a sub-box of
+    the crop (which adds ``extra`` voxels per side).
+    """
+    low, up, _, _ = _resampled_index_box(image, lo, hi, settings, np.zeros(3))
+    crop_low = _resampled_index_box(image, lo, hi, settings, extra)[0]
+    s_lo = (low - crop_low)[::-1].astype(int)
+    s_hi = (up + 1 - crop_low)[::-1].astype(int)
+    source = Source(s_lo, s_hi)
+    if pointwise:
+        source.abs_max = source.max_abs(sitk.GetArrayViewFromImage(crop))
+    return source
 
 
 def resegment(values: np.ndarray, roi: np.ndarray, settings: dict, lesion_id: str) -> np.ndarray:
