@@ -2,7 +2,8 @@
 
 - LoG: SimpleITK's ``LaplacianRecursiveGaussianImageFilter`` (``NormalizeAcrossScale`` on, sigma in mm),
   computed bit-identically on the ROI box only by :mod:`.recursive_gaussian`; skipped (as pyradiomics)
-  when the image is smaller than 4 voxels along an axis or than ceil(sigma / spacing) + 1 voxels. Name ``log-sigma-<sigma>-mm-3D`` ('.' -> '-').
+  when the image is smaller than 4 voxels along an axis or than ceil(sigma / spacing) + 1 voxels.
+  Name ``log-sigma-<sigma>-mm-3D`` ('.' -> '-').
 - Wavelet: one level (``level``, ``start_level``, ``wavelet`` settings) of the undecimated (stationary)
   wavelet transform ``pywt.swtn`` over axes (x, y, z), or with ``force2D`` over the two axes other than
   ``force2Ddimension`` (as pyradiomics: 4 sub-bands per level, names ``wavelet-LH``...); odd-sized axes
