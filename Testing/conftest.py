@@ -23,3 +23,11 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "Testing" / "artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_case(tmp_path_factory) -> dict:
+    """The built-in synthetic case (seed 0) written once per run: file paths by key (read-only)."""
+    from ResponseSignatureLib.sample_data import make_sample_case
+
+    return make_sample_case(tmp_path_factory.mktemp("sample_case"), seed=0, patient_id="sample")

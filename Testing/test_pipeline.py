@@ -17,22 +17,12 @@ import SimpleITK as sitk
 from ResponseSignatureLib import imageio, pipeline
 from ResponseSignatureLib.errors import InputError
 from ResponseSignatureLib.lesion_table import waterfall_table
-from ResponseSignatureLib.sample_data import make_sample_case
 
 LIGHT_PARAMS = {"imageType": {"Original": {}}, "featureClass": {"firstorder": ["Mean", "Entropy"], "shape": ["VoxelVolume"]}, "setting": {"binWidth": 25}}
 
 
-@pytest.fixture(scope="module")
-def sample_case(tmp_path_factory):
-    return make_sample_case(tmp_path_factory.mktemp("case"), seed=0, patient_id="sample")
-
-
 def load_timepoints(paths):
-    timepoints = {}
-    for name in ("baseline", "followup"):
-        image = imageio.read_image(paths[f"{name}_image"])
-        timepoints[name] = (image, imageio.read_segments(paths[f"{name}_seg"], image))
-    return timepoints
+    return pipeline.read_timepoints(*(paths[key] for key in ("baseline_image", "baseline_seg", "followup_image", "followup_seg")))
 
 
 @pytest.fixture(scope="module")

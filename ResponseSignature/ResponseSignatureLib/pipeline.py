@@ -106,10 +106,7 @@ def run_case_files(
     ``kwargs`` go to compute_lesion_table (params, locations, pairs, tolerance_mm, engine,
     progress, should_cancel, workers).
     """
-    timepoints = {}
-    for name, image_path, seg_path in (("baseline", baseline_image, baseline_seg), ("followup", followup_image, followup_seg)):
-        image = imageio.read_image(image_path)
-        timepoints[name] = (image, imageio.read_segments(seg_path, image))
+    timepoints = read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg)
     result = compute_lesion_table(timepoints, patient_id=patient_id or Path(str(baseline_image)).stem, **kwargs)
     result.provenance["inputs"] = {
         "baseline_image": str(baseline_image),
@@ -118,6 +115,15 @@ def run_case_files(
         "followup_segmentation": str(followup_seg),
     }
     return result
+
+
+def read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg) -> dict:
+    """{'baseline' / 'followup': (image, segments on its grid)} read from files, as compute_lesion_table takes."""
+    timepoints = {}
+    for name, image_path, seg_path in (("baseline", baseline_image, baseline_seg), ("followup", followup_image, followup_seg)):
+        image = imageio.read_image(image_path)
+        timepoints[name] = (image, imageio.read_segments(seg_path, image))
+    return timepoints
 
 
 def _check_timepoints(timepoints: Mapping[str, Any]) -> None:
