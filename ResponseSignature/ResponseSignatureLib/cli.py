@@ -1,4 +1,4 @@
-"""Command line of the lesion stage: ``extract``, ``sample-data`` and ``demo``.
+"""Command line of the lesion stage: ``extract``, ``recist``, ``feature-maps``, ``sample-data`` and ``demo``.
 
 ``radiomics-response`` (NomogramScoreLib.cli) gathers these with the other stages' sub-commands;
 ``python -m ResponseSignatureLib`` runs just these.
@@ -18,6 +18,7 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     """Add this stage's sub-commands to an argparse sub-parser collection."""
     _add_extract(subparsers)
     _add_recist(subparsers)
+    _add_feature_maps(subparsers)
     sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
     sample.add_argument("outdir", type=Path)
     sample.add_argument("--seed", type=int, default=0)
@@ -78,6 +79,119 @@ def _add_recist(subparsers) -> None:
     recist.add_argument("tables", nargs="+", type=Path, metavar="LESIONS.csv")
     recist.add_argument("--out", type=Path, help="CSV with one row per follow-up")
     recist.set_defaults(func=run_recist)
+
+
+def _add_feature_maps(subparsers) -> None:
+    maps = subparsers.add_parser(
+        "feature-maps",
+        help="voxel-based feature maps of one segment (one NRRD per feature, built-in engine)",
+        description="For every voxel of the segment, the features of the kernel around it, as pyradiomics' "
+        "voxel-based extraction computes them (same names, grids and values). Kernel settings come from the "
+        "parameter file's voxelSetting section: kernelRadius (1), maskedKernel (true), initValue (0: the value "
+        "outside the segment), voxelBatch. Shape features are not voxel-based. IMG: NRRD/NIfTI/MHA file or DICOM "
+        "series folder; MASK: label map or .seg.nrrd on (or resampled to) the image grid.",
+    )
+    maps.add_argument("--image", required=True, type=Path, metavar="IMG")
+    maps.add_argument("--mask", required=True, type=Path, metavar="MASK")
+    maps.add_argument("--label", type=_positive_int, default=None, metavar="N",
+                      help="label value of the segment (default: the parameter file's 'label' setting, else 1)")
+    maps.add_argument("--params", default=None,
+                      help="preset name (ibsi, ligero2021, dercle2020, default) or pyradiomics YAML")
+    maps.add_argument("--out-dir", required=True, type=Path, metavar="DIR",
+                      help="folder for <feature>.nrrd maps and feature_maps.provenance.json")
+    maps.set_defaults(func=run_feature_maps)
+
+
+#: provenance sidecar written beside the maps by ``feature-maps``
+FEATURE_MAPS_PROVENANCE = "feature_maps.provenance.json"
+
+
+def run_feature_maps(args: argparse.Namespace) -> int:
+    """Handler of ``feature-maps``: one NRRD per feature map and a provenance JSON in ``--out-dir``."""
+    from .engine.feature_maps import feature_maps, voxel_settings
+    from .extraction import load_params
+    from .imageio import read_image
+    from .provenance import make_provenance, settings_hash
+    from .tableio import write_json
+
+    image = read_image(args.image)
+    params = _voxel_params(load_params(args.params))
+    label = args.label if args.label is not None else int((params.get("setting") or {}).get("label", 1))
+    segment = _segment_with_label(args.mask, image, label)
+    voxel = voxel_settings(params)
+    count = _voxel_count(segment.mask)
+    print(f"Feature maps of segment '{segment.name}' (label {label}): {count} voxels, kernel radius "
+          f"{voxel['kernelRadius']}, maskedKernel {voxel['maskedKernel']}; Ctrl-C stops", file=sys.stderr)
+    maps = feature_maps(image, segment.mask, params, label=1, progress=TextProgressBar())
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    files = {name: _write_map(result, args.out_dir / f"{name}.nrrd").name for name, result in maps.items()}
+    first = next(iter(maps.values()), None)
+    provenance = make_provenance(
+        engine="built-in", image=str(args.image), mask=str(args.mask), label=label, segment=segment.name,
+        extraction_settings=params, extraction_settings_sha256=settings_hash(params), voxel_settings=voxel,
+        roi_voxels=count, maps=files, map_geometry=_geometry(first) if first is not None else None,
+    )
+    write_json(args.out_dir / FEATURE_MAPS_PROVENANCE, provenance)
+    print(f"{len(files)} feature maps written to {args.out_dir}")
+    return 0
+
+
+def _voxel_count(mask) -> int:
+    """Non-zero voxels of a SimpleITK mask."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    return int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
+
+
+def _voxel_params(params: dict) -> dict:
+    """The pyradiomics part of the parameters; InputError if they ask for Zhao features (not voxel-based)."""
+    from .errors import InputError
+    from .extraction import split_zhao_params
+
+    pyradiomics_part, groups, _ = split_zhao_params(params)
+    if groups:
+        raise InputError("the parameters enable Zhao features (featureClass: zhao), which are not available as "
+                         "feature maps; remove that class or choose another parameter file.")
+    return pyradiomics_part
+
+
+def _segment_with_label(path: Path, image, label: int):
+    """The one segment of a label map / .seg.nrrd whose label value is ``label`` (on the image grid)."""
+    from .errors import InputError
+    from .imageio import read_segments
+
+    segments = read_segments(path, image)
+    found = [segment for segment in segments if segment.label_value == label]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        labels = ", ".join(sorted({str(segment.label_value) for segment in segments}))
+        raise InputError(f"'{path}' has no segment with label {label} (labels present: {labels}); "
+                         "choose one with --label.")
+    names = ", ".join(segment.name for segment in found)
+    raise InputError(f"several segments of '{path}' carry label {label} ({names}); save the segment of interest "
+                     "as a label map to choose it.")
+
+
+def _write_map(result, path: Path) -> Path:
+    """Write one map (compressed NRRD); InputError naming the file if that fails."""
+    import SimpleITK as sitk
+
+    from .errors import InputError
+
+    try:
+        sitk.WriteImage(result, str(path), True)
+    except RuntimeError as exc:
+        raise InputError(f"Cannot write '{path}': {str(exc).strip().splitlines()[0]}") from exc
+    return path
+
+
+def _geometry(result) -> dict:
+    """Grid of a map (all maps of one run share it): size and spacing (x, y, z), origin, direction (LPS)."""
+    return {"size": list(result.GetSize()), "spacing": list(result.GetSpacing()),
+            "origin": list(result.GetOrigin()), "direction": list(result.GetDirection()),
+            "pixel_type": result.GetPixelIDTypeAsString()}
 
 
 def run_recist(args: argparse.Namespace) -> int:

@@ -15,7 +15,11 @@ minimumROIDimensions, minimumROISize, resegmentRange/resegmentMode/resegmentShap
 lbp2DRadius, lbp2DSamples, lbp2DMethod, lbp3DLevels, lbp3DIcosphereRadius, lbp3DIcosphereSubdivision,
 preCrop (for the image types after Wavelet), per-image-type overrides (e.g.
 ``LoG: {sigma: [1, 2], binWidth: 5}``), force2D/force2Ddimension (in-plane neighbourhoods: IBSI 2.5D).
-Not supported (InputError): voxel-based extraction.
+Voxel-based extraction (pyradiomics' ``execute(..., voxelBased=True)``, settings in ``voxelSetting``:
+kernelRadius, maskedKernel, initValue, voxelBatch) is :func:`.feature_maps.feature_maps`: one map per
+feature of firstorder and the texture classes (not shape, as pyradiomics), for every image type above.
+Segment-based extraction ignores a ``voxelSetting`` section, as pyradiomics does.
+Not supported (InputError): the ``ibsi`` class as feature maps (pyradiomics has no such class).
 
 shape2D follows pyradiomics' extractor to the letter: without force2D it is dropped silently; with
 force2D it is computed, skipped or refused (LesionError) per lesion exactly where pyradiomics computes,
@@ -92,8 +96,7 @@ def check_params(params: dict | None) -> None:
         raise InputError(f"image type(s) {', '.join(unsupported)} not supported by the built-in engine "
                          f"(supported: {', '.join(filters.GENERATORS)}); use --engine pyradiomics")
     filter_margin_voxels(image_types, settings, np.ones(3))  # bad filter settings fail here, not per lesion
-    if (params or {}).get("voxelSetting"):
-        raise InputError("voxel-based extraction is not supported by the built-in engine")
+    # a voxelSetting section is ignored here, as pyradiomics ignores it in segment-based extraction
 
 
 def image_features(name: str, arr: np.ndarray, roi: np.ndarray, spacing: np.ndarray, args: dict,

@@ -344,12 +344,13 @@ def needs_resampling(settings: dict) -> bool:
 
 
 def prepare_region(image: sitk.Image, mask: sitk.Image, settings: dict, image_types: dict,
-                   lesion_id: str, classes: dict | None = None) -> Region:
+                   lesion_id: str, classes: dict | None = None, extra_margin: int = 0) -> Region:
     """Checks + crop-first preprocessing of one lesion: returns the working Region.
 
     Order as pyradiomics: label selection, normalisation (whole-image statistics), resampling,
     mask checks; then the crop is widened by the filter margin, and resegmentation is applied.
     ``Region.source`` describes the image pyradiomics would filter, relative to the crop.
+    ``extra_margin``: voxels added to the filter margin (feature maps: the kernel radius).
     """
     check_geometry(image, mask)
     label = int(settings.get("label", 1))
@@ -362,13 +363,13 @@ def prepare_region(image: sitk.Image, mask: sitk.Image, settings: dict, image_ty
     if needs_resampling(settings):
         new_sp = np.array(settings["resampledPixelSpacing"], dtype=float)[::-1]
         new_sp = np.where(new_sp == 0, spacing_kji, new_sp)
-        extra = filter_margin_voxels(image_types, settings, new_sp, classes, source_margin=0)
+        extra = filter_margin_voxels(image_types, settings, new_sp, classes, source_margin=0) + extra_margin
         crop, crop_mask = resample_region(image, mask, lo, hi, settings, norm, extra)
         roi_crop = sitk.GetArrayFromImage(crop_mask) > 0
         source = _resampled_source(image, crop, lo, hi, settings, extra, pointwise)
     else:
         pre_crop = int(settings.get("padDistance", 5)) if settings.get("preCrop", False) else None
-        extra = filter_margin_voxels(image_types, settings, spacing_kji, classes, source_margin=pre_crop)
+        extra = filter_margin_voxels(image_types, settings, spacing_kji, classes, source_margin=pre_crop) + extra_margin
         crop = crop_image(image, lo - extra, hi + extra)
         crop = apply_normalisation(crop, norm, settings)
         c_lo = np.maximum(lo - extra, 0)
