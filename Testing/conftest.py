@@ -31,3 +31,14 @@ def sample_case(tmp_path_factory) -> dict:
     from ResponseSignatureLib.sample_data import make_sample_case
 
     return make_sample_case(tmp_path_factory.mktemp("sample_case"), seed=0, patient_id="sample")
+
+
+@pytest.fixture(scope="session")
+def pyradiomics_cases(shared_data) -> dict:
+    """{case: (image, label map)} of ../shared/data/pyradiomics (brain1, breast1, lung1), read once."""
+    from engine_reference import load_cases
+
+    folder = shared_data / "pyradiomics"
+    if not folder.is_dir():
+        pytest.skip(f"pyradiomics reference cases not found at {folder}")
+    return load_cases(folder)

@@ -30,22 +30,16 @@ from ResponseSignatureLib.engine import check_params, extract_features, filters,
 from ResponseSignatureLib.errors import InputError  # noqa: E402
 
 radiomics = pytest.importorskip("radiomics", reason="pyradiomics is the reference for these tests")
-from radiomics import featureextractor  # noqa: E402
+from engine_reference import CASES, assert_parity, bbox_crop, pyradiomics_features  # noqa: E402
 
 radiomics.setVerbosity(40)
-CASES = ["brain1", "breast1", "lung1"]
 TEXTURE = {"firstorder": None, "glcm": None, "glszm": None}
 POINTWISE = {"Square": {}, "SquareRoot": {}, "Logarithm": {}, "Exponential": {}}
-TOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def cases(shared_data):
-    folder = shared_data / "pyradiomics"
-    if not folder.is_dir():
-        pytest.skip(f"pyradiomics reference cases not found at {folder}")
-    return {c: (sitk.ReadImage(str(folder / f"{c}_image.nrrd")), sitk.ReadImage(str(folder / f"{c}_label.nrrd")))
-            for c in CASES}
+def cases(pyradiomics_cases):
+    return pyradiomics_cases
 
 
 @pytest.fixture
@@ -66,44 +60,11 @@ def skimage_lbp():
     return feature.local_binary_pattern
 
 
-def pyradiomics_features(image, mask, params) -> dict:
-    p = {k: dict(v) if isinstance(v, dict) else v for k, v in params.items()}
-    p["setting"] = dict(p.get("setting", {}), additionalInfo=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # scikit-image on float images, SciPy deprecations
-        out = featureextractor.RadiomicsFeatureExtractor(p).execute(image, mask)
-    return {k: float(v) for k, v in out.items() if not k.startswith("diagnostics_")}
-
-
-def assert_parity(ref: dict, ours: dict) -> dict:
-    """Same names, relative difference <= TOL; returns the largest relative difference per image."""
-    assert set(ref) == set(ours), (sorted(set(ref) - set(ours))[:5], sorted(set(ours) - set(ref))[:5])
-    worst: dict[str, float] = {}
-    bad = []
-    for k, a in ref.items():
-        b = ours[k]
-        if np.isnan(a) and np.isnan(b):
-            continue
-        rel = abs(a - b) / max(abs(a), 1e-12) if abs(a - b) > 1e-12 else 0.0
-        if not rel <= TOL:
-            bad.append((k, a, b, rel))
-        image = k.split("_")[0]
-        worst[image] = max(worst.get(image, 0.0), rel)
-    assert not bad, bad[:10]
-    return worst
-
-
 def check(image, mask, params, images: set) -> dict:
     """pyradiomics and the engine on the same input; the derived images must be exactly ``images``."""
     ref = pyradiomics_features(image, mask, params)
     assert {k.split("_")[0] for k in ref} == images
     return assert_parity(ref, extract_features(image, mask, params))
-
-
-def bbox_crop(image, mask, margin_vox):
-    lo, hi = preprocess.roi_bbox(sitk.GetArrayViewFromImage(mask) == 1, "test")
-    m = np.asarray(margin_vox)
-    return preprocess.crop_image(image, lo - m, hi + m), preprocess.crop_image(mask, lo - m, hi + m)
 
 
 # ---------------------------------------------------------------------------------------------

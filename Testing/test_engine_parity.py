@@ -26,50 +26,15 @@ from ResponseSignatureLib.engine import extract_features, preprocess  # noqa: E4
 from ResponseSignatureLib.errors import InputError, LesionError  # noqa: E402
 
 radiomics = pytest.importorskip("radiomics", reason="pyradiomics is the reference for these tests")
-from radiomics import featureextractor  # noqa: E402
+from engine_reference import CASES, assert_parity, bbox_crop, pyradiomics_features  # noqa: E402
 
 radiomics.setVerbosity(40)
-CASES = ["brain1", "breast1", "lung1"]
 ALL_CLASSES = {c: None for c in ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")}
-TOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def cases(shared_data):
-    folder = shared_data / "pyradiomics"
-    if not folder.is_dir():
-        pytest.skip(f"pyradiomics reference cases not found at {folder}")
-    return {c: (sitk.ReadImage(str(folder / f"{c}_image.nrrd")), sitk.ReadImage(str(folder / f"{c}_label.nrrd")))
-            for c in CASES}
-
-
-def pyradiomics_features(image, mask, params) -> dict:
-    p = {k: dict(v) if isinstance(v, dict) else v for k, v in params.items()}
-    p["setting"] = dict(p.get("setting", {}), additionalInfo=False)
-    out = featureextractor.RadiomicsFeatureExtractor(p).execute(image, mask)
-    return {k: float(v) for k, v in out.items() if not k.startswith("diagnostics_")}
-
-
-def assert_parity(ref: dict, ours: dict, skip_prefix: tuple = ()) -> int:
-    ref = {k: v for k, v in ref.items() if not k.startswith(skip_prefix) or not skip_prefix}
-    ours = {k: v for k, v in ours.items() if not k.startswith(skip_prefix) or not skip_prefix}
-    assert set(ref) == set(ours), (sorted(set(ref) - set(ours))[:5], sorted(set(ours) - set(ref))[:5])
-    bad = []
-    for k, a in ref.items():
-        b = ours[k]
-        if np.isnan(a) and np.isnan(b):
-            continue
-        rel = abs(a - b) / max(abs(a), 1e-12)
-        if not rel <= TOL and abs(a - b) > 1e-12:
-            bad.append((k, a, b, rel))
-    assert not bad, bad[:10]
-    return len(ref)
-
-
-def bbox_crop(image, mask, margin_vox):
-    lo, hi = preprocess.roi_bbox(sitk.GetArrayViewFromImage(mask) == 1, "test")
-    m = np.asarray(margin_vox)
-    return preprocess.crop_image(image, lo - m, hi + m), preprocess.crop_image(mask, lo - m, hi + m)
+def cases(pyradiomics_cases):
+    return pyradiomics_cases
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,8 +44,7 @@ def bbox_crop(image, mask, margin_vox):
 def test_original_defaults(cases, case):
     image, mask = cases[case]
     params = {"featureClass": ALL_CLASSES}
-    n = assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params))
-    assert n == 107
+    assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params), n_features=107)
 
 
 VARIANTS = {
@@ -101,7 +65,7 @@ VARIANTS = {
 def test_original_setting_variants(cases, case, variant):
     image, mask = bbox_crop(*cases[case], 3)  # same crop for both: faster, same voxels
     params = {"featureClass": ALL_CLASSES, "setting": VARIANTS[variant]}
-    assert assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params)) == 107
+    assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params), n_features=107)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -124,7 +88,7 @@ def test_resegmentation(cases, case, mode, rng):
     # shape excluded: pyradiomics truncates the shape mask to the resegmented bounding box (see module doc)
     ref = {k: v for k, v in pyradiomics_features(image, mask, params).items() if "_shape_" not in k}
     ours = {k: v for k, v in extract_features(image, mask, params).items() if "_shape_" not in k}
-    assert assert_parity(ref, ours) == 93
+    assert_parity(ref, ours, n_features=93)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,8 +104,7 @@ def test_log_and_wavelet_same_crop(cases, case):
     image, mask = cases[case]
     margin = np.ceil(15.0 / np.array(image.GetSpacing()[::-1])).astype(int)
     image, mask = bbox_crop(image, mask, margin)
-    n = assert_parity(pyradiomics_features(image, mask, FULL), extract_features(image, mask, FULL))
-    assert n == 1316
+    assert_parity(pyradiomics_features(image, mask, FULL), extract_features(image, mask, FULL), n_features=1316)
 
 
 def test_wavelet_options_same_crop(cases):
@@ -192,7 +155,7 @@ def test_resampling(cases, case, setting):
     """Whole scan in for both: same grid (anchored to the image), B-spline prefilter on crop + 14 voxels."""
     image, mask = cases[case]
     params = {"featureClass": ALL_CLASSES, "setting": RESAMPLING[setting]}
-    assert assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params)) == 107
+    assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params), n_features=107)
 
 
 def test_resampling_with_wavelet_same_region(cases):
@@ -235,7 +198,7 @@ def test_synthetic_edge_cases(kind, setting):
     """Flat ROI, single slice, two diagonal voxels, one sagittal plane, float image: thin-ROI rules."""
     image, mask = _synthetic(kind)
     params = {"featureClass": ALL_CLASSES, "setting": setting}
-    assert assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params)) == 107
+    assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params), n_features=107)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,49 +26,28 @@ import SimpleITK as sitk
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
 
 from ResponseSignatureLib import engine  # noqa: E402
-from ResponseSignatureLib.engine import check_params, extract_features, preprocess, shape2d  # noqa: E402
+from ResponseSignatureLib.engine import check_params, extract_features, shape2d  # noqa: E402
 from ResponseSignatureLib.errors import InputError, LesionError  # noqa: E402
 
 radiomics = pytest.importorskip("radiomics", reason="pyradiomics is the reference for these tests")
-from radiomics import featureextractor, imageoperations  # noqa: E402
+from radiomics import imageoperations  # noqa: E402
+from engine_reference import CASES, assert_parity, bbox_crop, pyradiomics_features  # noqa: E402
 from radiomics.shape2D import RadiomicsShape2D  # noqa: E402
 
 radiomics.setVerbosity(40)
-CASES = ["brain1", "breast1", "lung1"]
 ALL_CLASSES = {c: None for c in ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")}
 ALL_SHAPE2D = ["MeshSurface", "PixelSurface", "Perimeter", "PerimeterSurfaceRatio", "Sphericity",
                "SphericalDisproportion", "MaximumDiameter", "MajorAxisLength", "MinorAxisLength", "Elongation"]
-TOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def cases(shared_data):
-    folder = shared_data / "pyradiomics"
-    if not folder.is_dir():
-        pytest.skip(f"pyradiomics reference cases not found at {folder}")
-    return {c: (sitk.ReadImage(str(folder / f"{c}_image.nrrd")), sitk.ReadImage(str(folder / f"{c}_label.nrrd")))
-            for c in CASES}
-
-
-def pyradiomics_features(image, mask, params) -> dict:
-    p = {k: dict(v) if isinstance(v, dict) else v for k, v in params.items()}
-    p["setting"] = dict(p.get("setting", {}), additionalInfo=False)
-    out = featureextractor.RadiomicsFeatureExtractor(p).execute(image, mask)
-    return {k: float(v) for k, v in out.items() if not k.startswith("diagnostics_")}
+def cases(pyradiomics_cases):
+    return pyradiomics_cases
 
 
 def max_rel_diff(ref: dict, ours: dict) -> float:
-    """Largest relative difference over the features of ``ref``; asserts both name the same features."""
-    assert set(ref) == set(ours), (sorted(set(ref) - set(ours))[:5], sorted(set(ours) - set(ref))[:5])
-    worst = 0.0
-    for k, a in ref.items():
-        b = ours[k]
-        if np.isnan(a) and np.isnan(b):
-            continue
-        rel = abs(a - b) / max(abs(a), 1e-12)
-        assert rel <= TOL or abs(a - b) <= 1e-12, (k, a, b, rel)
-        worst = max(worst, rel)
-    return worst
+    """Largest relative difference over the features of ``ref`` (asserts parity, see engine_reference)."""
+    return max(assert_parity(ref, ours).values(), default=0.0)
 
 
 def fullest_slice(mask: sitk.Image, axis: int) -> sitk.Image:
@@ -82,13 +61,6 @@ def fullest_slice(mask: sitk.Image, axis: int) -> sitk.Image:
     out = sitk.GetImageFromArray(keep)
     out.CopyInformation(mask)
     return out
-
-
-def bbox_crop(image, mask, margin_vox: int):
-    """Image and mask cropped to the ROI box + ``margin_vox``: same voxels for both engines, faster."""
-    lo, hi = preprocess.roi_bbox(sitk.GetArrayViewFromImage(mask) == 1, "test")
-    return preprocess.crop_image(image, lo - margin_vox, hi + margin_vox), \
-        preprocess.crop_image(mask, lo - margin_vox, hi + margin_vox)
 
 
 def shape2d_params(axis: int, names=None, **settings) -> dict:
