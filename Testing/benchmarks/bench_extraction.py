@@ -41,7 +41,7 @@ def synthetic_ct(seed: int = 0):
     centres_mm = [(130.0, 200.0, 60.0), (250.0, 160.0, 125.0), (200.0, 280.0, 170.0)]  # x, y, z
     masks = []
     for diameter, centre in zip(LESION_DIAMETERS_MM, centres_mm):
-        masks.append(_add_lesion(ct, diameter / 2, centre, rng))
+        masks.append(add_lesion(ct, diameter / 2, centre, rng))
     image = sitk.GetImageFromArray(ct)
     image.SetSpacing(CT_SPACING)
     named = []
@@ -52,7 +52,7 @@ def synthetic_ct(seed: int = 0):
     return image, named
 
 
-def _add_lesion(ct: np.ndarray, radius: float, centre_mm, rng) -> np.ndarray:
+def add_lesion(ct: np.ndarray, radius: float, centre_mm, rng) -> np.ndarray:
     """Paint a textured sphere into ``ct`` (in place) and return its 0/1 mask."""
     spacing = np.array(CT_SPACING)[::-1]  # z, y, x
     centre = np.array(centre_mm)[::-1] / spacing

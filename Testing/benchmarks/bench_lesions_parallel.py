@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO / "ResponseSignature"))
 
 from ResponseSignatureLib import imageio, measure, pipeline  # noqa: E402
 from ResponseSignatureLib.extraction import FeatureExtractor, load_params  # noqa: E402
+from bench_extraction import CT_SPACING, add_lesion  # noqa: E402  (same synthetic CT and lesions)
 
-CT_SPACING = (0.78, 0.78, 2.5)
 SHAPE = (100, 512, 512)  # z, y, x
 DIAMETERS_MM = (10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
 CENTRES_MM = [(120.0, 200.0, 50.0), (300.0, 150.0, 80.0), (200.0, 320.0, 110.0),
@@ -47,7 +47,7 @@ def timepoint(seed: int, scale: float):
     body = ((x - 256) / 220.0) ** 2 + ((y - 256) / 170.0) ** 2 < 1
     ct = np.where(body, 40, -1000).astype(np.int16)[None].repeat(SHAPE[0], axis=0)
     ct += rng.normal(0, 15, SHAPE).astype(np.int16)
-    masks = [_add_lesion(ct, scale * d / 2, c, rng) for d, c in zip(DIAMETERS_MM, CENTRES_MM)]
+    masks = [add_lesion(ct, scale * d / 2, c, rng) for d, c in zip(DIAMETERS_MM, CENTRES_MM)]
     image = sitk.GetImageFromArray(ct)
     image.SetSpacing(CT_SPACING)
     segments = []
@@ -56,25 +56,6 @@ def timepoint(seed: int, scale: float):
         mask.CopyInformation(image)
         segments.append(imageio.Segment(f"lesion_{diameter:.0f}mm", mask))
     return image, segments
-
-
-def _add_lesion(ct: np.ndarray, radius: float, centre_mm, rng) -> np.ndarray:
-    """Paint a textured sphere into ``ct`` (in place) and return its 0/1 mask."""
-    spacing = np.array(CT_SPACING)[::-1]
-    centre = np.array(centre_mm)[::-1] / spacing
-    half = np.ceil(radius / spacing).astype(int) + 2
-    lo, hi = (centre - half).astype(int), (centre + half).astype(int) + 1
-    box = tuple(slice(a, b) for a, b in zip(lo, hi))
-    grid = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi)], indexing="ij")
-    inside = np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grid, centre, spacing))) < radius
-    noise = sitk.GetImageFromArray(rng.normal(0, 1, inside.shape))
-    noise.SetSpacing(CT_SPACING)
-    texture = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(noise, 2.0))
-    patch = ct[box]
-    patch[inside] = (90 + 30 * texture / texture.std())[inside].astype(np.int16)
-    mask = np.zeros(ct.shape, np.uint8)
-    mask[box][inside] = 1
-    return mask
 
 
 def run_whole_scan(timepoints, params):
