@@ -28,7 +28,7 @@ force2Ddimension 0, sagittal slices with 2; never with 1).
 
 How it differs from pyradiomics, by design (same voxels give the same values to ~1e-12):
 - crop first: the scan is cropped to the ROI box + a margin before filtering or resampling. LoG margin
-  max(15 mm, 4 sigma_max) + 1 voxel, wavelet margin ``dec_len * 2**levels + 1`` voxels. Filtered
+  max(15 mm, 5 sigma) + 1 voxel per sigma, wavelet margin ``dec_len * 2**levels + 1`` voxels. Filtered
   values inside the ROI therefore differ slightly from pyradiomics filtering the whole scan (the
   residual is the far tail of the filter; pyradiomics with preCrop uses only a 5-voxel pad, which
   changes LoG features by up to ~50 %).

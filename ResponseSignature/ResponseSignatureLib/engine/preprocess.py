@@ -151,8 +151,8 @@ def filter_margin_voxels(image_types: dict, settings: dict, spacing_kji: np.ndar
                          classes: dict | None = None, source_margin: int | None = None) -> np.ndarray:
     """Per-axis crop margin (voxels) from the filter supports; 0 for the Original image only.
 
-    LoG: the largest sigma's margin, max(LOG_MIN_MARGIN_MM, 4 sigma) + 1 voxel (each sigma is then
-    filtered on its own sub-crop, see ``filters.log``). Wavelet: ``dec_len * 2**levels + 1`` voxels
+    LoG: the largest sigma's margin, max(LOG_MIN_MARGIN_MM, LOG_SIGMA_FACTOR * sigma) + 1 voxel (each
+    sigma is then filtered on its own sub-crop, see ``filters.log``). Wavelet: ``dec_len * 2**levels + 1`` voxels
     (none across the slices with force2D). Square, SquareRoot, Logarithm, Exponential: none (voxel by
     voxel). Gradient, LBP2D, LBP3D: see ``filters.neighbourhood_margin_voxels``, at most
     ``source_margin``: they read only the image pyradiomics filters, which reaches that far beyond the
