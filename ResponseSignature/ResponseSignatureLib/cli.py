@@ -99,6 +99,8 @@ def _add_feature_maps(subparsers) -> None:
                       help="preset name (ibsi, ligero2021, dercle2020, default) or pyradiomics YAML")
     maps.add_argument("--out-dir", required=True, type=Path, metavar="DIR",
                       help="folder for <feature>.nrrd maps and feature_maps.provenance.json")
+    maps.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
+                      help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
     maps.set_defaults(func=run_feature_maps)
 
 
@@ -108,8 +110,8 @@ FEATURE_MAPS_PROVENANCE = "feature_maps.provenance.json"
 
 def run_feature_maps(args: argparse.Namespace) -> int:
     """Handler of ``feature-maps``: one NRRD per feature map and a provenance JSON in ``--out-dir``."""
-    from .engine.feature_maps import feature_maps, voxel_settings
-    from .extraction import load_params
+    from .engine.feature_maps import voxel_settings
+    from .extraction import compute_feature_maps, load_params
     from .imageio import read_image
     from .provenance import make_provenance, settings_hash
     from .tableio import write_json
@@ -122,12 +124,12 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     count = _voxel_count(segment.mask)
     print(f"Feature maps of segment '{segment.name}' (label {label}): {count} voxels, kernel radius "
           f"{voxel['kernelRadius']}, maskedKernel {voxel['maskedKernel']}; Ctrl-C stops", file=sys.stderr)
-    maps = feature_maps(image, segment.mask, params, label=1, progress=TextProgressBar())
+    maps = compute_feature_maps(image, segment.mask, params, engine=args.engine, progress=TextProgressBar())
     args.out_dir.mkdir(parents=True, exist_ok=True)
     files = {name: _write_map(result, args.out_dir / f"{name}.nrrd").name for name, result in maps.items()}
     first = next(iter(maps.values()), None)
     provenance = make_provenance(
-        engine="built-in", image=str(args.image), mask=str(args.mask), label=label, segment=segment.name,
+        engine=args.engine, image=str(args.image), mask=str(args.mask), label=label, segment=segment.name,
         extraction_settings=params, extraction_settings_sha256=settings_hash(params), voxel_settings=voxel,
         roi_voxels=count, maps=files, map_geometry=_geometry(first) if first is not None else None,
     )

@@ -59,6 +59,7 @@ import SimpleITK as sitk
 import yaml
 
 from .errors import InputError, LesionError
+from .progress import report
 
 ENGINES = ("builtin", "pyradiomics")
 DEFAULT_ENGINE = "builtin"
@@ -526,6 +527,35 @@ def _make_backend(engine: str, params: dict):
         except ImportError:
             raise InputError("the pyradiomics engine is not installed: pip install 'radiomics-response[pyradiomics]' "
                              "or use the built-in engine") from None
+    raise InputError(f"unknown feature engine '{engine}': expected one of {', '.join(ENGINES)}")
+
+
+def compute_feature_maps(image: sitk.Image, mask: sitk.Image, params: dict, engine: str = DEFAULT_ENGINE,
+                         progress=None, should_cancel=None) -> dict[str, sitk.Image]:
+    """Voxel-based feature maps (feature name -> image) of the 0/1 ``mask`` with the chosen engine.
+
+    'builtin': ``engine.feature_maps`` (progress, cancellation per batch of voxels); 'pyradiomics':
+    ``execute(..., voxelBased=True)`` (one step: progress only at start and end, no cancellation).
+    """
+    if engine == "builtin":
+        from .engine.feature_maps import feature_maps
+
+        return feature_maps(image, mask, params, label=1, progress=progress, should_cancel=should_cancel)
+    if engine == "pyradiomics":
+        try:
+            _quiet_pyradiomics()
+            from radiomics import featureextractor
+        except ImportError:
+            raise InputError("the pyradiomics engine is not installed: pip install 'radiomics-response[pyradiomics]' "
+                             "or use the built-in engine") from None
+        report(progress, 0.0, "pyradiomics voxel-based extraction")
+        try:
+            result = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(params)).execute(image, mask, label=1,
+                                                                                               voxelBased=True)
+        except (ValueError, RuntimeError) as exc:
+            raise InputError(f"pyradiomics could not compute feature maps: {exc}") from exc
+        report(progress, 1.0, "feature maps ready")
+        return {name: value for name, value in result.items() if isinstance(value, sitk.Image)}
     raise InputError(f"unknown feature engine '{engine}': expected one of {', '.join(ENGINES)}")
 
 
