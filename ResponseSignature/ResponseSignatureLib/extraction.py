@@ -268,19 +268,15 @@ def _mask_bbox(mask: sitk.Image, lesion_id: str, timepoint) -> tuple[np.ndarray,
 
     Raises LesionError for an empty or one-voxel mask.
     """
-    arr = sitk.GetArrayViewFromImage(mask)
-    count = int(np.count_nonzero(arr))
-    if count == 0:
-        raise LesionError(lesion_id, "the segment is empty (no voxel inside the mask)", timepoint)
-    if count == 1:
+    from .engine.preprocess import roi_bbox
+
+    try:
+        lower, upper = roi_bbox(sitk.GetArrayViewFromImage(mask), lesion_id)  # non-zero voxels, k-j-i
+    except LesionError:
+        raise LesionError(lesion_id, "the segment is empty (no voxel inside the mask)", timepoint) from None
+    if np.array_equal(lower, upper):  # a one-voxel box holds one voxel
         raise LesionError(lesion_id, "one voxel: too small for radiomic features", timepoint)
-    lower, upper = [], []
-    for axis in (2, 1, 0):  # numpy (k, j, i) -> (x, y, z)
-        others = tuple(a for a in range(arr.ndim) if a != axis)
-        hits = np.flatnonzero(np.any(arr, axis=others))
-        lower.append(hits[0])
-        upper.append(hits[-1])
-    return np.array(lower), np.array(upper)
+    return lower[::-1], upper[::-1]
 
 
 def _crop(image: sitk.Image, lower, upper) -> sitk.Image:

@@ -34,6 +34,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from . import imageio, lesion_table, matching, measure, recist
+from .engine.preprocess import roi_bbox
 from .errors import InputError, LesionError
 from .extraction import DEFAULT_ENGINE, FeatureExtractor, load_params
 from .progress import CancelCallback, ProgressCallback, check_cancel, report
@@ -356,16 +357,13 @@ def _nonzero_box(mask) -> tuple[np.ndarray, np.ndarray] | None:
     """Inclusive (lower, upper) (x, y, z) index bounds of the mask's non-zero voxels; None if empty.
 
     Non-zero, as measure_lesion and the extractors select the lesion (the built-in engine's
-    ``== 1`` is a subset); one pass over the mask, then only the slab holding the lesion.
+    ``== 1`` is a subset).
     """
-    arr = sitk.GetArrayViewFromImage(mask)
-    slices = np.flatnonzero(arr.reshape(arr.shape[0], -1).any(axis=1))
-    if slices.size == 0:
+    try:
+        lower, upper = roi_bbox(sitk.GetArrayViewFromImage(mask), "mask")
+    except LesionError:
         return None
-    slab = arr[slices[0]:slices[-1] + 1]
-    rows = np.flatnonzero(slab.any(axis=(0, 2)))
-    cols = np.flatnonzero(slab.any(axis=(0, 1)))
-    return np.array([cols[0], rows[0], slices[0]]), np.array([cols[-1], rows[-1], slices[-1]])
+    return lower[::-1], upper[::-1]
 
 
 def _region(image, lower, upper):

@@ -119,6 +119,7 @@ def check_geometry(image: sitk.Image, mask: sitk.Image) -> None:
 def roi_bbox(roi: np.ndarray, lesion_id: str) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive (lower, upper) k-j-i bounds of the ROI; LesionError if it is empty.
 
+    ``roi``: boolean, or any array whose non-zero voxels are the ROI (e.g. a mask's array view).
     One pass over the whole array (slice projection), then only the slabs that hold the ROI.
     """
     hits = np.flatnonzero(roi.reshape(roi.shape[0], -1).any(1))
