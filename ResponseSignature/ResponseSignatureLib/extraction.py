@@ -67,14 +67,9 @@ DEFAULT_PRESET = "default"
 FILTER_MARGIN_MM = 15.0
 LOG_MARGIN_SIGMAS = 6.0
 BSPLINE_MARGIN_VOXELS = 24
-GLOBAL_SCALE_FILTERS = ("Square", "SquareRoot", "Logarithm", "Exponential")
 #: voxels added to ``FeatureExtractor.input_margin`` beyond what the backends say they read: a crop
 #: larger than needed changes nothing (the backends cut their own crop from it), one too small would
 INPUT_SAFETY_VOXELS = 2
-#: image types for which the built-in engine computes the same values on a crop as on the whole scan
-#: (they read only the ROI box + filter margin, and no scan index or scan-wide value); checked bit
-#: for bit by Testing/test_parallel_lesions.py. Others make ``input_margin`` None (whole scan).
-CROP_SAFE_IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Gradient")
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +298,9 @@ def _setting(params: dict, name: str, default=None):
 
 def needs_whole_image(params: dict) -> bool:
     """True if a filter scales by the whole image's maximum (then cropping would change it)."""
-    return any(name in GLOBAL_SCALE_FILTERS for name in _enabled_image_types(params))
+    from .engine.preprocess import POINTWISE_IMAGE_TYPES  # scaled by the image's max |x|
+
+    return any(name in POINTWISE_IMAGE_TYPES for name in _enabled_image_types(params))
 
 
 def crop_margin(params: dict, spacing) -> np.ndarray:
@@ -493,20 +490,13 @@ class _BuiltinBackend:
     def input_margin(self, spacing) -> np.ndarray | None:
         """Voxels (x, y, z) around the lesion box the engine reads; None if it reads the whole scan.
 
-        Asks the engine itself (``preprocess.filter_margin_voxels``, the margin ``prepare_region``
-        crops with), so that a change of the engine's margins is followed here. Normalisation
-        (whole-scan statistics) and resampling (grid anchored to the whole scan) read the whole scan.
-        So may image types other than CROP_SAFE_IMAGE_TYPES (the pointwise ones scale by the scan's
-        maximum; Gradient and LBP place their window, LBP its sample points, in scan indices): None.
+        The engine's own rule (``preprocess.input_margin_voxels``), so a change of its margins or
+        image types is followed here.
         """
-        from .engine.preprocess import filter_margin_voxels, needs_resampling, split_params
+        from .engine.preprocess import input_margin_voxels
 
-        settings, image_types, classes = split_params(self.params, label=1)
-        if (settings.get("normalize") or needs_resampling(settings)
-                or set(image_types) - set(CROP_SAFE_IMAGE_TYPES)):
-            return None
-        spacing_kji = np.asarray(spacing, dtype=float)[::-1]
-        return np.asarray(filter_margin_voxels(image_types, settings, spacing_kji, classes), dtype=int)[::-1]
+        margin = input_margin_voxels(self.params, np.asarray(spacing, dtype=float)[::-1])
+        return None if margin is None else margin[::-1]
 
     def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
         """Features of the 0/1 mask (label 1: our masks hold one lesion each)."""

@@ -390,6 +390,21 @@ def prepare_region(image: sitk.Image, mask: sitk.Image, settings: dict, image_ty
 # ----------------------------------------------------------------------------------------------
 #: image types whose values are rescaled by the largest |value| of the image pyradiomics filters
 POINTWISE_IMAGE_TYPES = ("Square", "SquareRoot", "Logarithm", "Exponential")
+#: image types whose values on a crop equal those on the whole scan: they read only the ROI box + their
+#: margin, no scan-wide value (the pointwise types scale by the scan's max |x|) and no scan index (LBP
+#: places its samples in scan indices); checked bit for bit by Testing/test_parallel_lesions.py
+CROP_SAFE_IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Gradient")
+
+
+def input_margin_voxels(params: dict | None, spacing_kji: np.ndarray) -> np.ndarray | None:
+    """Voxels (k, j, i) around the ROI box that ``extract_features`` reads (the margin ``prepare_region``
+    crops with), or None when its features depend on the whole scan: normalisation (scan statistics),
+    resampling (grid anchored to the scan) or an image type outside CROP_SAFE_IMAGE_TYPES.
+    """
+    settings, image_types, classes = split_params(params, label=1)
+    if settings.get("normalize") or needs_resampling(settings) or set(image_types) - set(CROP_SAFE_IMAGE_TYPES):
+        return None
+    return np.asarray(filter_margin_voxels(image_types, settings, spacing_kji, classes), dtype=int)
 
 
 @dataclass
