@@ -745,18 +745,23 @@ def _rl_joint(fn: Callable):
     return lambda c: np.sum(fn(c.p, c.i[..., None] ** 2, c.j[:, None] ** 2), (1, 2)) / c.nr
 
 
-def _rl_variance(marginal: str, vector: str):
-    def feature(c: RunBatch) -> np.ndarray:
-        pm = getattr(c, marginal) / c.nr[:, None, :]
+def _marginal_variance(marginal: str, vector: str, total: str):
+    """Variance of ``vector`` (gray levels or lengths) under a marginal, normalised by ``total``
+    (run counts per direction for GLRLM, zone counts for GLSZM/GLDM)."""
+    def feature(c) -> np.ndarray:
+        pm = getattr(c, marginal) / np.expand_dims(getattr(c, total), 1)
         v = getattr(c, vector)
         u = np.sum(pm * v, 1, keepdims=True)
         return np.sum(pm * (v - u) ** 2, 1)
     return feature
 
 
-def _rl_entropy(c: RunBatch) -> np.ndarray:
-    p = c.p / c.nr[:, None, None, :]
-    return -np.sum(p * np.log2(p + EPS), (1, 2))
+def _matrix_entropy(total: str):
+    """Entropy of the normalised matrix (``total`` as in ``_marginal_variance``)."""
+    def feature(c) -> np.ndarray:
+        p = c.p / np.expand_dims(getattr(c, total), (1, 2))
+        return -np.sum(p * np.log2(p + EPS), (1, 2))
+    return feature
 
 
 GLRLM = {
@@ -767,9 +772,9 @@ GLRLM = {
     "RunLengthNonUniformity": lambda c: np.sum(c.pr ** 2, 1) / c.nr,
     "RunLengthNonUniformityNormalized": lambda c: np.sum(c.pr ** 2, 1) / c.nr ** 2,
     "RunPercentage": lambda c: c.nr / np.sum(c.pr * c.j, 1),
-    "GrayLevelVariance": _rl_variance("pg", "i"),
-    "RunVariance": _rl_variance("pr", "j"),
-    "RunEntropy": _rl_entropy,
+    "GrayLevelVariance": _marginal_variance("pg", "i", "nr"),
+    "RunVariance": _marginal_variance("pr", "j", "nr"),
+    "RunEntropy": _matrix_entropy("nr"),
     "LowGrayLevelRunEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nr,
     "HighGrayLevelRunEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nr,
     "ShortRunLowGrayLevelEmphasis": _rl_joint(lambda p, i2, j2: p / (i2 * j2)),
@@ -867,20 +872,6 @@ def _zone_joint(fn: Callable):
     return lambda c: np.sum(fn(c.p, c.i[:, :, None] ** 2, c.j[:, None, :] ** 2), (1, 2)) / c.nz
 
 
-def _zone_variance(marginal: str, vector: str):
-    def feature(c: ZoneBatch) -> np.ndarray:
-        pm = getattr(c, marginal) / c.nz[:, None]
-        v = getattr(c, vector)
-        u = np.sum(pm * v, 1, keepdims=True)
-        return np.sum(pm * (v - u) ** 2, 1)
-    return feature
-
-
-def _zone_entropy(c: ZoneBatch) -> np.ndarray:
-    p = c.p / c.nz[:, None, None]
-    return -np.sum(p * np.log2(p + EPS), (1, 2))
-
-
 _ZONE_COMMON = {
     "SmallEmphasis": lambda c: np.sum(c.ps / c.j ** 2, 1) / c.nz,
     "LargeEmphasis": lambda c: np.sum(c.ps * c.j ** 2, 1) / c.nz,
@@ -888,9 +879,9 @@ _ZONE_COMMON = {
     "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2, 1) / c.nz ** 2,
     "NonUniformity": lambda c: np.sum(c.ps ** 2, 1) / c.nz,
     "NonUniformityNormalized": lambda c: np.sum(c.ps ** 2, 1) / c.nz ** 2,
-    "GrayLevelVariance": _zone_variance("pg", "i"),
-    "Variance": _zone_variance("ps", "j"),
-    "Entropy": _zone_entropy,
+    "GrayLevelVariance": _marginal_variance("pg", "i", "nz"),
+    "Variance": _marginal_variance("ps", "j", "nz"),
+    "Entropy": _matrix_entropy("nz"),
     "LowGrayLevelEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nz,
     "HighGrayLevelEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nz,
     "SmallLowGrayLevelEmphasis": _zone_joint(lambda p, i2, j2: p / (i2 * j2)),
