@@ -59,7 +59,8 @@ def _recursive_pass(values: np.ndarray, spacing: list, axis: int, order, sigma_m
 
 
 def _restrict(data: np.ndarray, axis: int, box: tuple) -> np.ndarray:
-    """``data`` cut to the box along ``axis`` (later passes need no other lines)."""
+    """``data`` cut to the box along ``axis``, right after the pass along it (later passes need no
+    other lines; each term passes along each axis once, from the uncut crop)."""
     index = [slice(None)] * data.ndim
-    index[axis] = box[axis] if data.shape[axis] != box[axis].stop - box[axis].start else slice(None)
+    index[axis] = box[axis]
     return data[tuple(index)]
