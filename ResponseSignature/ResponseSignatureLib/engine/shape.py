@@ -37,8 +37,6 @@ def _triangle_arrays():
 
 
 _TRI_CONF, _TRI_EDGES = _triangle_arrays()
-#: below this many candidate points the diameter search skips the convex hull
-HULL_MIN_POINTS = 400
 
 
 def _config_tables(spacing: np.ndarray):
@@ -119,42 +117,112 @@ def _line_extremes(pts: np.ndarray, along: int, fixed: list[int]) -> np.ndarray:
     return keep
 
 
-def _max_sq_distance(phys: np.ndarray) -> float:
-    """Largest squared pairwise distance (see ``_max_sq_distance_per_group``)."""
-    return _max_sq_distance_per_group(phys, np.zeros(len(phys), dtype=np.int64))
+#: reach pruning (``_prune``): directions of the first pass, and of the pass after the hull
+PRUNE_DIRECTIONS = (64, 512)
+#: above this many points after the first pass, the 3D search keeps the convex hull's vertices
+HULL_MIN_POINTS = 400
+#: directions of the in-plane search (a half circle; covering angle pi / (2 n))
+PLANE_DIRECTIONS = 16
 
 
-def _hull(phys: np.ndarray) -> np.ndarray:
-    """Vertices of the convex hull (all points when few: the pair search is then cheaper than qhull)."""
-    if len(phys) <= HULL_MIN_POINTS:
-        return phys
+@lru_cache(maxsize=4)
+def _direction_set(n: int) -> tuple[np.ndarray, float]:
+    """``n`` unit vectors spread over the sphere and the cosine of their covering angle.
+
+    Every unit vector lies within the covering angle of one of them. The angle is the largest
+    circumradius of the triangles of their convex hull (the spherical Delaunay triangles): the point
+    farthest from all directions is a Voronoi vertex, i.e. such a circumcentre.
+    """
+    from scipy.spatial import ConvexHull
+
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    r = np.sqrt(1 - z * z)
+    phi = np.pi * (3 - np.sqrt(5)) * i  # Fibonacci sphere
+    u = np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+    a, b, c = (u[ConvexHull(u).simplices[:, k]] for k in range(3))
+    normal = np.cross(b - a, c - a)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    cos_cover = float(np.abs(np.einsum("ij,ij->i", normal, a)).min())
+    u.setflags(write=False)  # cached: shared by every call
+    return u, cos_cover
+
+
+def _sq_norm(d: np.ndarray) -> np.ndarray:
+    """Squared length of each row of ``d`` (x*x + y*y + z*z, summed in pyradiomics' order)."""
+    out = d[:, 0] * d[:, 0]
+    for k in range(1, d.shape[1]):
+        out = out + d[:, k] * d[:, k]
+    return out
+
+
+def _prune(points: np.ndarray, n_dir: int, best: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(points that may end a longest pair, their reach, a lower bound of the squared diameter).
+
+    For the direction u_k nearest to q - p, |q - p| cos(covering angle) <= u_k.(q - p) <= top_k - u_k.p,
+    so ``reach`` = max_k (top_k - u_k.p) / cos bounds p's distance to every point; the pairs of extreme
+    points along each direction give the lower bound. Both ends of a longest pair have reach >= it.
+    """
+    u, cos_cover = _direction_set(n_dir)
+    proj = u @ points.T
+    ends = points[proj.argmax(1)] - points[proj.argmin(1)]
+    best = max(best, float(_sq_norm(ends).max()))
+    reach = (proj.max(1)[:, None] - proj).max(0) / (cos_cover * (1 - 1e-9))
+    keep = reach * reach >= best
+    return points[keep], reach[keep], best
+
+
+def _max_sq_distance(phys: np.ndarray, block: int = 128) -> float:
+    """Largest squared distance between two of the points (pyradiomics' all-pairs maximum).
+
+    Points that cannot end a longest pair are dropped (``_prune``; for point sets that stay large,
+    such as a digitised sphere, the convex hull's vertices are kept first), then the rest are searched
+    in decreasing order of reach until no remaining point can beat the best pair found. Candidates are
+    ranked with |p|^2 + |q|^2 - 2 p.q (matrix products); the winners' distances are recomputed from
+    coordinate differences, as pyradiomics does.
+    """
+    if len(phys) < 2:
+        return 0.0
+    cand, reach, best = _prune(phys, PRUNE_DIRECTIONS[0], 0.0)
+    if len(cand) > HULL_MIN_POINTS:  # near-spheres: many points nearly as far from all others
+        cand, reach, best = _prune(_hull(cand), PRUNE_DIRECTIONS[1], best)
+    order = np.argsort(-reach)
+    cand, reach = cand[order], reach[order]
+    centred = cand - cand.mean(0)
+    norms = _sq_norm(centred)
+    for s in range(0, len(cand), block):
+        if reach[s] * reach[s] < best:
+            break
+        d2 = norms[s:s + block, None] + norms[None, :] - 2 * (centred[s:s + block] @ centred.T)
+        top = d2.max()
+        if top >= best * (1 - 1e-9):
+            i, j = np.nonzero(d2 >= top * (1 - 1e-9))
+            best = max(best, float(_sq_norm(cand[s + i] - cand[j]).max()))
+    return best
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Vertices of the convex hull (all points for degenerate, e.g. flat, sets)."""
     try:
         from scipy.spatial import ConvexHull
 
-        return phys[ConvexHull(phys).vertices]
-    except Exception:  # noqa: BLE001 - degenerate (flat) point sets: use all candidates
-        return phys
+        return points[ConvexHull(points).vertices]
+    except Exception:  # noqa: BLE001 - qhull refuses flat/collinear sets: keep every point
+        return points
 
 
 def diameters(roi: np.ndarray, spacing: np.ndarray) -> tuple[float, float, float, float]:
     """(max 2D slice, column, row diameter, max 3D diameter) over mesh vertices, mm.
 
     Same maxima as pyradiomics' O(n^2) search over all vertex pairs, over fewer points: the farthest
-    pair of a set is always two vertices of its convex hull, and a hull vertex is the first or last
-    point on every line through it. So the 3D search uses scipy's hull of the points that are first
-    or last on their x, y, z and in-plane diagonal lines; a plane's search uses the points first or
-    last on both of their in-plane lines (a superset of its hull's vertices). The remaining pairs are
-    searched with batched matrix products.
+    pair of a set is two vertices of its convex hull, and a hull vertex is the first or last point on
+    every line through it. So the 3D search starts from the points first or last on their x, y and z
+    lines, a plane's search from the points first or last on both of their in-plane lines.
     """
     pts = mesh_vertices(roi)
     phys = pts * (spacing / 2.0)
     ends = [_line_extremes(pts, d, [e for e in range(3) if e != d]) for d in range(3)]
-    cand = np.flatnonzero(ends[0] & ends[1] & ends[2])
-    for sign in (1, -1):  # also first or last on the in-plane diagonal lines (direction (0, 1, sign))
-        p = pts[cand]
-        key = p[:, 1] - sign * p[:, 2]
-        cand = cand[_line_extremes(np.column_stack([p[:, 0], key - key.min(), p[:, 1]]), 2, [0, 1])]
-    d3 = np.sqrt(_max_sq_distance(_hull(phys[cand])))
+    d3 = np.sqrt(_max_sq_distance(phys[ends[0] & ends[1] & ends[2]]))
     planes = []
     for axis in range(3):
         inplane = [d for d in range(3) if d != axis]
@@ -163,30 +231,28 @@ def diameters(roi: np.ndarray, spacing: np.ndarray) -> tuple[float, float, float
     return planes[0], planes[1], planes[2], d3
 
 
-def _max_planar_sq_distance(phys: np.ndarray, group: np.ndarray, inplane: list[int], n_dir: int = 16) -> float:
-    """Largest squared in-plane distance over all planes (groups), pruning planes that cannot win.
+def _max_planar_sq_distance(phys: np.ndarray, group: np.ndarray, inplane: list[int]) -> float:
+    """Largest squared distance between two points of the same plane (``group``), over all planes.
 
-    A plane's diameter is at most max_k w_k / cos(pi / (2 n_dir)), w_k its width along n_dir
-    directions spread over 180 degrees, and at least every w_k; planes are searched exactly in
-    decreasing order of that bound until the bound falls below the best diameter found.
+    The reach pruning of ``_prune`` in 2D, per plane: PLANE_DIRECTIONS directions over a half circle
+    (covering angle pi / (2 n)); a point's reach bounds its distance to every point of its plane, and
+    the widest plane width bounds the answer from below. The few points left are searched exactly.
     """
+    if len(phys) < 2:
+        return 0.0
     order = np.argsort(group, kind="stable")
     g, p = group[order], phys[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    theta = np.arange(n_dir) * np.pi / n_dir
-    proj = p[:, inplane[0], None] * np.cos(theta) + p[:, inplane[1], None] * np.sin(theta)
-    width = np.maximum.reduceat(proj, starts, axis=0) - np.minimum.reduceat(proj, starts, axis=0)
-    bound = (width.max(1) / np.cos(np.pi / (2 * n_dir))) ** 2 * (1 + 1e-9)
-    ends = np.r_[starts[1:], g.size]
-    best = 0.0
-    ranked = np.argsort(-bound)
-    for s in range(0, ranked.size, 8):
-        batch = [b for b in ranked[s:s + 8] if bound[b] > best]
-        if not batch:
-            break
-        sel = np.concatenate([np.arange(starts[b], ends[b]) for b in batch])
-        best = max(best, _max_sq_distance_per_group(p[sel], g[sel]))
-    return best
+    counts = np.diff(np.r_[starts, g.size])
+    theta = np.arange(PLANE_DIRECTIONS) * np.pi / PLANE_DIRECTIONS
+    proj = np.stack([np.cos(theta), np.sin(theta)], 1) @ p[:, inplane].T  # (directions, points)
+    top = np.maximum.reduceat(proj, starts, axis=1)
+    bottom = np.minimum.reduceat(proj, starts, axis=1)
+    best = float(np.max(top - bottom)) ** 2
+    reach = np.maximum(np.repeat(top, counts, axis=1) - proj, proj - np.repeat(bottom, counts, axis=1)).max(0)
+    reach /= np.cos(np.pi / (2 * PLANE_DIRECTIONS)) * (1 - 1e-9)
+    keep = reach * reach >= best
+    return _max_sq_distance_per_group(p[keep], g[keep])
 
 
 def _max_sq_distance_per_group(phys: np.ndarray, group: np.ndarray, budget: int = 4_000_000) -> float:
