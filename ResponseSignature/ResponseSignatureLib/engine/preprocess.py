@@ -203,8 +203,15 @@ def crop_image(image: sitk.Image, lo_kji: np.ndarray, hi_kji: np.ndarray) -> sit
     size = np.array(image.GetSize()[::-1])
     lo = np.maximum(lo_kji, 0)
     hi = np.minimum(hi_kji, size - 1)
-    # RegionOfInterest: the same pixels and placement as slicing, 2-3x faster (it matters per lesion)
-    return sitk.RegionOfInterest(image, [int(v) for v in (hi - lo + 1)[::-1]], [int(v) for v in lo[::-1]])
+    # the same pixels and placement as sitk.RegionOfInterest, without ITK's per-call thread start-up
+    # (0.2 ms, a fixed cost per lesion and crop); only the box is copied
+    view = sitk.GetArrayViewFromImage(image)
+    out = sitk.GetImageFromArray(view[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1],
+                                 isVector=image.GetNumberOfComponentsPerPixel() > 1)
+    out.SetSpacing(image.GetSpacing())
+    out.SetDirection(image.GetDirection())
+    out.SetOrigin(image.TransformIndexToPhysicalPoint([int(v) for v in lo[::-1]]))
+    return out
 
 
 def normalisation(image: sitk.Image, settings: dict):
