@@ -40,13 +40,12 @@ def _runs(lv: Levels, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
         seqs.append(buf.reshape(m, step).T.ravel())
     first = np.cumsum([0] + [len(q) for q in seqs[:-1]])
     seq = np.concatenate(seqs)
-    start = np.flatnonzero(seq[1:] != seq[:-1]) + 1  # seq[0] == 0: no run starts there
-    length = np.diff(start, append=seq.size)
-    gl = seq[start]
-    keep = gl > 0
-    start = start[keep]
+    change = seq[1:] != seq[:-1]  # seq[0] == seq[-1] == 0: every run starts and ends inside
+    inside = seq != 0
+    start = np.flatnonzero(change & inside[1:]) + 1
+    length = np.flatnonzero(change & inside[:-1]) + 1 - start
     per_direction = np.diff(np.searchsorted(start, first), append=start.size)  # starts are sorted
-    return np.repeat(np.arange(len(seqs)), per_direction), gl[keep].astype(np.int64), length[keep]
+    return np.repeat(np.arange(len(seqs)), per_direction), seq[start].astype(np.int64), length
 
 
 def _line_has_pair(lv: Levels, off: np.ndarray) -> bool:
