@@ -127,21 +127,37 @@ def _imc2(c):
 
 
 def _mcc(c):
-    """Maximal correlation coefficient: sqrt of the 2nd largest eigenvalue of Q (per direction)."""
+    """Maximal correlation coefficient: sqrt of the 2nd largest eigenvalue of Q (per direction).
+
+    Q = Dx^-1 P Dy^-1 P^T has the eigenvalues of the symmetric S = Dx^-1/2 P Dy^-1 P^T Dx^-1/2
+    (Q = Dx^-1/2 S Dx^1/2), so ``eigvalsh`` replaces pyradiomics' ``eigvals`` (3-4x faster, real).
+    A level absent from a direction (px = 0) gives a zero row in both. pyradiomics' EPS in
+    p / (px py + EPS) changes the values by < 1e-9 relative.
+    """
     p = c.p.transpose(2, 0, 1)                              # (A, i, k)
-    px = c.px[:, 0, :].T[:, :, None]                        # (A, i, 1)
-    py = c.py[0, :, :].T[:, None, :]                        # (A, 1, k)
-    q = np.matmul(p / (px * py + EPS), p.transpose(0, 2, 1))
-    ev = np.linalg.eigvals(q)
-    ev.sort()
-    if ev.shape[1] < 2:
+    px = c.px[:, 0, :].T                                    # (A, i)
+    py = c.py[0, :, :].T                                    # (A, k)
+    rx = np.zeros_like(px)
+    np.divide(1.0, np.sqrt(px), out=rx, where=px > 0)
+    ry = np.zeros_like(py)
+    np.divide(1.0, py, out=ry, where=py > 0)
+    left = p * rx[:, :, None]
+    s = np.matmul(left * ry[:, None, :], left.transpose(0, 2, 1))
+    if s.shape[1] < 2:
         return 1.0
+    ev = np.linalg.eigvalsh(s)
     with np.errstate(invalid="ignore"):
-        return np.nanmean(np.sqrt(ev[:, -2])).real
+        return np.nanmean(np.sqrt(ev[:, -2]))
 
 
 def _cluster(power):
-    return lambda c: _mean(np.sum(c.p * ((c.i + c.j) - c.ux - c.uy) ** power, (0, 1)))
+    """sum p (i + j - ux - uy)^power, power 2, 3 or 4 (products: ``**`` calls pow, 5x slower)."""
+    def feature(c):
+        t = (c.i + c.j) - c.ux - c.uy
+        t2 = t * t
+        term = t2 if power == 2 else t2 * t if power == 3 else t2 * t2
+        return _mean(np.sum(c.p * term, (0, 1)))
+    return feature
 
 
 def _diff_variance(c):
