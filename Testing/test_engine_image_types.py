@@ -243,7 +243,7 @@ def test_declared_margin_is_enough(cases, type_name):
         roi = sitk.GetArrayViewFromImage(crop_mask) == 1
         lo, hi = preprocess.roi_bbox(roi, "test")
         box = tuple(slice(int(a), int(b) + 1) for a, b in zip(lo, hi))
-        images.append(dict(sum((job() for job, _ in filters.jobs(crop, box, image_types, settings)), [])))
+        images.append(dict(sum((job.run() for job in filters.jobs(crop, box, image_types, settings)), [])))
     assert images[0].keys() == images[1].keys()
     for name in images[0]:
         assert np.array_equal(images[0][name], images[1][name], equal_nan=True), name

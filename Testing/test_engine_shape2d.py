@@ -242,15 +242,28 @@ def test_no_feature_class_section_leaves_shape2d_out(cases):
     max_rel_diff({k: v for k, v in ref.items() if "_shape2D_" not in k}, ours)
 
 
-def test_threaded_path_gives_the_same_shape2d(cases, monkeypatch):
-    """Shape2D computed in the feature pool (several images, large-ROI path) equals the inline run."""
+def _image_order(names) -> list[str]:
+    """Image names (the part before the first '_') in order of first appearance."""
+    return list(dict.fromkeys(n.split("_")[0] for n in names))
+
+
+def test_filter_start_order_keeps_pyradiomics_order(cases):
+    """Wavelet is filtered before LoG (engine.START_FIRST), yet the images' features come back in
+    pyradiomics' order and with the same values as each image type extracted alone."""
     image, mask = bbox_crop(cases["brain1"][0], fullest_slice(cases["brain1"][1], 0), 20)
-    params = {"setting": {"force2D": True}, "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0]}},
+    types = {"Original": {}, "LoG": {"sigma": [1.0, 2.0]}, "Wavelet": {}}
+    params = {"setting": {"force2D": True}, "imageType": types,
               "featureClass": {"shape2D": None, "shape": ["Elongation"], "firstorder": ["Mean"]}}
-    inline = extract_features(image, mask, params)
-    monkeypatch.setattr(engine, "PARALLEL_MIN_VOXELS", 0)
-    pooled = extract_features(image, mask, params)
-    assert pooled == inline and len([k for k in pooled if "_shape2D_" in k]) == 9
+    ours = extract_features(image, mask, params)
+    ref = pyradiomics_features(image, mask, params)
+    ref_names = [k for k in ref if not k.startswith("diagnostics_")]
+    assert set(ours) == set(ref_names)
+    assert _image_order(ours) == _image_order(ref_names) == ["original", "log-sigma-1-0-mm-3D", "log-sigma-2-0-mm-3D",
+                                                            "wavelet-LH", "wavelet-HL", "wavelet-HH", "wavelet-LL"]
+    alone = {}
+    for name, custom in types.items():
+        alone.update(extract_features(image, mask, dict(params, imageType={name: custom})))
+    assert ours == alone and len([k for k in ours if "_shape2D_" in k]) == 9
 
 
 # ---------------------------------------------------------------------------------------------

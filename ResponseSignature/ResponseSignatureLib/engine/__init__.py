@@ -60,12 +60,12 @@ from .preprocess import discretise, filter_margin_voxels, prepare_region, resegm
 __all__ = ["check_params", "extract_features", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
 
 TEXTURE_CLASSES = {"glcm": glcm, "glrlm": glrlm, "glszm": glszm, "gldm": gldm, "ngtdm": ngtdm}
-#: threads running the filters (LoG, wavelet) of a lesion while the calling thread computes features
-FILTER_THREADS = 2
-#: threads computing the features of different images (and shape) of one lesion side by side, used
-#: from PARALLEL_MIN_VOXELS ROI voxels on (below, thread hand-overs cost more than they save)
-FEATURE_THREADS = 2
-PARALLEL_MIN_VOXELS = 5000
+#: background threads running the filters (LoG, wavelet...) of a lesion while the calling thread
+#: computes features (which hold the GIL most of the time: more feature threads do not help)
+FILTER_THREADS = 1
+#: image types whose filter jobs start first: no filtering, or one cheap run giving many images
+#: (Wavelet: 8 sub-bands), so features start at once while the slow filters (LoG) run behind them
+START_FIRST = ("Original", "Wavelet")
 SUPPORTED_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm", "ibsi")
 #: classes computed from the ROI alone (once per lesion, not per image)
 SHAPE_CLASSES = ("shape", "shape2D")
@@ -163,58 +163,47 @@ def extract_features(image: sitk.Image, mask: sitk.Image, params: dict | None, l
 def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, spacing: np.ndarray,
          geometry: dict | None, lesion_id: str, axis2d: int | None = None) -> dict[str, float]:
     """Shape, shape2D (in the plane normal to ``axis2d``) and the features of every image the filter
-    jobs ``todo`` make, in that order.
+    jobs ``todo`` make, in that order (pyradiomics' order).
 
-    With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run ahead in a
-    small pool, and for ROIs of PARALLEL_MIN_VOXELS voxels or more shape and the images' feature
-    classes also run side by side. Otherwise all runs in the calling thread: for one image or a small
-    ROI, thread hand-overs cost more than they save (measured on a 2-core machine).
+    With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run in a
+    background thread, START_FIRST image types first, while this thread computes shape and each
+    image's features as soon as it is ready: on 2 cores a 35 mm lesion's Original + LoG + Wavelet
+    takes 10 % less time than in the given order, and 2 filter threads or a second feature thread
+    only add contention (measured, Testing/benchmarks/README.md).
     """
-    out: dict[str, float] = {}
-    several = len(todo) > 1
-    big = int(np.count_nonzero(roi_box)) >= PARALLEL_MIN_VOXELS
-    with _executor(FILTER_THREADS if several else 0) as filter_pool, \
-            _executor(FEATURE_THREADS if several and big else 0) as feature_pool:
-        images = [(filter_pool.submit(job), args) for job, args in todo]
-        parts = []
-        try:
-            if "shape" in classes:
-                parts.append(feature_pool.submit(_shape, roi_shape, spacing, classes, lesion_id))
-            if "shape2D" in classes:
-                parts.append(feature_pool.submit(_shape2d, roi_shape, spacing, classes, axis2d, lesion_id))
-            for fut, args in images:
-                for name, arr in fut.result():
-                    parts.append(feature_pool.submit(image_features, name, np.asarray(arr), roi_box, spacing,
-                                                     args, classes, geometry))
-            for part in parts:
-                out.update(part.result())
-        finally:
-            for fut in [f for f, _ in images] + parts:
+    order = sorted(range(len(todo)), key=lambda k: todo[k].image_type not in START_FIRST)  # stable
+    pool = ThreadPoolExecutor(max_workers=FILTER_THREADS) if len(todo) > 1 else None
+    images = {k: pool.submit(todo[k].run) if pool else _finished(todo[k].run) for k in order}
+    try:
+        out: dict[str, float] = {}
+        if "shape" in classes:
+            out.update(_shape(roi_shape, spacing, classes, lesion_id))
+        if "shape2D" in classes:
+            out.update(_shape2d(roi_shape, spacing, classes, axis2d, lesion_id))
+        per_job = {}
+        for k in order:
+            per_job[k] = {}
+            for name, arr in images[k].result():
+                per_job[k].update(image_features(name, np.asarray(arr), roi_box, spacing, todo[k].args,
+                                                 classes, geometry))
+        for k in range(len(todo)):
+            out.update(per_job[k])
+        return out
+    finally:
+        if pool:
+            for fut in images.values():
                 fut.cancel()  # after an error: drop what has not started
-    return out
+            pool.shutdown(wait=True)
 
 
-class _Inline:
-    """Executor stand-in running each job at once in the calling thread."""
-
-    def submit(self, fn, *args) -> Future:
-        fut: Future = Future()
-        try:
-            fut.set_result(fn(*args))
-        except Exception as exc:  # handed over to result(), as a pool would
-            fut.set_exception(exc)
-        return fut
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        return False
-
-
-def _executor(threads: int):
-    """A thread pool of ``threads`` workers, or the inline stand-in for 0 or 1."""
-    return ThreadPoolExecutor(max_workers=threads) if threads > 1 else _Inline()
+def _finished(job) -> Future:
+    """A done Future holding ``job()``'s result or exception (one job: no thread)."""
+    fut: Future = Future()
+    try:
+        fut.set_result(job())
+    except Exception as exc:  # handed over to result(), as a pool would
+        fut.set_exception(exc)
+    return fut
 
 
 def _shape(roi_shape: np.ndarray, spacing: np.ndarray, classes: dict, lesion_id: str) -> dict:

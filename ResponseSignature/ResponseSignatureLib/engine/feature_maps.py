@@ -93,12 +93,12 @@ def feature_maps(image: sitk.Image, mask: sitk.Image, params: dict | None, label
     todo = filters.jobs(region.crop, region.box, image_types, settings, region.source)
     roi_box = region.roi[region.box]
     maps: dict[str, sitk.Image] = {}
-    for number, (job, args) in enumerate(todo):
-        images = job()
+    for number, job in enumerate(todo):
+        images = job.run()
         for part, (name, values) in enumerate(images):
             share = _progress_share(progress, (number + part / len(images)) / len(todo),
                                     1.0 / (len(todo) * len(images)), name)
-            arrays = image_maps(np.asarray(values), roi_box, region.spacing, args, classes, voxel,
+            arrays = image_maps(np.asarray(values), roi_box, region.spacing, job.args, classes, voxel,
                                 plane_axis(settings), share, should_cancel)
             maps.update({f"{name}_{key}": region.as_image(array) for key, array in arrays.items()})
     report(progress, 1.0, f"{len(maps)} feature maps ready")

@@ -20,9 +20,11 @@
 - LBP2D (``lbp-2D``) and LBP3D (``lbp-3D-m1``.. ``lbp-3D-k``): see :mod:`.lbp` (no scikit-image or
   trimesh needed).
 Each generator returns jobs; a job returns [(name, numpy array (k, j, i) on the ROI box)]; ``jobs``
-lists them for an ``imageType`` section (the engine runs them in a small thread pool).
+lists them as ``FilterJob``s for an ``imageType`` section (the engine runs them in a background thread).
 """
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -254,11 +256,18 @@ GENERATORS = {"Original": original, "LoG": log, "Wavelet": wavelet, "Square": sq
               "LBP3D": lbp3d}
 
 
-def jobs(crop: sitk.Image, box: tuple, image_types: dict, settings: dict, source: Source | None = None) -> list:
-    """[(job, settings of its image type)] in the order of ``image_types``.
+class FilterJob(NamedTuple):
+    """One filter run: ``run()`` returns [(name, numpy array (k, j, i) on the ROI box)]."""
 
-    A job is a callable returning [(name, numpy array (k, j, i) on the ROI ``box`` of the crop)];
-    the filter jobs spend their time in numpy / SciPy / ITK / PyWavelets, which release the GIL.
+    run: Callable[[], list]
+    args: dict          # the settings of its image type
+    image_type: str     # pyradiomics' image type name (Original, LoG, Wavelet...)
+
+
+def jobs(crop: sitk.Image, box: tuple, image_types: dict, settings: dict, source: Source | None = None) -> list:
+    """[FilterJob] in the order of ``image_types``.
+
+    The filter jobs spend their time in numpy / SciPy / ITK / PyWavelets, which release the GIL.
     ``source``: the image pyradiomics would filter, relative to the crop (None: the crop itself).
     """
     values = sitk.GetArrayViewFromImage(crop)  # here, once: jobs in threads only read this array
@@ -270,5 +279,5 @@ def jobs(crop: sitk.Image, box: tuple, image_types: dict, settings: dict, source
                              f"(supported: {', '.join(GENERATORS)})")
         args = dict(settings)
         args.update(custom or {})
-        out += [(job, args) for job in GENERATORS[name](crop, box, args, values, source)]
+        out += [FilterJob(job, args, name) for job in GENERATORS[name](crop, box, args, values, source)]
     return out
