@@ -61,7 +61,7 @@ class Levels:
 
     ``q`` holds gray levels 1..Ng inside the ROI and 0 outside; ``levels`` are the gray levels present
     (pyradiomics' ``grayLevels``), ``ng`` the largest (pyradiomics' ``Ng``). Neighbour look-ups on a
-    zero-padded flat copy are cached, so GLCM, GLDM and NGTDM share them.
+    zero-padded flat copy are cached (``neighbours``), so GLCM, GLSZM, GLDM and NGTDM share them.
     """
 
     def __init__(self, q: np.ndarray, spacing_kji: np.ndarray):
@@ -102,12 +102,22 @@ class Levels:
         flat, _, idx = self.padded(pad)
         return flat[idx]
 
-    def neighbour(self, offset, pad: int) -> np.ndarray:
-        """Gray level of each ROI voxel's neighbour at ``offset`` (0 if outside the ROI)."""
-        flat, shape, idx = self.padded(pad)
-        key = (tuple(int(o) for o in offset), self._pad[0])
+    def neighbours(self, distances, axis, pad: int) -> np.ndarray:
+        """Gray level of each ROI voxel's neighbour (0 outside the ROI) at every offset of
+        ``offsets(distances, True, axis)``: one row per offset, the smallest integer type.
+
+        The mono-directional offsets (GLCM, GLRLM, GLSZM) are the first half of the rows; GLDM and
+        NGTDM use all. One array per image, so each class reduces it in a few whole-array steps.
+        """
+        angles = offsets(distances, bidirectional=True, plane_axis=axis)
+        flat, _, idx = self.padded(pad)
+        key = ("stack", angles.tobytes(), self._pad[0])
         if key not in self._cache:
-            self._cache[key] = flat[idx + self.step(offset, pad)]
+            small = flat.astype(np.int8 if self.ng < 127 else np.int16 if self.ng < 32767 else np.int32)
+            stack = np.empty((len(angles), idx.size), dtype=small.dtype)
+            for row, off in enumerate(angles):
+                np.take(small, idx + self.step(off, pad), out=stack[row])
+            self._cache[key] = stack
         return self._cache[key]
 
 

@@ -49,9 +49,10 @@ def matrix(lv: Levels, settings: dict) -> np.ndarray:
     centre = lv.centre(pad)
     ng = lv.ng
     width = (ng + 1) * (ng + 1)
-    base = centre.astype(np.int64) * (ng + 1)
-    counts = np.stack([np.bincount(base + lv.neighbour(off, pad), minlength=width) for off in angles])
-    counts = counts.reshape(len(angles), ng + 1, ng + 1)
+    # one histogram of (direction, centre level, neighbour level) over the mono-directional rows
+    first = (np.arange(len(angles), dtype=np.int64) * width)[:, None] + centre.astype(np.int64) * (ng + 1)
+    keys = first + lv.neighbours(dist, plane_axis(settings), pad)[:len(angles)]
+    counts = np.bincount(keys.ravel(), minlength=len(angles) * width).reshape(len(angles), ng + 1, ng + 1)
     keep = lv.levels  # row/column 0 collects pairs whose neighbour is outside the ROI
     p = counts[:, keep][:, :, keep].transpose(1, 2, 0).astype(float)
     if settings.get("symmetricalGLCM", True):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, Levels, evaluate, offsets, plane_axis, select
+from .common import EPS, Levels, evaluate, plane_axis, select
 from .glszm import ZoneContext, _joint, _var
 
 
@@ -25,15 +25,12 @@ def matrix(lv: Levels, settings: dict) -> np.ndarray:
     alpha = settings.get("gldm_a", 0) or 0
     pad = int(max(dist))
     centre = lv.centre(pad)
-    dep = np.zeros(centre.size, dtype=np.int64)
-    angles = offsets(dist, bidirectional=True, plane_axis=plane_axis(settings))
-    for off in angles:
-        nb = lv.neighbour(off, pad)
-        if alpha == 0:
-            dep += nb == centre
-        else:
-            dep += (nb > 0) & (np.abs(centre - nb) <= alpha)
-    width = len(angles) + 1
+    stack = lv.neighbours(dist, plane_axis(settings), pad)
+    if alpha == 0:
+        dep = np.count_nonzero(stack == centre, axis=0)
+    else:
+        dep = np.count_nonzero((stack > 0) & (np.abs(centre - stack) <= alpha), axis=0)
+    width = len(stack) + 1  # dependence 0..number of offsets
     p = np.bincount((centre.astype(np.int64) - 1) * width + dep, minlength=lv.ng * width).reshape(lv.ng, width)
     return p[lv.levels - 1].astype(float)
 

@@ -51,8 +51,10 @@ def _graph_zones(lv: Levels, axis) -> tuple[np.ndarray, np.ndarray]:
     pos = lv.position(1)
     _, _, idx = lv.padded(1)
     edges = []
-    for off in offsets([1], bidirectional=False, plane_axis=axis):
-        same = np.flatnonzero(lv.neighbour(off, 1) == centre)
+    angles = offsets([1], bidirectional=False, plane_axis=axis)
+    equal = lv.neighbours([1], axis, 1)[:len(angles)] == centre
+    for off, row in zip(angles, equal):
+        same = np.flatnonzero(row)
         edges.append((same, pos[idx[same] + lv.step(off, 1)]))
     n = centre.size
     indptr = np.zeros(n + 1, dtype=np.int64)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Levels, evaluate, offsets, plane_axis, select
+from .common import Levels, evaluate, plane_axis, select
 
 
 def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -21,12 +21,9 @@ def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     dist = settings.get("distances") or [1]
     pad = int(max(dist))
     centre = lv.centre(pad)
-    count = np.zeros(centre.size, dtype=np.int32)  # integer sums: exact, as float ones here
-    total = np.zeros(centre.size, dtype=np.int64)
-    for off in offsets(dist, bidirectional=True, plane_axis=plane_axis(settings)):
-        nb = lv.neighbour(off, pad)
-        count += nb > 0
-        total += nb  # 0 outside the ROI
+    stack = lv.neighbours(dist, plane_axis(settings), pad)
+    count = np.count_nonzero(stack, axis=0)
+    total = stack.sum(axis=0, dtype=np.int64)  # 0 outside the ROI; integer sums are exact
     diff = np.zeros(centre.size)
     has = count > 0
     diff[has] = np.abs(centre[has] - total[has] / count[has])
