@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"
 
 from ResponseSignatureLib import cli  # noqa: E402
 from ResponseSignatureLib.engine import check_params, extract_features, preprocess  # noqa: E402
-from ResponseSignatureLib.engine.feature_maps import (BATCH_FEATURES, MAP_CLASSES, feature_maps,  # noqa: E402
+from ResponseSignatureLib.engine.feature_maps import (MAP_CLASSES, feature_maps,  # noqa: E402
                                                       voxel_settings)
 from ResponseSignatureLib.errors import InputError, LesionError, OperationCancelled  # noqa: E402
 
@@ -205,11 +205,6 @@ def test_mcc_square_root_follows_the_batch_spectrum_type():
     assert _mcc_values(ev2, empty, complex_spectrum=False, n_levels=3)[0] == pytest.approx(0.5)
     assert _mcc_values(ev2, empty, complex_spectrum=True, n_levels=3)[0] == pytest.approx(0.25)
     assert _mcc_values(ev2, empty, complex_spectrum=True, n_levels=1)[0] == 1.0  # one gray level in the ROI
-
-
-def test_every_engine_feature_has_a_voxel_based_implementation():
-    for cls, module in MAP_CLASSES.items():
-        assert set(module.FEATURES) <= set(BATCH_FEATURES[cls]), cls
 
 
 # ---------------------------------------------------------------------------------------------

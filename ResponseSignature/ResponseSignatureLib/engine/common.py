@@ -6,6 +6,7 @@ inside a logarithm or a denominator, so values agree to rounding.
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Callable
 
@@ -121,12 +122,6 @@ class Levels:
         return self._cache[key]
 
 
-def nanmean(v) -> float:
-    """``numpy.nanmean`` of a small vector, without its overhead when nothing is NaN (same value)."""
-    m = np.mean(v)
-    return m if not np.isnan(m) else np.nanmean(v)
-
-
 def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:
     """Feature names to compute, with pyradiomics' rules.
 
@@ -155,3 +150,67 @@ def evaluate(features: dict[str, Callable], chosen: list[str], ctx) -> dict[str,
             except (FloatingPointError, ValueError, ZeroDivisionError, IndexError, np.linalg.LinAlgError):
                 out[n] = float("nan")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# batched evaluation: one class's features for a stack of matrices (images of a lesion, kernels of a
+# feature map) at once; batch axis first, direction axis (GLCM, GLRLM) last
+# ----------------------------------------------------------------------------------------------
+def evaluate_batch(features: dict[str, Callable], chosen: list[str], ctx, reduce=None) -> dict[str, np.ndarray]:
+    """Each chosen feature on the batch context, float64 per batch row (``reduce``: per-direction
+    values -> per row, e.g. ``angle_mean``). NaN where a formula has no value, as pyradiomics."""
+    out = {}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # empty slices: NaN
+        for name in chosen:
+            value = features[name](ctx)
+            out[name] = np.asarray(np.real(reduce(value) if reduce is not None else value), dtype=np.float64)
+    return out
+
+
+def angle_mean(per_angle: np.ndarray) -> np.ndarray:
+    """Mean over directions (last axis) ignoring NaN (directions without pairs or runs); NaN if all are."""
+    mean = np.mean(per_angle, axis=-1)
+    if not np.isnan(mean).any():
+        return mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(per_angle, axis=-1)
+
+
+def marginal_variance(marginal: str, vector: str, total: str):
+    """Variance of ``vector`` (gray levels or lengths) under a marginal, normalised by ``total``
+    (run counts per direction for GLRLM, zone counts for GLSZM/GLDM)."""
+    def feature(c) -> np.ndarray:
+        pm = getattr(c, marginal) / np.expand_dims(getattr(c, total), 1)
+        v = getattr(c, vector)
+        u = np.sum(pm * v, 1, keepdims=True)
+        return np.sum(pm * (v - u) ** 2, 1)
+    return feature
+
+
+def matrix_entropy(total: str):
+    """Entropy of the normalised matrix (``total`` as in ``marginal_variance``)."""
+    def feature(c) -> np.ndarray:
+        p = c.p / np.expand_dims(getattr(c, total), (1, 2))
+        return -np.sum(p * np.log2(p + EPS), (1, 2))
+    return feature
+
+
+def compact_levels(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``levels`` renumbered 1..G, 0 kept; the G levels present, ascending, float).
+
+    Levels absent from every row of a batch would add only zero rows to its matrices, which no
+    feature sees (up to rounding); renumbering keeps the matrices small.
+    """
+    present = np.unique(levels)
+    present = present[present > 0]
+    lut = np.zeros(int(present[-1]) + 1, dtype=np.int32)
+    lut[present] = np.arange(1, present.size + 1, dtype=np.int32)
+    return lut[levels], present.astype(np.float64)
+
+
+def counts(keys: np.ndarray, shape: tuple, weights=None) -> np.ndarray:
+    """Histogram of flat indices ``keys`` reshaped to ``shape`` (float64)."""
+    size = int(np.prod(shape))
+    return np.bincount(keys, weights=weights, minlength=size).astype(np.float64).reshape(shape)

@@ -50,7 +50,7 @@ from scipy.sparse.csgraph import connected_components
 from ..errors import InputError, LesionError
 from ..progress import CancelCallback, ProgressCallback, check_cancel, report
 from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm
-from .common import EPS, offsets, plane_axis, select
+from .common import EPS, angle_mean, compact_levels, counts, evaluate_batch, offsets, plane_axis, select
 from .preprocess import Source, check_roi, discretise, prepare_region, resegment, roi_bbox, split_params
 
 __all__ = ["feature_maps", "voxel_settings", "MAP_CLASSES", "VOXEL_DEFAULTS"]
@@ -358,19 +358,6 @@ class KernelContext:
 # ----------------------------------------------------------------------------------------------
 # helpers shared by the batch functions
 # ----------------------------------------------------------------------------------------------
-def compact_levels(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(windows with gray levels renumbered 1..G, 0 kept; the G levels present, ascending, float).
-
-    Levels absent from every kernel of a batch add only zero rows to its matrices, which no feature
-    sees (up to rounding); renumbering keeps the matrices small.
-    """
-    present = np.unique(windows)
-    present = present[present > 0]
-    lut = np.zeros(int(present[-1]) + 1, dtype=np.int32)
-    lut[present] = np.arange(1, present.size + 1, dtype=np.int32)
-    return lut[windows], present.astype(np.float64)
-
-
 def shifted_pair(windows: np.ndarray, offset) -> tuple[np.ndarray, np.ndarray]:
     """Views (voxel v, voxel v + offset) over every pair inside the windows (axes 1..3)."""
     centre, neighbour = [slice(None)], [slice(None)]
@@ -397,115 +384,14 @@ class FlatWindows:
         return (int(offset[0]) * self.shape[2] + int(offset[1])) * self.shape[3] + int(offset[2])
 
 
-def counts(keys: np.ndarray, shape: tuple, weights=None) -> np.ndarray:
-    """Histogram of flat indices ``keys`` reshaped to ``shape`` (float64)."""
-    size = int(np.prod(shape))
-    return np.bincount(keys, weights=weights, minlength=size).astype(np.float64).reshape(shape)
-
-
-def angle_mean(per_angle: np.ndarray) -> np.ndarray:
-    """Mean over directions (last axis) ignoring NaN (directions empty in a kernel); NaN if all are."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(per_angle, axis=-1)
-
-
-def _evaluate(features: dict[str, Callable], chosen: list[str], ctx, reduce=None) -> dict[str, np.ndarray]:
-    """Each chosen feature on the batch context (``reduce``: per-direction values -> per kernel)."""
-    out = {}
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # empty slices: NaN, as pyradiomics
-        for name in chosen:
-            value = features[name](ctx)
-            out[name] = np.real(reduce(value) if reduce is not None else value).astype(np.float64)
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # firstorder
 # ----------------------------------------------------------------------------------------------
-class FirstOrderBatch:
-    """Kernel intensities (B, K) with NaN for voxels outside the kernel, sorted, with histograms."""
-
-    def __init__(self, values: np.ndarray, levels: np.ndarray, voxel_volume: float, shift: float):
-        b = values.shape[0]
-        self.x = values.reshape(b, -1)
-        self.n = np.sum(~np.isnan(self.x), axis=1)
-        self.sorted = np.sort(self.x, axis=1)  # NaN last
-        self.mean = np.nanmean(self.x, axis=1)
-        self.dev = self.x - self.mean[:, None]
-        compact, _ = compact_levels(levels.reshape(b, -1))
-        inside = compact > 0
-        rows = np.broadcast_to(np.arange(b)[:, None], compact.shape)[inside]
-        hist = counts(rows * int(compact.max()) + compact[inside] - 1, (b, int(compact.max())))
-        self.p = hist / self.n[:, None]
-        self.voxel_volume, self.shift = voxel_volume, shift
-        self._percentiles: dict = {}
-
-    def percentile(self, q: float) -> np.ndarray:
-        """Linear-interpolation percentile of each kernel (numpy's default method) over its voxels."""
-        if q not in self._percentiles:
-            pos = (self.n - 1) * (q / 100.0)
-            below = np.floor(pos).astype(np.int64)
-            above = np.minimum(below + 1, self.n - 1)
-            t = pos - below
-            rows = np.arange(len(self.n))
-            a, b = self.sorted[rows, below], self.sorted[rows, above]
-            diff = b - a
-            self._percentiles[q] = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
-        return self._percentiles[q]
-
-    def moment(self, k: int) -> np.ndarray:
-        return np.nanmean(self.dev ** k, axis=1)
-
-    def energy(self) -> np.ndarray:
-        return np.nansum((self.x + self.shift) ** 2, axis=1)
-
-
-def _fo_robust_mad(c: FirstOrderBatch) -> np.ndarray:
-    """Mean absolute deviation of the voxels within [P10, P90] of each kernel."""
-    lo, hi = c.percentile(10)[:, None], c.percentile(90)[:, None]
-    keep = (c.x >= lo) & (c.x <= hi)
-    sub = np.where(keep, c.x, np.nan)
-    return np.nanmean(np.abs(sub - np.nanmean(sub, axis=1, keepdims=True)), axis=1)
-
-
-def _fo_standardised_moment(k: int):
-    """Skewness (k 3) or kurtosis (k 4): m_k / m2^(k/2); 0 for a flat kernel (m2 = 0)."""
-    def feature(c: FirstOrderBatch) -> np.ndarray:
-        m2, mk = c.moment(2), c.moment(k)
-        return np.where(m2 == 0, 0.0, mk / np.where(m2 == 0, 1.0, m2) ** (k / 2.0))
-    return feature
-
-
-FIRSTORDER = {
-    "Energy": lambda c: c.energy(),
-    "TotalEnergy": lambda c: c.energy() * c.voxel_volume,
-    "Entropy": lambda c: -np.sum(c.p * np.log2(c.p + EPS), axis=1),
-    "Minimum": lambda c: np.nanmin(c.x, axis=1),
-    "10Percentile": lambda c: c.percentile(10),
-    "90Percentile": lambda c: c.percentile(90),
-    "Maximum": lambda c: np.nanmax(c.x, axis=1),
-    "Mean": lambda c: c.mean,
-    "Median": lambda c: c.percentile(50),
-    "InterquartileRange": lambda c: c.percentile(75) - c.percentile(25),
-    "Range": lambda c: np.nanmax(c.x, axis=1) - np.nanmin(c.x, axis=1),
-    "MeanAbsoluteDeviation": lambda c: np.nanmean(np.abs(c.dev), axis=1),
-    "RobustMeanAbsoluteDeviation": _fo_robust_mad,
-    "RootMeanSquared": lambda c: np.sqrt(c.energy() / c.n),
-    "StandardDeviation": lambda c: np.sqrt(c.moment(2)),
-    "Skewness": _fo_standardised_moment(3),
-    "Kurtosis": _fo_standardised_moment(4),
-    "Variance": lambda c: c.moment(2),
-    "Uniformity": lambda c: np.sum(c.p ** 2, axis=1),
-}
-
-
 def firstorder_batch(values: np.ndarray, levels: np.ndarray, context: KernelContext, chosen: list[str]):
     """First-order features of a batch of kernels (values NaN and levels 0 outside each kernel)."""
-    ctx = FirstOrderBatch(values, levels, float(np.prod(context.spacing)),
-                          float(context.args.get("voxelArrayShift", 0) or 0))
-    return _evaluate(FIRSTORDER, chosen, ctx), {}
+    ctx = firstorder.FirstOrderBatch(values, levels, float(np.prod(context.spacing)),
+                                     float(context.args.get("voxelArrayShift", 0) or 0))
+    return evaluate_batch(firstorder.FEATURES, chosen, ctx), {}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -524,86 +410,7 @@ def glcm_counts(windows: np.ndarray, g: int, angles: np.ndarray) -> np.ndarray:
     return out
 
 
-def grouped(p: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values k of ``keys`` (G, G), p summed over the cells of each k: (B, nk, A))."""
-    flat = keys.ravel()
-    order = np.argsort(flat, kind="stable")
-    values, starts = np.unique(flat[order], return_index=True)
-    stacked = p.reshape(p.shape[0], -1, p.shape[3])[:, order]
-    return values, np.add.reduceat(stacked, starts, axis=1)
-
-
-class GLCMBatch:
-    """Normalised GLCMs (B, G, G, A) of a batch of kernels, NaN in directions without pairs."""
-
-    def __init__(self, raw: np.ndarray, levels: np.ndarray, ng: int):
-        total = raw.sum((1, 2))
-        self.empty = total == 0
-        self.p = raw / np.where(self.empty, np.nan, total)[:, None, None, :]
-        self.ng = ng
-        self.g = levels
-        self.gi, self.gj = levels[None, :, None, None], levels[None, None, :, None]
-        self.px, self.py = self.p.sum(2), self.p.sum(1)                      # (B, G, A)
-        # means as sums over the whole matrix, not over the marginals: with an asymmetrical GLCM a
-        # direction whose pairs all start at one level must give that level to the last bit (then
-        # sigma_x is 0 and Correlation is 1), as pyradiomics' sums do
-        self.ux = np.sum(self.gi * self.p, (1, 2), keepdims=True)            # (B, 1, 1, A)
-        self.uy = np.sum(self.gj * self.p, (1, 2), keepdims=True)
-        self.k_sum, self.p_sum = grouped(self.p, levels[:, None] + levels[None, :])
-        self.k_diff, self.p_diff = grouped(self.p, np.abs(levels[:, None] - levels[None, :]))
-        self.hxy = -np.sum(self.p * np.log2(self.p + EPS), (1, 2))
-        self.spread = self.spread2 = None  # i + j - ux - uy and its square, made on first use
-
-
-def _glcm_correlation(c: GLCMBatch) -> np.ndarray:
-    sx = np.sqrt(np.sum(c.p * (c.gi - c.ux) ** 2, (1, 2)))
-    sy = np.sqrt(np.sum(c.p * (c.gj - c.uy) ** 2, (1, 2)))
-    cov = np.sum(c.p * (c.gi - c.ux) * (c.gj - c.uy), (1, 2))
-    return np.where(sx * sy == 0, 1.0, cov / (sx * sy + EPS))
-
-
-def _glcm_imc1(c: GLCMBatch) -> np.ndarray:
-    hx = -np.sum(c.px * np.log2(c.px + EPS), 1)
-    hy = -np.sum(c.py * np.log2(c.py + EPS), 1)
-    hxy1 = -np.sum(c.p * np.log2(c.px[:, :, None, :] * c.py[:, None, :, :] + EPS), (1, 2))
-    div = np.fmax(hx, hy)
-    return np.where(div == 0, 0.0, (c.hxy - hxy1) / np.where(div == 0, 1.0, div))
-
-
-def _glcm_imc2(c: GLCMBatch) -> np.ndarray:
-    pxy = c.px[:, :, None, :] * c.py[:, None, :, :]
-    hxy2 = -np.sum(pxy * np.log2(pxy + EPS), (1, 2))
-    return np.where(hxy2 == c.hxy, 0.0, (1 - np.exp(-2 * (hxy2 - c.hxy))) ** 0.5)
-
-
-def _glcm_cluster(power: int):
-    """sum p (i + j - ux - uy)^power (powers by multiplication: numpy's pow is slow for 3 and 4)."""
-    def feature(c: GLCMBatch) -> np.ndarray:
-        if c.spread is None:
-            c.spread = c.gi + c.gj - c.ux - c.uy
-            c.spread2 = c.spread * c.spread
-        term = {2: c.spread2, 3: c.spread2 * c.spread, 4: c.spread2 * c.spread2}[power]
-        return np.sum(c.p * term, (1, 2))
-    return feature
-
-
-def _glcm_diff(weight: Callable):
-    """sum_k p_{x-y}(k) * weight(k, Ng) per direction."""
-    return lambda c: np.sum(c.p_diff * weight(c.k_diff, c.ng)[None, :, None], 1)
-
-
-def _glcm_diff_variance(c: GLCMBatch) -> np.ndarray:
-    k = c.k_diff[None, :, None]
-    avg = np.sum(k * c.p_diff, 1, keepdims=True)
-    return np.sum(c.p_diff * (k - avg) ** 2, 1)
-
-
-def _glcm_inverse_variance(c: GLCMBatch) -> np.ndarray:
-    k = np.where(c.k_diff == 0, np.inf, c.k_diff)  # k = 0 left out
-    return np.sum(c.p_diff / (k ** 2)[None, :, None], 1)
-
-
-def _glcm_mcc(c: GLCMBatch) -> tuple[np.ndarray, np.ndarray]:
+def _glcm_mcc(c: glcm.GLCMBatch) -> tuple[np.ndarray, np.ndarray]:
     """Per kernel and direction (B, A): the second largest eigenvalue of Q (complex, not yet
     square-rooted) and whether that direction's spectrum holds a complex eigenvalue.
 
@@ -621,33 +428,6 @@ def _glcm_mcc(c: GLCMBatch) -> tuple[np.ndarray, np.ndarray]:
     return ev[..., -2].astype(np.complex128), np.any(np.imag(ev) != 0, axis=-1)
 
 
-GLCM = {
-    "Autocorrelation": lambda c: np.sum(c.p * c.gi * c.gj, (1, 2)),
-    "JointAverage": lambda c: c.ux[:, 0, 0, :],
-    "ClusterProminence": _glcm_cluster(4),
-    "ClusterShade": _glcm_cluster(3),
-    "ClusterTendency": _glcm_cluster(2),
-    "Contrast": lambda c: np.sum(c.p * (c.gi - c.gj) ** 2, (1, 2)),
-    "Correlation": _glcm_correlation,
-    "DifferenceAverage": _glcm_diff(lambda k, ng: k),
-    "DifferenceEntropy": lambda c: -np.sum(c.p_diff * np.log2(c.p_diff + EPS), 1),
-    "DifferenceVariance": _glcm_diff_variance,
-    "JointEnergy": lambda c: np.sum(c.p ** 2, (1, 2)),
-    "JointEntropy": lambda c: c.hxy,
-    "Imc1": _glcm_imc1,
-    "Imc2": _glcm_imc2,
-    "Idm": _glcm_diff(lambda k, ng: 1 / (1 + k ** 2)),
-    "Idmn": _glcm_diff(lambda k, ng: 1 / (1 + k ** 2 / ng ** 2)),
-    "Id": _glcm_diff(lambda k, ng: 1 / (1 + k)),
-    "Idn": _glcm_diff(lambda k, ng: 1 / (1 + k / ng)),
-    "InverseVariance": _glcm_inverse_variance,
-    "MaximumProbability": lambda c: np.max(c.p, (1, 2)),
-    "SumAverage": lambda c: np.sum(c.k_sum[None, :, None] * c.p_sum, 1),
-    "SumEntropy": lambda c: -np.sum(c.p_sum * np.log2(c.p_sum + EPS), 1),
-    "SumSquares": lambda c: np.sum(c.p * (c.gi - c.ux) ** 2, (1, 2)),
-}
-
-
 def glcm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     """GLCM features of a batch of kernels; extras: empty directions, MCC eigenvalues (for
     pyradiomics' per-batch rules, applied in ``_pyradiomics_batches``)."""
@@ -657,17 +437,11 @@ def glcm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     if len(windows) > 1 and len(windows) * len(levels) ** 2 * len(angles) > WORK_ELEMENTS:
         half = len(windows) // 2  # many gray levels: halve the batch to bound the matrices' memory
         return _joined(glcm_batch(windows[:half], context, chosen), glcm_batch(windows[half:], context, chosen))
-    raw = glcm_counts(compact, len(levels), angles)
-    if args.get("symmetricalGLCM", True):
-        raw = raw + raw.transpose(0, 2, 1, 3)
-    norm = args.get("weightingNorm")
-    if norm is not None:
-        weights = glcm.direction_weights(angles, context.spacing, norm)
-        raw = np.sum(raw * weights[None, None, None, :], 3, keepdims=True)
+    raw = glcm.combine_directions(glcm_counts(compact, len(levels), angles), angles, context.spacing, args)
     with np.errstate(all="ignore"):
-        ctx = GLCMBatch(raw, levels, context.ng)
-    plain = [n for n in chosen if n != "MCC"]
-    out = _evaluate(GLCM, plain, ctx, reduce=angle_mean)
+        ctx = glcm.GLCMBatch(raw, levels, context.ng)
+    plain = [n for n in chosen if n != "MCC"]  # MCC: per pyradiomics batch, from the eigenvalues
+    out = evaluate_batch(glcm.FEATURES, plain, ctx, reduce=angle_mean)
     extra = {"empty": ctx.empty}
     if "MCC" in chosen:
         with np.errstate(all="ignore"):
@@ -717,73 +491,6 @@ def _has_line_pair(fw: FlatWindows, step: int, nr: int, b: int) -> np.ndarray:
     return found
 
 
-def _run_weights(angles: np.ndarray, spacing: np.ndarray, norm: str) -> np.ndarray:
-    """GLRLM direction weights: offset length in mm (infinity/euclidean/manhattan norm), else 1."""
-    lengths = np.abs(angles) * spacing[None, :]
-    if norm == "infinity":
-        return lengths.max(1)
-    if norm == "euclidean":
-        return np.sqrt(np.sum(lengths ** 2, 1))
-    if norm == "manhattan":
-        return lengths.sum(1)
-    return np.ones(len(angles))
-
-
-class RunBatch:
-    """Run-length matrices (B, G, Nr, A), NaN run counts in directions without runs."""
-
-    def __init__(self, p: np.ndarray, levels: np.ndarray):
-        nr = p.sum((1, 2))
-        self.nr = np.where(nr == 0, np.nan, nr)          # (B, A)
-        self.p = p
-        self.pr, self.pg = p.sum(1), p.sum(2)             # (B, Nr, A), (B, G, A)
-        self.i = levels[None, :, None]
-        self.j = np.arange(1, p.shape[2] + 1, dtype=np.float64)[None, :, None]
-
-
-def _rl_joint(fn: Callable):
-    return lambda c: np.sum(fn(c.p, c.i[..., None] ** 2, c.j[:, None] ** 2), (1, 2)) / c.nr
-
-
-def _marginal_variance(marginal: str, vector: str, total: str):
-    """Variance of ``vector`` (gray levels or lengths) under a marginal, normalised by ``total``
-    (run counts per direction for GLRLM, zone counts for GLSZM/GLDM)."""
-    def feature(c) -> np.ndarray:
-        pm = getattr(c, marginal) / np.expand_dims(getattr(c, total), 1)
-        v = getattr(c, vector)
-        u = np.sum(pm * v, 1, keepdims=True)
-        return np.sum(pm * (v - u) ** 2, 1)
-    return feature
-
-
-def _matrix_entropy(total: str):
-    """Entropy of the normalised matrix (``total`` as in ``_marginal_variance``)."""
-    def feature(c) -> np.ndarray:
-        p = c.p / np.expand_dims(getattr(c, total), (1, 2))
-        return -np.sum(p * np.log2(p + EPS), (1, 2))
-    return feature
-
-
-GLRLM = {
-    "ShortRunEmphasis": lambda c: np.sum(c.pr / c.j ** 2, 1) / c.nr,
-    "LongRunEmphasis": lambda c: np.sum(c.pr * c.j ** 2, 1) / c.nr,
-    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2, 1) / c.nr,
-    "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2, 1) / c.nr ** 2,
-    "RunLengthNonUniformity": lambda c: np.sum(c.pr ** 2, 1) / c.nr,
-    "RunLengthNonUniformityNormalized": lambda c: np.sum(c.pr ** 2, 1) / c.nr ** 2,
-    "RunPercentage": lambda c: c.nr / np.sum(c.pr * c.j, 1),
-    "GrayLevelVariance": _marginal_variance("pg", "i", "nr"),
-    "RunVariance": _marginal_variance("pr", "j", "nr"),
-    "RunEntropy": _matrix_entropy("nr"),
-    "LowGrayLevelRunEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nr,
-    "HighGrayLevelRunEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nr,
-    "ShortRunLowGrayLevelEmphasis": _rl_joint(lambda p, i2, j2: p / (i2 * j2)),
-    "ShortRunHighGrayLevelEmphasis": _rl_joint(lambda p, i2, j2: p * i2 / j2),
-    "LongRunLowGrayLevelEmphasis": _rl_joint(lambda p, i2, j2: p * j2 / i2),
-    "LongRunHighGrayLevelEmphasis": _rl_joint(lambda p, i2, j2: p * (j2 * i2)),
-}
-
-
 def glrlm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     """GLRLM features of a batch of kernels (directions at distance 1, averaged)."""
     angles = offsets([1], bidirectional=False, plane_axis=context.axis)
@@ -791,10 +498,10 @@ def glrlm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     p = glrlm_counts(compact, len(levels), angles)
     norm = context.args.get("weightingNorm")
     if norm is not None:
-        p = np.sum(p * _run_weights(angles, context.spacing, norm)[None, None, None, :], 3, keepdims=True)
+        p = np.sum(p * glrlm.run_weights(angles, context.spacing, norm)[None, None, None, :], 3, keepdims=True)
     with np.errstate(all="ignore"):
-        ctx = RunBatch(p, levels)
-    return _evaluate(GLRLM, chosen, ctx, reduce=angle_mean), {}
+        ctx = glrlm.RunBatch(p, levels)
+    return evaluate_batch(glrlm.FEATURES, chosen, ctx, reduce=angle_mean), {}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -854,91 +561,18 @@ def _window_positions(fw: FlatWindows, shape: tuple) -> np.ndarray:
     return np.ravel_multi_index((coords[0], coords[1] - pad, coords[2] - pad, coords[3] - pad), shape)
 
 
-class ZoneBatch:
-    """A zone-type matrix (B, G, Nj): GLSZM (j = zone size) or GLDM (j = dependences + 1)."""
-
-    def __init__(self, p: np.ndarray, levels: np.ndarray):
-        self.p = p
-        self.ps, self.pg = p.sum(1), p.sum(2)                       # (B, Nj), (B, G)
-        self.i = levels[None, :]
-        self.j = np.arange(1, p.shape[2] + 1, dtype=np.float64)[None, :]
-        nz = p.sum((1, 2))
-        self.nz = np.where(nz == 0, 1.0, nz)
-        n_voxels = np.sum(self.ps * self.j, 1)
-        self.np_ = np.where(n_voxels == 0, 1.0, n_voxels)
-
-
-def _zone_joint(fn: Callable):
-    return lambda c: np.sum(fn(c.p, c.i[:, :, None] ** 2, c.j[:, None, :] ** 2), (1, 2)) / c.nz
-
-
-_ZONE_COMMON = {
-    "SmallEmphasis": lambda c: np.sum(c.ps / c.j ** 2, 1) / c.nz,
-    "LargeEmphasis": lambda c: np.sum(c.ps * c.j ** 2, 1) / c.nz,
-    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2, 1) / c.nz,
-    "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2, 1) / c.nz ** 2,
-    "NonUniformity": lambda c: np.sum(c.ps ** 2, 1) / c.nz,
-    "NonUniformityNormalized": lambda c: np.sum(c.ps ** 2, 1) / c.nz ** 2,
-    "GrayLevelVariance": _marginal_variance("pg", "i", "nz"),
-    "Variance": _marginal_variance("ps", "j", "nz"),
-    "Entropy": _matrix_entropy("nz"),
-    "LowGrayLevelEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nz,
-    "HighGrayLevelEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nz,
-    "SmallLowGrayLevelEmphasis": _zone_joint(lambda p, i2, j2: p / (i2 * j2)),
-    "SmallHighGrayLevelEmphasis": _zone_joint(lambda p, i2, j2: p * i2 / j2),
-    "LargeLowGrayLevelEmphasis": _zone_joint(lambda p, i2, j2: p * j2 / i2),
-    "LargeHighGrayLevelEmphasis": _zone_joint(lambda p, i2, j2: p * i2 * j2),
-}
-
-GLSZM = {
-    "SmallAreaEmphasis": _ZONE_COMMON["SmallEmphasis"],
-    "LargeAreaEmphasis": _ZONE_COMMON["LargeEmphasis"],
-    "GrayLevelNonUniformity": _ZONE_COMMON["GrayLevelNonUniformity"],
-    "GrayLevelNonUniformityNormalized": _ZONE_COMMON["GrayLevelNonUniformityNormalized"],
-    "SizeZoneNonUniformity": _ZONE_COMMON["NonUniformity"],
-    "SizeZoneNonUniformityNormalized": _ZONE_COMMON["NonUniformityNormalized"],
-    "ZonePercentage": lambda c: c.nz / c.np_,
-    "GrayLevelVariance": _ZONE_COMMON["GrayLevelVariance"],
-    "ZoneVariance": _ZONE_COMMON["Variance"],
-    "ZoneEntropy": _ZONE_COMMON["Entropy"],
-    "LowGrayLevelZoneEmphasis": _ZONE_COMMON["LowGrayLevelEmphasis"],
-    "HighGrayLevelZoneEmphasis": _ZONE_COMMON["HighGrayLevelEmphasis"],
-    "SmallAreaLowGrayLevelEmphasis": _ZONE_COMMON["SmallLowGrayLevelEmphasis"],
-    "SmallAreaHighGrayLevelEmphasis": _ZONE_COMMON["SmallHighGrayLevelEmphasis"],
-    "LargeAreaLowGrayLevelEmphasis": _ZONE_COMMON["LargeLowGrayLevelEmphasis"],
-    "LargeAreaHighGrayLevelEmphasis": _ZONE_COMMON["LargeHighGrayLevelEmphasis"],
-}
-
-GLDM = {
-    "SmallDependenceEmphasis": _ZONE_COMMON["SmallEmphasis"],
-    "LargeDependenceEmphasis": _ZONE_COMMON["LargeEmphasis"],
-    "GrayLevelNonUniformity": _ZONE_COMMON["GrayLevelNonUniformity"],
-    "DependenceNonUniformity": _ZONE_COMMON["NonUniformity"],
-    "DependenceNonUniformityNormalized": _ZONE_COMMON["NonUniformityNormalized"],
-    "GrayLevelVariance": _ZONE_COMMON["GrayLevelVariance"],
-    "DependenceVariance": _ZONE_COMMON["Variance"],
-    "DependenceEntropy": _ZONE_COMMON["Entropy"],
-    "LowGrayLevelEmphasis": _ZONE_COMMON["LowGrayLevelEmphasis"],
-    "HighGrayLevelEmphasis": _ZONE_COMMON["HighGrayLevelEmphasis"],
-    "SmallDependenceLowGrayLevelEmphasis": _ZONE_COMMON["SmallLowGrayLevelEmphasis"],
-    "SmallDependenceHighGrayLevelEmphasis": _ZONE_COMMON["SmallHighGrayLevelEmphasis"],
-    "LargeDependenceLowGrayLevelEmphasis": _ZONE_COMMON["LargeLowGrayLevelEmphasis"],
-    "LargeDependenceHighGrayLevelEmphasis": _ZONE_COMMON["LargeHighGrayLevelEmphasis"],
-}
-
-
 def glszm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     compact, levels = compact_levels(windows)
     with np.errstate(all="ignore"):
-        ctx = ZoneBatch(glszm_counts(compact, len(levels), context.axis), levels)
-    return _evaluate(GLSZM, chosen, ctx), {}
+        ctx = glszm.ZoneBatch(glszm_counts(compact, len(levels), context.axis), levels)
+    return evaluate_batch(glszm.FEATURES, chosen, ctx), {}
 
 
 def gldm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     compact, levels = compact_levels(windows)
     with np.errstate(all="ignore"):
-        ctx = ZoneBatch(gldm_counts(windows, compact, len(levels), context), levels)
-    return _evaluate(GLDM, chosen, ctx), {}
+        ctx = glszm.ZoneBatch(gldm_counts(windows, compact, len(levels), context), levels)
+    return evaluate_batch(gldm.FEATURES, chosen, ctx), {}
 
 
 def ngtdm_counts(windows: np.ndarray, compact: np.ndarray, g: int, context: KernelContext):
@@ -961,75 +595,16 @@ def ngtdm_counts(windows: np.ndarray, compact: np.ndarray, g: int, context: Kern
     return counts(keys, shape), counts(keys, shape, weights=diff)
 
 
-class NGTDMBatch:
-    """Level probabilities p (B, G) (0 for levels absent from a kernel), s_i and level values."""
-
-    def __init__(self, n: np.ndarray, s: np.ndarray, levels: np.ndarray):
-        self.nvp = n.sum(1)
-        self.p = n / self.nvp[:, None]
-        self.s = s
-        self.i = levels[None, :]
-        self.ngp = np.sum(n > 0, 1)
-        self.both = (self.p[:, :, None] > 0) & (self.p[:, None, :] > 0)  # pairs of levels present
-
-
-def _ngtdm_coarseness(c: NGTDMBatch) -> np.ndarray:
-    total = np.sum(c.p * c.s, 1)
-    return np.where(total == 0, 1e6, 1.0 / np.where(total == 0, 1.0, total))
-
-
-def _ngtdm_contrast(c: NGTDMBatch) -> np.ndarray:
-    div = c.ngp * (c.ngp - 1)
-    pp = c.p[:, :, None] * c.p[:, None, :] * (c.i[:, :, None] - c.i[:, None, :]) ** 2
-    value = np.sum(pp, (1, 2)) * np.sum(c.s, 1) / c.nvp
-    return np.where(div == 0, 0.0, value / np.where(div == 0, 1, div))
-
-
-def _ngtdm_busyness(c: NGTDMBatch) -> np.ndarray:
-    ip = c.i * c.p
-    absdiff = np.sum(np.where(c.both, np.abs(ip[:, :, None] - ip[:, None, :]), 0.0), (1, 2))
-    return np.where(absdiff == 0, 0.0, np.sum(c.p * c.s, 1) / np.where(absdiff == 0, 1.0, absdiff))
-
-
-def _ngtdm_complexity(c: NGTDMBatch) -> np.ndarray:
-    ps = c.p * c.s
-    num = np.where(c.both, ps[:, :, None] + ps[:, None, :], 0.0)
-    den = c.p[:, :, None] + c.p[:, None, :]
-    terms = np.abs(c.i[:, :, None] - c.i[:, None, :]) * num / np.where(den == 0, 1.0, den)
-    return np.sum(terms, (1, 2)) / c.nvp
-
-
-def _ngtdm_strength(c: NGTDMBatch) -> np.ndarray:
-    total = np.sum(c.s, 1)
-    terms = np.where(c.both, (c.p[:, :, None] + c.p[:, None, :]) * (c.i[:, :, None] - c.i[:, None, :]) ** 2, 0.0)
-    return np.where(total == 0, 0.0, np.sum(terms, (1, 2)) / np.where(total == 0, 1.0, total))
-
-
-NGTDM = {
-    "Coarseness": _ngtdm_coarseness,
-    "Contrast": _ngtdm_contrast,
-    "Busyness": _ngtdm_busyness,
-    "Complexity": _ngtdm_complexity,
-    "Strength": _ngtdm_strength,
-}
-
-
 def ngtdm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     compact, levels = compact_levels(windows)
     n, s = ngtdm_counts(windows, compact, len(levels), context)
     with np.errstate(all="ignore"):
-        ctx = NGTDMBatch(n, s, levels)
-    return _evaluate(NGTDM, chosen, ctx), {}
+        ctx = ngtdm.NGTDMBatch(n, s, levels)
+    return evaluate_batch(ngtdm.FEATURES, chosen, ctx), {}
 
 
 BATCH_FUNCTIONS = {"glcm": glcm_batch, "glrlm": glrlm_batch, "glszm": glszm_batch, "gldm": gldm_batch,
                    "ngtdm": ngtdm_batch}
-#: every feature the engine names has a voxel-based implementation (checked by the tests); GLCM MCC's
-#: function gives eigenvalues, finished per pyradiomics batch (``_pyradiomics_batches``)
-BATCH_FEATURES = {"firstorder": FIRSTORDER, "glcm": {**GLCM, "MCC": _glcm_mcc}, "glrlm": GLRLM, "glszm": GLSZM,
-                  "gldm": GLDM, "ngtdm": NGTDM}
-
-
 # ----------------------------------------------------------------------------------------------
 # pyradiomics' per-batch rules (voxelBatch)
 # ----------------------------------------------------------------------------------------------

@@ -16,91 +16,113 @@ level i of the discretised image. IBSI codes in brackets (IBSI 1, chapter 3.3/3.
   flat ROI (m2 = 0): 0                                       [KE2A]
 - Variance = m2 (population variance)                        [ECT3]
 - Uniformity = sum p^2                                       [BJ5W]
+
+Batched: ``FirstOrderBatch`` holds B rows of intensities (a lesion's images, or a feature map's
+kernels with NaN for voxels outside a kernel); every feature gives one value per row.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, evaluate, select
+from .common import EPS, counts
+
+#: the percentiles the features use, computed together
+PERCENTILES = (10, 25, 50, 75, 90)
 
 
-class FirstOrderContext:
-    """Intensities, histogram probabilities and moments shared by the first-order features."""
+class FirstOrderBatch:
+    """Intensities (B, K), NaN for voxels outside a row's region, with their gray levels (B, K; 0
+    outside): histograms, moments and percentiles shared by the first-order features."""
 
-    def __init__(self, values: np.ndarray, q: np.ndarray, voxel_volume: float, shift: float):
-        self.x = values.astype(np.float64)
-        counts = np.bincount(q)
-        counts = counts[counts > 0]
-        self.p = counts / float(counts.sum())
-        self.voxel_volume = voxel_volume
-        self.shift = shift
-        self.mean = self.x.mean()
-        self._pct = None
-        self._mom = None
+    def __init__(self, values: np.ndarray, levels: np.ndarray, voxel_volume: float, shift: float):
+        b = values.shape[0]
+        self.x = values.reshape(b, -1).astype(np.float64, copy=False)
+        self.complete = not np.isnan(self.x).any()  # a lesion's images: every row full
+        # reductions that skip NaN only where there is some (the nan-versions copy the array)
+        self.reduce = {"mean": np.mean, "sum": np.sum, "min": np.min, "max": np.max} if self.complete else \
+            {"mean": np.nanmean, "sum": np.nansum, "min": np.nanmin, "max": np.nanmax}
+        self.n = np.full(b, self.x.shape[1]) if self.complete else np.sum(~np.isnan(self.x), axis=1)
+        self.mean = self.reduce["mean"](self.x, axis=1)
+        self.minimum, self.maximum = self.reduce["min"](self.x, axis=1), self.reduce["max"](self.x, axis=1)
+        self.dev = self.x - self.mean[:, None]
+        levels = levels.reshape(b, -1)
+        top = int(levels.max()) + 1
+        rows = np.broadcast_to(np.arange(b)[:, None] * top, levels.shape)
+        hist = counts((rows + levels).ravel(), (b, top))[:, 1:]  # level 0: outside the row's region
+        self.p = hist / self.n[:, None]
+        self.voxel_volume, self.shift = voxel_volume, shift
+        self._percentiles: dict = {}
+        self._moments: dict = {}
 
-    def percentile(self, q):
-        """Percentiles 10, 25, 50, 75, 90 (linear interpolation), computed together once."""
-        if self._pct is None:
-            self._pct = dict(zip((10, 25, 50, 75, 90), np.percentile(self.x, [10, 25, 50, 75, 90])))
-        return self._pct[q]
+    def percentile(self, q: float) -> np.ndarray:
+        """Linear-interpolation percentile of each row (numpy's default method) over its voxels."""
+        if not self._percentiles:
+            if self.complete:  # partial sorts, all five at once
+                table = np.percentile(self.x, PERCENTILES, axis=1)
+            else:  # rows of different lengths: NaN sorts last
+                table = [self._sorted_percentile(np.sort(self.x, axis=1), v) for v in PERCENTILES]
+            self._percentiles = dict(zip(PERCENTILES, table))
+        return self._percentiles[q]
 
-    def moment(self, k: int) -> float:
-        """Central moments 2, 3, 4 (population), computed together once."""
-        if self._mom is None:
-            d = self.x - self.mean
-            d2 = d * d
-            self._mom = {2: float(np.mean(d2)), 3: float(np.mean(d2 * d)), 4: float(np.mean(d2 * d2))}
-        return self._mom[k]
+    def _sorted_percentile(self, ordered: np.ndarray, q: float) -> np.ndarray:
+        pos = (self.n - 1) * (q / 100.0)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, self.n - 1)
+        t = pos - below
+        rows = np.arange(len(self.n))
+        a, b = ordered[rows, below], ordered[rows, above]
+        diff = b - a
+        return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+    def moment(self, k: int) -> np.ndarray:
+        """Central moments 2, 3, 4 (population), by products (``**`` calls pow), computed once."""
+        if not self._moments:
+            d2 = self.dev * self.dev
+            for power, term in ((2, d2), (3, d2 * self.dev), (4, d2 * d2)):
+                self._moments[power] = self.reduce["mean"](term, axis=1)
+        return self._moments[k]
+
+    def energy(self) -> np.ndarray:
+        shifted = self.x + self.shift
+        return self.reduce["sum"](shifted * shifted, axis=1)
 
 
-def _energy(c):
-    return np.sum((c.x + c.shift) ** 2)
+def _robust_mad(c: FirstOrderBatch) -> np.ndarray:
+    """Mean absolute deviation of the voxels within [P10, P90] of each row (NaN if none)."""
+    keep = (c.x >= c.percentile(10)[:, None]) & (c.x <= c.percentile(90)[:, None])  # NaN: False
+    n = np.count_nonzero(keep, axis=1)
+    mean = np.sum(np.where(keep, c.x, 0.0), axis=1) / n
+    return np.sum(np.where(keep, np.abs(c.x - mean[:, None]), 0.0), axis=1) / n
 
 
-def _skewness(c):
-    m2, m3 = c.moment(2), c.moment(3)
-    return 0.0 if m2 == 0 else m3 / m2 ** 1.5
-
-
-def _kurtosis(c):
-    m2, m4 = c.moment(2), c.moment(4)
-    return 0.0 if m2 == 0 else m4 / m2 ** 2.0
-
-
-def _robust_mad(c):
-    lo, hi = c.percentile(10), c.percentile(90)
-    sub = c.x[(c.x >= lo) & (c.x <= hi)]
-    if sub.size == 0:  # only possible with NaN-free rounding corner cases; pyradiomics gives NaN
-        return np.nan
-    return np.mean(np.abs(sub - sub.mean()))
+def _standardised_moment(k: int):
+    """Skewness (k 3) or kurtosis (k 4): m_k / m2^(k/2); 0 for a flat row (m2 = 0)."""
+    def feature(c: FirstOrderBatch) -> np.ndarray:
+        m2, mk = c.moment(2), c.moment(k)
+        return np.where(m2 == 0, 0.0, mk / np.where(m2 == 0, 1.0, m2) ** (k / 2.0))
+    return feature
 
 
 FEATURES = {
-    "Energy": _energy,
-    "TotalEnergy": lambda c: _energy(c) * c.voxel_volume,
-    "Entropy": lambda c: -np.sum(c.p * np.log2(c.p + EPS)),
-    "Minimum": lambda c: np.min(c.x),
+    "Energy": lambda c: c.energy(),
+    "TotalEnergy": lambda c: c.energy() * c.voxel_volume,
+    "Entropy": lambda c: -np.sum(c.p * np.log2(c.p + EPS), axis=1),
+    "Minimum": lambda c: c.minimum,
     "10Percentile": lambda c: c.percentile(10),
     "90Percentile": lambda c: c.percentile(90),
-    "Maximum": lambda c: np.max(c.x),
+    "Maximum": lambda c: c.maximum,
     "Mean": lambda c: c.mean,
     "Median": lambda c: c.percentile(50),
     "InterquartileRange": lambda c: c.percentile(75) - c.percentile(25),
-    "Range": lambda c: np.max(c.x) - np.min(c.x),
-    "MeanAbsoluteDeviation": lambda c: np.mean(np.abs(c.x - c.mean)),
+    "Range": lambda c: c.maximum - c.minimum,
+    "MeanAbsoluteDeviation": lambda c: c.reduce["mean"](np.abs(c.dev), axis=1),
     "RobustMeanAbsoluteDeviation": _robust_mad,
-    "RootMeanSquared": lambda c: np.sqrt(_energy(c) / c.x.size),
+    "RootMeanSquared": lambda c: np.sqrt(c.energy() / c.n),
     "StandardDeviation": lambda c: np.sqrt(c.moment(2)),
-    "Skewness": _skewness,
-    "Kurtosis": _kurtosis,
+    "Skewness": _standardised_moment(3),
+    "Kurtosis": _standardised_moment(4),
     "Variance": lambda c: c.moment(2),
-    "Uniformity": lambda c: np.sum(c.p ** 2),
+    "Uniformity": lambda c: np.sum(c.p ** 2, axis=1),
 }
 #: deprecated features: True = computed when named explicitly
 DEPRECATED = {"StandardDeviation": True}
-
-
-def compute(values: np.ndarray, q: np.ndarray, voxel_volume: float, settings: dict, names=None) -> dict:
-    """First-order features of ROI ``values`` with gray levels ``q`` (same voxel order)."""
-    ctx = FirstOrderContext(values, q, voxel_volume, settings.get("voxelArrayShift", 0) or 0)
-    return evaluate(FEATURES, select(FEATURES, DEPRECATED, names, "firstorder"), ctx)

@@ -6,7 +6,7 @@ transpose. Gray levels absent from the ROI are dropped. With ``weightingNorm`` (
 manhattan, no_weighting) all directions are summed with weight exp(-d^2), d the offset's norm in mm
 (pyradiomics' definition), giving one matrix (IBSI "merged"); otherwise every direction is
 normalised to sum 1 and each feature is the mean over directions (IBSI "averaged"). Empty directions
-are removed.
+are left out of that mean.
 
 With p = normalised matrix, i, j = gray levels, px/py marginals, ux/uy means, p_{x+y}(k) and
 p_{x-y}(k) the sum/difference distributions, HX, HY, HXY entropies:
@@ -19,12 +19,16 @@ JointEntropy HXY [TU9B]; Imc1 (HXY - HXY1)/max(HX, HY) [R8DG]; Imc2 sqrt(1 - e^{
 [IB1Z]; Idn sum p_{x-y}/(1+k/Ng) [NDRX]; InverseVariance sum_{k>0} p_{x-y}/k^2 [E8JP];
 MaximumProbability [GYBY]; SumAverage sum k p_{x+y} [ZGXS]; SumEntropy [P6QZ]; SumSquares
 sum p (i-ux)^2 [UR99]; MCC sqrt(second largest eigenvalue of Q), Q_ij = sum_k p_ik p_jk/(px_i py_k).
+
+Batched: ``GLCMBatch`` holds B matrices (a lesion's images, or a feature map's kernels) over common
+gray levels; a level absent from a row adds zero rows, which no feature sees (MCC uses each row's own
+levels). Every feature gives one value per row and direction, then the mean over directions.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, Levels, evaluate, nanmean, offsets, plane_axis, select
+from .common import EPS, Levels, offsets, plane_axis
 
 _WEIGHTS = {
     "infinity": lambda d: np.exp(-np.max(d) ** 2),
@@ -41,8 +45,19 @@ def direction_weights(angles: np.ndarray, spacing_kji: np.ndarray, norm: str) ->
     return np.array([fn(np.abs(a) * spacing_kji) for a in angles])
 
 
+def combine_directions(raw: np.ndarray, angles: np.ndarray, spacing_kji: np.ndarray, settings: dict) -> np.ndarray:
+    """Counts (..., G, G, directions) made symmetrical (``symmetricalGLCM``) and, with
+    ``weightingNorm``, summed over directions with ``direction_weights`` (one direction left)."""
+    if settings.get("symmetricalGLCM", True):
+        raw = raw + np.swapaxes(raw, -3, -2)
+    norm = settings.get("weightingNorm")
+    if norm is not None:
+        raw = np.sum(raw * direction_weights(angles, spacing_kji, norm), -1, keepdims=True)
+    return raw
+
+
 def matrix(lv: Levels, settings: dict) -> np.ndarray:
-    """Normalised GLCM, shape (Ng', Ng', directions), over the gray levels present."""
+    """Pair counts (Ng', Ng', directions) over the gray levels present, after ``combine_directions``."""
     dist = settings.get("distances") or [1]
     angles = offsets(dist, bidirectional=False, plane_axis=plane_axis(settings))
     pad = int(max(dist))
@@ -54,150 +69,147 @@ def matrix(lv: Levels, settings: dict) -> np.ndarray:
     keys = first + lv.neighbours(dist, plane_axis(settings), pad)[:len(angles)]
     counts = np.bincount(keys.ravel(), minlength=len(angles) * width).reshape(len(angles), ng + 1, ng + 1)
     keep = lv.levels  # row/column 0 collects pairs whose neighbour is outside the ROI
-    p = counts[:, keep][:, :, keep].transpose(1, 2, 0).astype(float)
-    if settings.get("symmetricalGLCM", True):
-        p = p + p.transpose(1, 0, 2)
-    norm = settings.get("weightingNorm")
-    if norm is not None:
-        w = direction_weights(angles, lv.spacing, norm)
-        p = np.sum(p * w[None, None, :], 2, keepdims=True)
-    total = p.sum((0, 1))
-    if p.shape[2] > 1:
-        p = p[:, :, total > 0]
-        total = total[total > 0]
-    return p / total[None, None, :]
+    raw = counts[:, keep][:, :, keep].transpose(1, 2, 0).astype(float)
+    return combine_directions(raw, angles, lv.spacing, settings)
 
 
-class GLCMContext:
-    """Marginals, means and sum/difference distributions of a normalised GLCM stack."""
-
-    def __init__(self, p: np.ndarray, levels: np.ndarray, ng: int, symmetrical: bool):
-        self.p, self.ng, self.symmetrical = p, ng, symmetrical
-        g = levels.astype(float)
-        self.i, self.j = g[:, None, None], g[None, :, None]
-        self.px = p.sum(1, keepdims=True)   # (Ng', 1, A)
-        self.py = p.sum(0, keepdims=True)   # (1, Ng', A)
-        self.ux = np.sum(self.i * p, (0, 1), keepdims=True)
-        self.uy = np.sum(self.j * p, (0, 1), keepdims=True)
-        ii, jj = np.meshgrid(levels, levels, indexing="ij")
-        flat = p.reshape(-1, p.shape[2])
-        self.k_sum = np.arange(2, 2 * ng + 1, dtype=float)
-        self.k_diff = np.arange(0, ng, dtype=float)
-        self.p_sum = _group(flat, (ii + jj).ravel() - 2, 2 * ng - 1)          # (2Ng-1, A)
-        self.p_diff = _group(flat, np.abs(ii - jj).ravel(), ng)               # (Ng, A)
-        self.hxy = -np.sum(p * np.log2(p + EPS), (0, 1))                       # (A,)
+def grouped(p: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values k of ``keys`` (G, G), p summed over the cells of each k: (B, nk, A))."""
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    values, starts = np.unique(flat[order], return_index=True)
+    stacked = p.reshape(p.shape[0], -1, p.shape[3])[:, order]
+    return values, np.add.reduceat(stacked, starts, axis=1)
 
 
-def _group(flat: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((n, flat.shape[1]))
-    np.add.at(out, key, flat)
-    return out
+class GLCMBatch:
+    """Normalised GLCMs (B, G, G, A) of B rows over the levels ``levels`` (G,), NaN in directions
+    without pairs. ``ng``: pyradiomics' Ng (largest gray level) per row or for all (Idmn, Idn);
+    ``own``: per row, the indices of its own gray levels (MCC), None for all."""
+
+    def __init__(self, raw: np.ndarray, levels: np.ndarray, ng, own: list | None = None):
+        total = raw.sum((1, 2))
+        self.empty = total == 0
+        self.p = raw / np.where(self.empty, np.nan, total)[:, None, None, :]
+        self.ng = np.reshape(np.asarray(ng, dtype=np.float64), (-1, 1))
+        self.own = own
+        self.g = levels
+        self.gi, self.gj = levels[None, :, None, None], levels[None, None, :, None]
+        self.px, self.py = self.p.sum(2), self.p.sum(1)                      # (B, G, A)
+        # means as sums over the whole matrix, not over the marginals: with an asymmetrical GLCM a
+        # direction whose pairs all start at one level must give that level to the last bit (then
+        # sigma_x is 0 and Correlation is 1), as pyradiomics' sums do
+        self.ux = np.sum(self.gi * self.p, (1, 2), keepdims=True)            # (B, 1, 1, A)
+        self.uy = np.sum(self.gj * self.p, (1, 2), keepdims=True)
+        self.k_sum, self.p_sum = grouped(self.p, levels[:, None] + levels[None, :])
+        self.k_diff, self.p_diff = grouped(self.p, np.abs(levels[:, None] - levels[None, :]))
+        self.hxy = -np.sum(self.p * np.log2(self.p + EPS), (1, 2))
+        self.spread = self.spread2 = None  # i + j - ux - uy and its square, made on first use
 
 
-def _mean(v):
-    return nanmean(v)
+def _correlation(c: GLCMBatch) -> np.ndarray:
+    sx = np.sqrt(np.sum(c.p * (c.gi - c.ux) ** 2, (1, 2)))
+    sy = np.sqrt(np.sum(c.p * (c.gj - c.uy) ** 2, (1, 2)))
+    cov = np.sum(c.p * (c.gi - c.ux) * (c.gj - c.uy), (1, 2))
+    return np.where(sx * sy == 0, 1.0, cov / (sx * sy + EPS))
 
 
-def _correlation(c):
-    sx = np.sum(c.p * (c.i - c.ux) ** 2, (0, 1)) ** 0.5
-    sy = np.sum(c.p * (c.j - c.uy) ** 2, (0, 1)) ** 0.5
-    cov = np.sum(c.p * (c.i - c.ux) * (c.j - c.uy), (0, 1))
-    corr = cov / (sx * sy + EPS)
-    corr[sx * sy == 0] = 1
-    return _mean(corr)
-
-
-def _imc1(c):
-    hx = -np.sum(c.px * np.log2(c.px + EPS), (0, 1))
-    hy = -np.sum(c.py * np.log2(c.py + EPS), (0, 1))
-    hxy1 = -np.sum(c.p * np.log2(c.px * c.py + EPS), (0, 1))
+def _imc1(c: GLCMBatch) -> np.ndarray:
+    hx = -np.sum(c.px * np.log2(c.px + EPS), 1)
+    hy = -np.sum(c.py * np.log2(c.py + EPS), 1)
+    hxy1 = -np.sum(c.p * np.log2(c.px[:, :, None, :] * c.py[:, None, :, :] + EPS), (1, 2))
     div = np.fmax(hx, hy)
-    val = c.hxy - hxy1
-    out = np.zeros_like(val)
-    out[div != 0] = val[div != 0] / div[div != 0]
-    return _mean(out)
+    return np.where(div == 0, 0.0, (c.hxy - hxy1) / np.where(div == 0, 1.0, div))
 
 
-def _imc2(c):
-    pxy = c.px * c.py
-    hxy2 = -np.sum(pxy * np.log2(pxy + EPS), (0, 1))
-    with np.errstate(invalid="ignore"):
-        val = (1 - np.e ** (-2 * (hxy2 - c.hxy))) ** 0.5
-    val[hxy2 == c.hxy] = 0
-    return _mean(val)
+def _imc2(c: GLCMBatch) -> np.ndarray:
+    pxy = c.px[:, :, None, :] * c.py[:, None, :, :]
+    hxy2 = -np.sum(pxy * np.log2(pxy + EPS), (1, 2))
+    return np.where(hxy2 == c.hxy, 0.0, (1 - np.exp(-2 * (hxy2 - c.hxy))) ** 0.5)
 
 
-def _mcc(c):
-    """Maximal correlation coefficient: sqrt of the 2nd largest eigenvalue of Q (per direction).
-
-    Q = Dx^-1 P Dy^-1 P^T has the eigenvalues of the symmetric S = Dx^-1/2 P Dy^-1 P^T Dx^-1/2
-    (Q = Dx^-1/2 S Dx^1/2), so ``eigvalsh`` replaces pyradiomics' ``eigvals`` (3-4x faster, real).
-    A level absent from a direction (px = 0) gives a zero row in both. pyradiomics' EPS in
-    p / (px py + EPS) changes the values by < 1e-9 relative.
-    """
-    p = c.p.transpose(2, 0, 1)                              # (A, i, k)
-    px = c.px[:, 0, :].T                                    # (A, i)
-    py = c.py[0, :, :].T                                    # (A, k)
-    rx = np.zeros_like(px)
-    np.divide(1.0, np.sqrt(px), out=rx, where=px > 0)
-    ry = np.zeros_like(py)
-    np.divide(1.0, py, out=ry, where=py > 0)
-    left = p * rx[:, :, None]
-    s = np.matmul(left * ry[:, None, :], left.transpose(0, 2, 1))
-    if s.shape[1] < 2:
-        return 1.0
-    ev = np.linalg.eigvalsh(s)
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(np.sqrt(ev[:, -2]))
-
-
-def _cluster(power):
-    """sum p (i + j - ux - uy)^power, power 2, 3 or 4 (products: ``**`` calls pow, 5x slower)."""
-    def feature(c):
-        t = (c.i + c.j) - c.ux - c.uy
-        t2 = t * t
-        term = t2 if power == 2 else t2 * t if power == 3 else t2 * t2
-        return _mean(np.sum(c.p * term, (0, 1)))
+def _cluster(power: int):
+    """sum p (i + j - ux - uy)^power (powers by multiplication: numpy's pow is slow for 3 and 4)."""
+    def feature(c: GLCMBatch) -> np.ndarray:
+        if c.spread is None:
+            c.spread = c.gi + c.gj - c.ux - c.uy
+            c.spread2 = c.spread * c.spread
+        term = {2: c.spread2, 3: c.spread2 * c.spread, 4: c.spread2 * c.spread2}[power]
+        return np.sum(c.p * term, (1, 2))
     return feature
 
 
-def _diff_variance(c):
-    avg = np.sum(c.k_diff[:, None] * c.p_diff, 0, keepdims=True)
-    return _mean(np.sum(c.p_diff * (c.k_diff[:, None] - avg) ** 2, 0))
+def _diff(weight):
+    """sum_k p_{x-y}(k) * weight(k, Ng) per direction."""
+    return lambda c: np.sum(c.p_diff * weight(c.k_diff[None, :], c.ng)[:, :, None], 1)
+
+
+def _diff_variance(c: GLCMBatch) -> np.ndarray:
+    k = c.k_diff[None, :, None]
+    avg = np.sum(k * c.p_diff, 1, keepdims=True)
+    return np.sum(c.p_diff * (k - avg) ** 2, 1)
+
+
+def _inverse_variance(c: GLCMBatch) -> np.ndarray:
+    k = np.where(c.k_diff == 0, np.inf, c.k_diff)  # k = 0 left out
+    return np.sum(c.p_diff / (k ** 2)[None, :, None], 1)
+
+
+def _mcc(c: GLCMBatch) -> np.ndarray:
+    """Maximal correlation coefficient per row and direction: sqrt of the 2nd largest eigenvalue of
+    Q = Dx^-1 P Dy^-1 P^T over the row's own gray levels (1 for a single level; NaN for a direction
+    without pairs, or a tiny negative eigenvalue, as pyradiomics' real square root).
+
+    Q is similar to the symmetric S = Dx^-1/2 P Dy^-1 P^T Dx^-1/2, so ``eigvalsh`` gives its spectrum
+    (3-4x faster than pyradiomics' ``eigvals``, and real); a level absent from a direction (px = 0)
+    gives a zero row in both. pyradiomics' EPS in p / (px py + EPS) changes values by < 1e-9.
+    """
+    out = np.full(c.p.shape[::3], np.nan)
+    for row in range(c.p.shape[0]):
+        own = c.own[row] if c.own is not None else slice(None)
+        p = c.p[row][own][:, own].transpose(2, 0, 1)            # (A, i, k)
+        if p.shape[1] < 2:
+            out[row] = 1.0
+            continue
+        valid = ~c.empty[row]
+        p = p[valid]
+        px, py = p.sum(2), p.sum(1)
+        rx = np.zeros_like(px)
+        np.divide(1.0, np.sqrt(px), out=rx, where=px > 0)
+        ry = np.zeros_like(py)
+        np.divide(1.0, py, out=ry, where=py > 0)
+        left = p * rx[:, :, None]
+        ev = np.linalg.eigvalsh(np.matmul(left * ry[:, None, :], left.transpose(0, 2, 1)))
+        with np.errstate(invalid="ignore"):
+            out[row, valid] = np.sqrt(ev[:, -2])
+    return out
 
 
 FEATURES = {
-    "Autocorrelation": lambda c: _mean(np.sum(c.p * (c.i * c.j), (0, 1))),
-    "JointAverage": lambda c: c.ux.mean(),
+    "Autocorrelation": lambda c: np.sum(c.p * c.gi * c.gj, (1, 2)),
+    "JointAverage": lambda c: c.ux[:, 0, 0, :],
     "ClusterProminence": _cluster(4),
     "ClusterShade": _cluster(3),
     "ClusterTendency": _cluster(2),
-    "Contrast": lambda c: _mean(np.sum(c.p * (c.i - c.j) ** 2, (0, 1))),
+    "Contrast": lambda c: np.sum(c.p * (c.gi - c.gj) ** 2, (1, 2)),
     "Correlation": _correlation,
-    "DifferenceAverage": lambda c: _mean(np.sum(c.k_diff[:, None] * c.p_diff, 0)),
-    "DifferenceEntropy": lambda c: _mean(-np.sum(c.p_diff * np.log2(c.p_diff + EPS), 0)),
+    "DifferenceAverage": _diff(lambda k, ng: k),
+    "DifferenceEntropy": lambda c: -np.sum(c.p_diff * np.log2(c.p_diff + EPS), 1),
     "DifferenceVariance": _diff_variance,
-    "JointEnergy": lambda c: _mean(np.sum(c.p ** 2, (0, 1))),
-    "JointEntropy": lambda c: _mean(c.hxy),
+    "JointEnergy": lambda c: np.sum(c.p ** 2, (1, 2)),
+    "JointEntropy": lambda c: c.hxy,
     "Imc1": _imc1,
     "Imc2": _imc2,
-    "Idm": lambda c: _mean(np.sum(c.p_diff / (1 + c.k_diff[:, None] ** 2), 0)),
+    "Idm": _diff(lambda k, ng: 1 / (1 + k ** 2)),
     "MCC": _mcc,
-    "Idmn": lambda c: _mean(np.sum(c.p_diff / (1 + c.k_diff[:, None] ** 2 / c.ng ** 2), 0)),
-    "Id": lambda c: _mean(np.sum(c.p_diff / (1 + c.k_diff[:, None]), 0)),
-    "Idn": lambda c: _mean(np.sum(c.p_diff / (1 + c.k_diff[:, None] / c.ng), 0)),
-    "InverseVariance": lambda c: _mean(np.sum(c.p_diff[1:] / c.k_diff[1:, None] ** 2, 0)),
-    "MaximumProbability": lambda c: _mean(np.max(c.p, (0, 1))),
-    "SumAverage": lambda c: _mean(np.sum(c.k_sum[:, None] * c.p_sum, 0)),
-    "SumEntropy": lambda c: _mean(-np.sum(c.p_sum * np.log2(c.p_sum + EPS), 0)),
-    "SumSquares": lambda c: _mean(np.sum(c.p * (c.i - c.ux) ** 2, (0, 1))),
+    "Idmn": _diff(lambda k, ng: 1 / (1 + k ** 2 / ng ** 2)),
+    "Id": _diff(lambda k, ng: 1 / (1 + k)),
+    "Idn": _diff(lambda k, ng: 1 / (1 + k / ng)),
+    "InverseVariance": _inverse_variance,
+    "MaximumProbability": lambda c: np.max(c.p, (1, 2)),
+    "SumAverage": lambda c: np.sum(c.k_sum[None, :, None] * c.p_sum, 1),
+    "SumEntropy": lambda c: -np.sum(c.p_sum * np.log2(c.p_sum + EPS), 1),
+    "SumSquares": lambda c: np.sum(c.p * (c.gi - c.ux) ** 2, (1, 2)),
 }
 #: pyradiomics refuses these (equal to another feature): left out even when named
 DEPRECATED = {"Dissimilarity": False, "Homogeneity1": False, "Homogeneity2": False, "SumVariance": False}
-
-
-def compute(lv: Levels, settings: dict, names=None) -> dict:
-    """GLCM features of the discretised ROI ``lv``."""
-    chosen = select(FEATURES, DEPRECATED, names, "glcm")
-    ctx = GLCMContext(matrix(lv, settings), lv.levels, lv.ng, settings.get("symmetricalGLCM", True))
-    return evaluate(FEATURES, chosen, ctx)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, Levels, evaluate, plane_axis, select
-from .glszm import ZoneContext, _joint, _var
+from .common import Levels, plane_axis
+from .glszm import ZONE_FORMULAS
 
 
 def matrix(lv: Levels, settings: dict) -> np.ndarray:
@@ -36,26 +36,20 @@ def matrix(lv: Levels, settings: dict) -> np.ndarray:
 
 
 FEATURES = {
-    "SmallDependenceEmphasis": lambda c: np.sum(c.ps / c.j ** 2) / c.nz,
-    "LargeDependenceEmphasis": lambda c: np.sum(c.ps * c.j ** 2) / c.nz,
-    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2) / c.nz,
-    "DependenceNonUniformity": lambda c: np.sum(c.ps ** 2) / c.nz,
-    "DependenceNonUniformityNormalized": lambda c: np.sum(c.ps ** 2) / c.nz ** 2,
-    "GrayLevelVariance": lambda c: _var(c.pg, c.i, c.nz),
-    "DependenceVariance": lambda c: _var(c.ps, c.j, c.nz),
-    "DependenceEntropy": lambda c: -np.sum((c.p / c.nz) * np.log2(c.p / c.nz + EPS)),
-    "LowGrayLevelEmphasis": lambda c: np.sum(c.pg / c.i ** 2) / c.nz,
-    "HighGrayLevelEmphasis": lambda c: np.sum(c.pg * c.i ** 2) / c.nz,
-    "SmallDependenceLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p / (i2 * j2)),
-    "SmallDependenceHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * i2 / j2),
-    "LargeDependenceLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p * j2 / i2),
-    "LargeDependenceHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * j2 * i2),
+    "SmallDependenceEmphasis": ZONE_FORMULAS["SmallEmphasis"],
+    "LargeDependenceEmphasis": ZONE_FORMULAS["LargeEmphasis"],
+    "GrayLevelNonUniformity": ZONE_FORMULAS["GrayLevelNonUniformity"],
+    "DependenceNonUniformity": ZONE_FORMULAS["NonUniformity"],
+    "DependenceNonUniformityNormalized": ZONE_FORMULAS["NonUniformityNormalized"],
+    "GrayLevelVariance": ZONE_FORMULAS["GrayLevelVariance"],
+    "DependenceVariance": ZONE_FORMULAS["Variance"],
+    "DependenceEntropy": ZONE_FORMULAS["Entropy"],
+    "LowGrayLevelEmphasis": ZONE_FORMULAS["LowGrayLevelEmphasis"],
+    "HighGrayLevelEmphasis": ZONE_FORMULAS["HighGrayLevelEmphasis"],
+    "SmallDependenceLowGrayLevelEmphasis": ZONE_FORMULAS["SmallLowGrayLevelEmphasis"],
+    "SmallDependenceHighGrayLevelEmphasis": ZONE_FORMULAS["SmallHighGrayLevelEmphasis"],
+    "LargeDependenceLowGrayLevelEmphasis": ZONE_FORMULAS["LargeLowGrayLevelEmphasis"],
+    "LargeDependenceHighGrayLevelEmphasis": ZONE_FORMULAS["LargeHighGrayLevelEmphasis"],
 }
 #: refused by pyradiomics (GLNN = first-order Uniformity; DependencePercentage is always 1)
 DEPRECATED = {"GrayLevelNonUniformityNormalized": False, "DependencePercentage": False}
-
-
-def compute(lv: Levels, settings: dict, names=None) -> dict:
-    """GLDM features of the discretised ROI ``lv``."""
-    chosen = select(FEATURES, DEPRECATED, names, "gldm")
-    return evaluate(FEATURES, chosen, ZoneContext(matrix(lv, settings), lv.levels))

@@ -13,12 +13,15 @@ RunLengthNonUniformity sum p_r^2 / N_r [W92Y]; ...Normalized [IC23]; RunPercenta
 GrayLevelVariance [8CE5]; RunVariance [SXLW]; RunEntropy [HJ9O]; LowGrayLevelRunEmphasis [V3SW];
 HighGrayLevelRunEmphasis [G3QZ]; ShortRunLowGrayLevelEmphasis [HTZT]; ShortRunHighGrayLevelEmphasis
 [GD3A]; LongRunLowGrayLevelEmphasis [IVPO]; LongRunHighGrayLevelEmphasis [3KUM].
+
+Batched: ``RunBatch`` holds B matrices (a lesion's images, or a feature map's kernels) over common
+gray levels; every feature gives one value per row and direction, then the mean over directions.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, Levels, evaluate, nanmean, offsets, plane_axis, select
+from .common import Levels, marginal_variance, matrix_entropy, offsets, plane_axis
 
 
 def _runs(lv: Levels, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,8 +64,21 @@ def _line_has_pair(lv: Levels, off: np.ndarray) -> bool:
     return np.unique(keys).size < keys.size
 
 
-def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Run-length matrix (Ng', Nr, directions) over gray levels present, and run lengths 1..Nr."""
+def run_weights(angles: np.ndarray, spacing_kji: np.ndarray, norm: str | None) -> np.ndarray:
+    """GLRLM direction weights: offset length in mm (infinity/euclidean/manhattan norm), else 1."""
+    lengths = np.abs(angles) * spacing_kji[None, :]
+    if norm == "infinity":
+        return lengths.max(1)
+    if norm == "euclidean":
+        return np.sqrt(np.sum(lengths ** 2, 1))
+    if norm == "manhattan":
+        return lengths.sum(1)
+    return np.ones(len(angles))
+
+
+def matrix(lv: Levels, settings: dict) -> np.ndarray:
+    """Run-length counts (Ng', Nr, directions) over the gray levels present, Nr the box's longest
+    side; with ``weightingNorm`` one direction (``run_weights``)."""
     angles = offsets([1], bidirectional=False, plane_axis=plane_axis(settings))
     nr = int(max(lv.q.shape))
     ng = lv.ng
@@ -75,81 +91,44 @@ def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     p = p[:, lv.levels - 1].transpose(1, 2, 0)
     norm = settings.get("weightingNorm")
     if norm is not None:
-        sp = lv.spacing
-        fn = {"infinity": lambda d: np.max(d), "euclidean": lambda d: np.sqrt(np.sum(d ** 2)),
-              "manhattan": lambda d: np.sum(d)}.get(norm, lambda d: 1.0)
-        w = np.array([fn(np.abs(a) * sp) for a in angles])
-        p = np.sum(p * w[None, None, :], 2, keepdims=True)
-    return p, np.arange(1, nr + 1, dtype=float)
+        p = np.sum(p * run_weights(angles, lv.spacing, norm)[None, None, :], 2, keepdims=True)
+    return p
 
 
-class GLRLMContext:
-    def __init__(self, p: np.ndarray, jvec: np.ndarray, levels: np.ndarray):
-        nr = p.sum((0, 1))
-        if p.shape[2] > 1:
-            p = p[:, :, nr > 0]
-            nr = nr[nr > 0]
-        self.nr = nr
-        pr = p.sum(0)
-        used = pr.sum(1) > 0
-        self.p = p[:, used]
-        self.pr = pr[used]
-        self.pg = p.sum(1)
-        self.i = levels.astype(float)[:, None]
-        self.j = jvec[used][:, None]
+class RunBatch:
+    """Run-length matrices (B, G, Nr, A), NaN run counts in directions without runs. ``lengths``:
+    the run length of each column (default 1..Nr)."""
 
-
-def _rp(c):
-    return nanmean(c.nr / np.sum(c.pr * c.j, 0))
-
-
-def _glv(c):
-    pg = c.pg / c.nr
-    u = np.sum(pg * c.i, 0, keepdims=True)
-    return nanmean(np.sum(pg * (c.i - u) ** 2, 0))
-
-
-def _rv(c):
-    pr = c.pr / c.nr
-    u = np.sum(pr * c.j, 0, keepdims=True)
-    return nanmean(np.sum(pr * (c.j - u) ** 2, 0))
-
-
-def _entropy(c):
-    p = c.p / c.nr[None, None, :]
-    return nanmean(-np.sum(p * np.log2(p + EPS), (0, 1)))
+    def __init__(self, p: np.ndarray, levels: np.ndarray, lengths=None):
+        nr = p.sum((1, 2))
+        self.nr = np.where(nr == 0, np.nan, nr)          # (B, A)
+        self.p = p
+        self.pr, self.pg = p.sum(1), p.sum(2)             # (B, Nr, A), (B, G, A)
+        self.i = levels[None, :, None]
+        lengths = np.arange(1, p.shape[2] + 1) if lengths is None else lengths
+        self.j = np.asarray(lengths, dtype=np.float64)[None, :, None]
 
 
 def _joint(fn):
-    def feature(c):
-        i2, j2 = c.i[:, :, None] ** 2, c.j[None, :, :] ** 2
-        return nanmean(np.sum(fn(c.p, i2, j2), (0, 1)) / c.nr)
-    return feature
+    return lambda c: np.sum(fn(c.p, c.i[..., None] ** 2, c.j[:, None] ** 2), (1, 2)) / c.nr
 
 
 FEATURES = {
-    "ShortRunEmphasis": lambda c: nanmean(np.sum(c.pr / c.j ** 2, 0) / c.nr),
-    "LongRunEmphasis": lambda c: nanmean(np.sum(c.pr * c.j ** 2, 0) / c.nr),
-    "GrayLevelNonUniformity": lambda c: nanmean(np.sum(c.pg ** 2, 0) / c.nr),
-    "GrayLevelNonUniformityNormalized": lambda c: nanmean(np.sum(c.pg ** 2, 0) / c.nr ** 2),
-    "RunLengthNonUniformity": lambda c: nanmean(np.sum(c.pr ** 2, 0) / c.nr),
-    "RunLengthNonUniformityNormalized": lambda c: nanmean(np.sum(c.pr ** 2, 0) / c.nr ** 2),
-    "RunPercentage": _rp,
-    "GrayLevelVariance": _glv,
-    "RunVariance": _rv,
-    "RunEntropy": _entropy,
-    "LowGrayLevelRunEmphasis": lambda c: nanmean(np.sum(c.pg / c.i ** 2, 0) / c.nr),
-    "HighGrayLevelRunEmphasis": lambda c: nanmean(np.sum(c.pg * c.i ** 2, 0) / c.nr),
+    "ShortRunEmphasis": lambda c: np.sum(c.pr / c.j ** 2, 1) / c.nr,
+    "LongRunEmphasis": lambda c: np.sum(c.pr * c.j ** 2, 1) / c.nr,
+    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2, 1) / c.nr,
+    "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2, 1) / c.nr ** 2,
+    "RunLengthNonUniformity": lambda c: np.sum(c.pr ** 2, 1) / c.nr,
+    "RunLengthNonUniformityNormalized": lambda c: np.sum(c.pr ** 2, 1) / c.nr ** 2,
+    "RunPercentage": lambda c: c.nr / np.sum(c.pr * c.j, 1),
+    "GrayLevelVariance": marginal_variance("pg", "i", "nr"),
+    "RunVariance": marginal_variance("pr", "j", "nr"),
+    "RunEntropy": matrix_entropy("nr"),
+    "LowGrayLevelRunEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nr,
+    "HighGrayLevelRunEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nr,
     "ShortRunLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p / (i2 * j2)),
     "ShortRunHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * i2 / j2),
     "LongRunLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p * j2 / i2),
     "LongRunHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * (j2 * i2)),
 }
 DEPRECATED: dict = {}
-
-
-def compute(lv: Levels, settings: dict, names=None) -> dict:
-    """GLRLM features of the discretised ROI ``lv``."""
-    chosen = select(FEATURES, DEPRECATED, names, "glrlm")
-    p, jvec = matrix(lv, settings)
-    return evaluate(FEATURES, chosen, GLRLMContext(p, jvec, lv.levels))

@@ -8,6 +8,9 @@ SizeZoneNonUniformity sum p_s^2 / N_z [4JP3]; ...Normalized [VB3A]; ZonePercenta
 GrayLevelVariance [BYLV]; ZoneVariance [3NSA]; ZoneEntropy [GU8N]; LowGrayLevelZoneEmphasis [XMSY];
 HighGrayLevelZoneEmphasis [5GN9]; SmallAreaLowGrayLevelEmphasis [5RAI]; SmallAreaHighGrayLevelEmphasis
 [HW1V]; LargeAreaLowGrayLevelEmphasis [YH51]; LargeAreaHighGrayLevelEmphasis [J17V].
+
+Batched: ``ZoneBatch`` holds B matrices (a lesion's images, or a feature map's kernels) over common
+gray levels and zone sizes; every feature gives one value per row. GLDM and IBSI's GLDZM use it too.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .common import EPS, Levels, evaluate, offsets, plane_axis, select
+from .common import Levels, marginal_variance, matrix_entropy, offsets, plane_axis
 
 #: zones by ``ndimage.label`` per gray level up to this many levels, else by graph components
 LABEL_MAX_LEVELS = 8
@@ -90,52 +93,65 @@ def matrix(lv: Levels, settings: dict | None = None) -> np.ndarray:
     return p[lv.levels - 1].astype(float)
 
 
-class ZoneContext:
-    """Shared by GLSZM (zones) and GLDM (dependences): matrix, marginals, vectors, totals."""
+class ZoneBatch:
+    """Zone-type matrices (B, G, Nj) over common gray levels: GLSZM (j = zone size), GLDM (j =
+    dependences + 1), IBSI GLDZM (j = distance). ``j``: the value of each column (default 1..Nj);
+    ``n_voxels``: N_p per row when it is not sum_j j p_s(j) (GLDZM)."""
 
-    def __init__(self, p: np.ndarray, levels: np.ndarray, n_voxels: float | None = None):
-        ps = p.sum(0)
-        self.pg = p.sum(1)
-        jvec = np.arange(1, p.shape[1] + 1, dtype=float)
-        self.nz = p.sum() or 1.0
-        self.np_ = n_voxels if n_voxels is not None else (np.sum(ps * jvec) or 1.0)
-        used = ps > 0
-        self.p, self.ps, self.j = p[:, used], ps[used], jvec[used]
-        self.i = levels.astype(float)
-
-
-def _var(marg, vec, nz):
-    pm = marg / nz
-    u = np.sum(pm * vec)
-    return np.sum(pm * (vec - u) ** 2)
+    def __init__(self, p: np.ndarray, levels: np.ndarray, n_voxels=None, j=None):
+        self.p = p
+        self.ps, self.pg = p.sum(1), p.sum(2)                       # (B, Nj), (B, G)
+        self.i = levels[None, :]
+        j = np.arange(1, p.shape[2] + 1) if j is None else j
+        self.j = np.asarray(j, dtype=np.float64)[None, :]
+        nz = p.sum((1, 2))
+        self.nz = np.where(nz == 0, 1.0, nz)
+        if n_voxels is None:
+            n_voxels = np.sum(self.ps * self.j, 1)
+        self.np_ = np.where(n_voxels == 0, 1.0, n_voxels)
 
 
-def _joint(fn):
-    return lambda c: np.sum(fn(c.p, c.i[:, None] ** 2, c.j[None, :] ** 2)) / c.nz
+def zone_joint(fn):
+    """sum_ij fn(p, i^2, j^2) / N_z (the four joint emphases)."""
+    return lambda c: np.sum(fn(c.p, c.i[:, :, None] ** 2, c.j[:, None, :] ** 2), (1, 2)) / c.nz
 
+
+#: the formulas GLSZM, GLDM and IBSI's GLDZM share (under their own names)
+ZONE_FORMULAS = {
+    "SmallEmphasis": lambda c: np.sum(c.ps / c.j ** 2, 1) / c.nz,
+    "LargeEmphasis": lambda c: np.sum(c.ps * c.j ** 2, 1) / c.nz,
+    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2, 1) / c.nz,
+    "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2, 1) / c.nz ** 2,
+    "NonUniformity": lambda c: np.sum(c.ps ** 2, 1) / c.nz,
+    "NonUniformityNormalized": lambda c: np.sum(c.ps ** 2, 1) / c.nz ** 2,
+    "Percentage": lambda c: c.nz / c.np_,
+    "GrayLevelVariance": marginal_variance("pg", "i", "nz"),
+    "Variance": marginal_variance("ps", "j", "nz"),
+    "Entropy": matrix_entropy("nz"),
+    "LowGrayLevelEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nz,
+    "HighGrayLevelEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nz,
+    "SmallLowGrayLevelEmphasis": zone_joint(lambda p, i2, j2: p / (i2 * j2)),
+    "SmallHighGrayLevelEmphasis": zone_joint(lambda p, i2, j2: p * i2 / j2),
+    "LargeLowGrayLevelEmphasis": zone_joint(lambda p, i2, j2: p * j2 / i2),
+    "LargeHighGrayLevelEmphasis": zone_joint(lambda p, i2, j2: p * i2 * j2),
+}
 
 FEATURES = {
-    "SmallAreaEmphasis": lambda c: np.sum(c.ps / c.j ** 2) / c.nz,
-    "LargeAreaEmphasis": lambda c: np.sum(c.ps * c.j ** 2) / c.nz,
-    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2) / c.nz,
-    "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2) / c.nz ** 2,
-    "SizeZoneNonUniformity": lambda c: np.sum(c.ps ** 2) / c.nz,
-    "SizeZoneNonUniformityNormalized": lambda c: np.sum(c.ps ** 2) / c.nz ** 2,
-    "ZonePercentage": lambda c: c.nz / c.np_,
-    "GrayLevelVariance": lambda c: _var(c.pg, c.i, c.nz),
-    "ZoneVariance": lambda c: _var(c.ps, c.j, c.nz),
-    "ZoneEntropy": lambda c: -np.sum((c.p / c.nz) * np.log2(c.p / c.nz + EPS)),
-    "LowGrayLevelZoneEmphasis": lambda c: np.sum(c.pg / c.i ** 2) / c.nz,
-    "HighGrayLevelZoneEmphasis": lambda c: np.sum(c.pg * c.i ** 2) / c.nz,
-    "SmallAreaLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p / (i2 * j2)),
-    "SmallAreaHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * i2 / j2),
-    "LargeAreaLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p * j2 / i2),
-    "LargeAreaHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * i2 * j2),
+    "SmallAreaEmphasis": ZONE_FORMULAS["SmallEmphasis"],
+    "LargeAreaEmphasis": ZONE_FORMULAS["LargeEmphasis"],
+    "GrayLevelNonUniformity": ZONE_FORMULAS["GrayLevelNonUniformity"],
+    "GrayLevelNonUniformityNormalized": ZONE_FORMULAS["GrayLevelNonUniformityNormalized"],
+    "SizeZoneNonUniformity": ZONE_FORMULAS["NonUniformity"],
+    "SizeZoneNonUniformityNormalized": ZONE_FORMULAS["NonUniformityNormalized"],
+    "ZonePercentage": ZONE_FORMULAS["Percentage"],
+    "GrayLevelVariance": ZONE_FORMULAS["GrayLevelVariance"],
+    "ZoneVariance": ZONE_FORMULAS["Variance"],
+    "ZoneEntropy": ZONE_FORMULAS["Entropy"],
+    "LowGrayLevelZoneEmphasis": ZONE_FORMULAS["LowGrayLevelEmphasis"],
+    "HighGrayLevelZoneEmphasis": ZONE_FORMULAS["HighGrayLevelEmphasis"],
+    "SmallAreaLowGrayLevelEmphasis": ZONE_FORMULAS["SmallLowGrayLevelEmphasis"],
+    "SmallAreaHighGrayLevelEmphasis": ZONE_FORMULAS["SmallHighGrayLevelEmphasis"],
+    "LargeAreaLowGrayLevelEmphasis": ZONE_FORMULAS["LargeLowGrayLevelEmphasis"],
+    "LargeAreaHighGrayLevelEmphasis": ZONE_FORMULAS["LargeHighGrayLevelEmphasis"],
 }
 DEPRECATED: dict = {}
-
-
-def compute(lv: Levels, settings: dict, names=None) -> dict:
-    """GLSZM features of the discretised ROI ``lv``."""
-    chosen = select(FEATURES, DEPRECATED, names, "glszm")
-    return evaluate(FEATURES, chosen, ZoneContext(matrix(lv, settings), lv.levels))

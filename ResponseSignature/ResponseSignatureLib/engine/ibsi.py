@@ -49,7 +49,7 @@ from scipy import ndimage
 
 from . import gldm, shape
 from .common import Levels, evaluate, plane_axis, select
-from .glszm import ZoneContext, _joint, _var, connectivity
+from .glszm import ZONE_FORMULAS, ZoneBatch, connectivity
 
 MAX_PAIRWISE_VOXELS = 10000
 PEAK_RADIUS_MM = (3.0 / (4.0 * np.pi) * 1000.0) ** (1.0 / 3.0)  # 1 cm^3 sphere: 6.2035 mm
@@ -268,8 +268,8 @@ def gldzm_matrix(q: np.ndarray, levels: np.ndarray, axis=None) -> np.ndarray:
 def _gldzm(c):
     def f():
         lv = _levels(c)
-        return ZoneContext(gldzm_matrix(lv.q, lv.levels, plane_axis(c.settings)), lv.levels,
-                           n_voxels=float(c.q.size))
+        p = gldzm_matrix(lv.q, lv.levels, plane_axis(c.settings))
+        return ZoneBatch(p[None], lv.levels.astype(float), n_voxels=np.array([float(c.q.size)]))
     return c.cached("gldzm", f)
 
 
@@ -288,26 +288,33 @@ def _ngldm_energy(c):
 
 
 def _zone(fn):
-    return lambda c: fn(_gldzm(c))
+    """A GLDZM feature of the ROI: the zone formula on its one-row ZoneBatch."""
+    return lambda c: fn(_gldzm(c))[0]
+
+
+def _distance_entropy(z: ZoneBatch) -> np.ndarray:
+    """IBSI's entropy over the non-empty cells (no eps), per row."""
+    q = z.p / z.nz[:, None, None]
+    return np.array([-np.sum(row[row > 0] * np.log2(row[row > 0])) for row in q])
 
 
 GLDZM = {
-    "SmallDistanceEmphasis": lambda z: np.sum(z.ps / z.j ** 2) / z.nz,
-    "LargeDistanceEmphasis": lambda z: np.sum(z.ps * z.j ** 2) / z.nz,
-    "LowGreyLevelZoneEmphasis": lambda z: np.sum(z.pg / z.i ** 2) / z.nz,
-    "HighGreyLevelZoneEmphasis": lambda z: np.sum(z.pg * z.i ** 2) / z.nz,
-    "SmallDistanceLowGreyLevelEmphasis": _joint(lambda p, i2, j2: p / (i2 * j2)),
-    "SmallDistanceHighGreyLevelEmphasis": _joint(lambda p, i2, j2: p * i2 / j2),
-    "LargeDistanceLowGreyLevelEmphasis": _joint(lambda p, i2, j2: p * j2 / i2),
-    "LargeDistanceHighGreyLevelEmphasis": _joint(lambda p, i2, j2: p * i2 * j2),
-    "GreyLevelNonUniformity": lambda z: np.sum(z.pg ** 2) / z.nz,
-    "GreyLevelNonUniformityNormalised": lambda z: np.sum(z.pg ** 2) / z.nz ** 2,
-    "ZoneDistanceNonUniformity": lambda z: np.sum(z.ps ** 2) / z.nz,
-    "ZoneDistanceNonUniformityNormalised": lambda z: np.sum(z.ps ** 2) / z.nz ** 2,
-    "ZonePercentage": lambda z: z.nz / z.np_,
-    "GreyLevelVariance": lambda z: _var(z.pg, z.i, z.nz),
-    "ZoneDistanceVariance": lambda z: _var(z.ps, z.j, z.nz),
-    "ZoneDistanceEntropy": lambda z: -np.sum((z.p / z.nz)[z.p > 0] * np.log2((z.p / z.nz)[z.p > 0])),
+    "SmallDistanceEmphasis": ZONE_FORMULAS["SmallEmphasis"],
+    "LargeDistanceEmphasis": ZONE_FORMULAS["LargeEmphasis"],
+    "LowGreyLevelZoneEmphasis": ZONE_FORMULAS["LowGrayLevelEmphasis"],
+    "HighGreyLevelZoneEmphasis": ZONE_FORMULAS["HighGrayLevelEmphasis"],
+    "SmallDistanceLowGreyLevelEmphasis": ZONE_FORMULAS["SmallLowGrayLevelEmphasis"],
+    "SmallDistanceHighGreyLevelEmphasis": ZONE_FORMULAS["SmallHighGrayLevelEmphasis"],
+    "LargeDistanceLowGreyLevelEmphasis": ZONE_FORMULAS["LargeLowGrayLevelEmphasis"],
+    "LargeDistanceHighGreyLevelEmphasis": ZONE_FORMULAS["LargeHighGrayLevelEmphasis"],
+    "GreyLevelNonUniformity": ZONE_FORMULAS["GrayLevelNonUniformity"],
+    "GreyLevelNonUniformityNormalised": ZONE_FORMULAS["GrayLevelNonUniformityNormalized"],
+    "ZoneDistanceNonUniformity": ZONE_FORMULAS["NonUniformity"],
+    "ZoneDistanceNonUniformityNormalised": ZONE_FORMULAS["NonUniformityNormalized"],
+    "ZonePercentage": ZONE_FORMULAS["Percentage"],
+    "GreyLevelVariance": ZONE_FORMULAS["GrayLevelVariance"],
+    "ZoneDistanceVariance": ZONE_FORMULAS["Variance"],
+    "ZoneDistanceEntropy": _distance_entropy,
 }
 
 MORPHOLOGY = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Levels, evaluate, plane_axis, select
+from .common import Levels, plane_axis
 
 
 def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -33,46 +33,49 @@ def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     return n[keep].astype(float), s[keep]
 
 
-class NGTDMContext:
+class NGTDMBatch:
+    """Level probabilities p (B, G) (0 for levels absent from a row), s_i and the level values, for
+    B rows (a lesion's images, or a feature map's kernels) over common gray levels."""
+
     def __init__(self, n: np.ndarray, s: np.ndarray, levels: np.ndarray):
-        self.nvp = n.sum()
-        self.p = n / self.nvp
+        self.nvp = n.sum(1)
+        self.p = n / self.nvp[:, None]
         self.s = s
-        self.i = levels.astype(float)
-        self.ngp = int(np.sum(n > 0))
+        self.i = levels[None, :]
+        self.ngp = np.sum(n > 0, 1)
+        self.both = (self.p[:, :, None] > 0) & (self.p[:, None, :] > 0)  # pairs of levels present
 
 
-def _coarseness(c):
-    total = np.sum(c.p * c.s)
-    return 1e6 if total == 0 else 1.0 / total
+def _coarseness(c: NGTDMBatch) -> np.ndarray:
+    total = np.sum(c.p * c.s, 1)
+    return np.where(total == 0, 1e6, 1.0 / np.where(total == 0, 1.0, total))
 
 
-def _contrast(c):
+def _contrast(c: NGTDMBatch) -> np.ndarray:
     div = c.ngp * (c.ngp - 1)
-    if div == 0:
-        return 0.0
-    pp = c.p[:, None] * c.p[None, :]
-    return np.sum(pp * (c.i[:, None] - c.i[None, :]) ** 2) * np.sum(c.s) / c.nvp / div
+    pp = c.p[:, :, None] * c.p[:, None, :] * (c.i[:, :, None] - c.i[:, None, :]) ** 2
+    value = np.sum(pp, (1, 2)) * np.sum(c.s, 1) / c.nvp
+    return np.where(div == 0, 0.0, value / np.where(div == 0, 1, div))
 
 
-def _busyness(c):
+def _busyness(c: NGTDMBatch) -> np.ndarray:
     ip = c.i * c.p
-    absdiff = np.sum(np.abs(ip[:, None] - ip[None, :]))
-    return 0.0 if absdiff == 0 else np.sum(c.p * c.s) / absdiff
+    absdiff = np.sum(np.where(c.both, np.abs(ip[:, :, None] - ip[:, None, :]), 0.0), (1, 2))
+    return np.where(absdiff == 0, 0.0, np.sum(c.p * c.s, 1) / np.where(absdiff == 0, 1.0, absdiff))
 
 
-def _complexity(c):
+def _complexity(c: NGTDMBatch) -> np.ndarray:
     ps = c.p * c.s
-    num = ps[:, None] + ps[None, :]
-    den = c.p[:, None] + c.p[None, :]
-    return np.sum(np.abs(c.i[:, None] - c.i[None, :]) * num / den) / c.nvp
+    num = np.where(c.both, ps[:, :, None] + ps[:, None, :], 0.0)
+    den = c.p[:, :, None] + c.p[:, None, :]
+    terms = np.abs(c.i[:, :, None] - c.i[:, None, :]) * num / np.where(den == 0, 1.0, den)
+    return np.sum(terms, (1, 2)) / c.nvp
 
 
-def _strength(c):
-    total = np.sum(c.s)
-    if total == 0:
-        return 0.0
-    return np.sum((c.p[:, None] + c.p[None, :]) * (c.i[:, None] - c.i[None, :]) ** 2) / total
+def _strength(c: NGTDMBatch) -> np.ndarray:
+    total = np.sum(c.s, 1)
+    terms = np.where(c.both, (c.p[:, :, None] + c.p[:, None, :]) * (c.i[:, :, None] - c.i[:, None, :]) ** 2, 0.0)
+    return np.where(total == 0, 0.0, np.sum(terms, (1, 2)) / np.where(total == 0, 1.0, total))
 
 
 FEATURES = {
@@ -83,10 +86,3 @@ FEATURES = {
     "Strength": _strength,
 }
 DEPRECATED: dict = {}
-
-
-def compute(lv: Levels, settings: dict, names=None) -> dict:
-    """NGTDM features of the discretised ROI ``lv``."""
-    chosen = select(FEATURES, DEPRECATED, names, "ngtdm")
-    n, s = matrix(lv, settings)
-    return evaluate(FEATURES, chosen, NGTDMContext(n, s, lv.levels))
