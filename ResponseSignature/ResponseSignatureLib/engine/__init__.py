@@ -1,4 +1,4 @@
-"""Built-in radiomics engine: pyradiomics' features in numpy/scipy/SimpleITK/PyWavelets, crop-first.
+"""Built-in radiomics engine: pyradiomics' features in numpy/scipy/SimpleITK/PyWavelets/scikit-image, crop-first.
 
 ``extract_features(image, mask, params, label)`` takes a pyradiomics parameter dict (sections
 ``setting``, ``imageType``, ``featureClass``, as in a pyradiomics YAML file) and returns pyradiomics'

@@ -15,79 +15,44 @@ gray levels and zone sizes; every feature gives one value per row. GLDM and IBSI
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
-from .common import Levels, marginal_variance, matrix_entropy, offsets, plane_axis
+from .common import Levels, marginal_variance, matrix_entropy, plane_axis
 
-#: zones by ``ndimage.label`` per gray level up to this many levels, else by graph components
-LABEL_MAX_LEVELS = 8
+def zone_labels(q: np.ndarray, axis=None) -> np.ndarray:
+    """Zone number 1..Nz of every voxel of the gray-level array ``q`` (0: outside, not a zone).
 
-
-def zones(lv: Levels, axis=None) -> tuple[np.ndarray, np.ndarray]:
-    """(gray level, size) of every connected zone of equal gray level.
-
-    26-connectivity (8-connectivity within planes normal to ``axis``, force2D). Two equivalent
-    methods, chosen by cost: with many gray levels, the connected components of the graph whose
-    edges join ROI neighbours of equal level (from the neighbour look-ups GLCM shares); with few
-    levels (large zones, many such edges), ``scipy.ndimage.label`` per level on its bounding box.
+    A zone is a connected group of voxels of equal level: 26-connected, or with ``axis`` (force2D)
+    8-connected within the planes normal to that axis. scikit-image's ``label`` joins equal-valued
+    neighbours of all levels in one pass; for force2D, zero planes put between the planes keep
+    zones from crossing them.
     """
-    if lv.levels.size > LABEL_MAX_LEVELS:
-        return _graph_zones(lv, axis)
-    gls, sizes = [], []
-    for level, box in enumerate(ndimage.find_objects(lv.q), start=1):
-        if box is None:
-            continue
-        lab, n = ndimage.label(lv.q[box] == level, structure=connectivity(axis))
-        gls.append(np.full(n, level))
-        sizes.append(np.bincount(lab.ravel())[1:])
-    return np.concatenate(gls), np.concatenate(sizes)
+    from skimage.measure import label
+
+    if axis is None:
+        return label(q, background=0, connectivity=3)
+    shape = list(q.shape)
+    shape[axis] = 2 * shape[axis]
+    spaced = np.zeros(shape, dtype=q.dtype)
+    planes = [slice(None)] * 3
+    planes[axis] = slice(0, None, 2)
+    spaced[tuple(planes)] = q
+    return label(spaced, background=0, connectivity=3)[tuple(planes)]
 
 
-def _graph_zones(lv: Levels, axis) -> tuple[np.ndarray, np.ndarray]:
-    """Zones as connected components of the equal-level neighbour graph (one edge per pair).
-
-    The CSR adjacency is filled by counting sort: each offset gives a row at most one edge.
-    """
-    centre = lv.centre(1)
-    pos = lv.position(1)
-    _, _, idx = lv.padded(1)
-    edges = []
-    angles = offsets([1], bidirectional=False, plane_axis=axis)
-    equal = lv.neighbours([1], axis, 1)[:len(angles)] == centre
-    for off, row in zip(angles, equal):
-        same = np.flatnonzero(row)
-        edges.append((same, pos[idx[same] + lv.step(off, 1)]))
-    n = centre.size
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(sum(np.bincount(rows, minlength=n) for rows, _ in edges), out=indptr[1:])
-    cols = np.empty(int(indptr[-1]), dtype=np.int64)
-    fill = indptr[:-1].copy()
-    for rows, targets in edges:
-        cols[fill[rows]] = targets
-        fill[rows] += 1
-    graph = csr_matrix((np.ones(cols.size), cols, indptr), shape=(n, n))
-    count, label = connected_components(graph, directed=False)
-    gl = np.zeros(count, dtype=np.int64)
-    gl[label] = centre
-    return gl, np.bincount(label, minlength=count)
-
-
-def connectivity(axis) -> np.ndarray:
-    """26-connectivity, or 8-connectivity within planes normal to ``axis`` (force2D)."""
-    st = np.ones((3, 3, 3), dtype=bool)
-    if axis is not None:
-        st = np.zeros((3, 3, 3), dtype=bool)
-        sl = [slice(None)] * 3
-        sl[axis] = 1
-        st[tuple(sl)] = True
-    return st
+def zones(q: np.ndarray, axis=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gray level, size, zone number of each voxel of ``q``) of every zone (see ``zone_labels``)."""
+    labels = zone_labels(q, axis)
+    flat = labels.ravel()
+    n = int(flat.max())
+    size = np.bincount(flat, minlength=n + 1)[1:]
+    level = np.zeros(n + 1, dtype=np.int64)
+    level[flat] = q.ravel()
+    return level[1:], size, labels
 
 
 def matrix(lv: Levels, settings: dict | None = None) -> np.ndarray:
     """Size-zone matrix (Ng', max zone size) over the gray levels present."""
-    gl, size = zones(lv, plane_axis(settings or {}))
+    gl, size, _ = zones(lv.q, plane_axis(settings or {}))
     ns = int(size.max())
     p = np.bincount((gl - 1) * ns + size - 1, minlength=lv.ng * ns).reshape(lv.ng, ns)
     return p[lv.levels - 1].astype(float)

@@ -49,7 +49,7 @@ from scipy import ndimage
 
 from . import gldm, shape
 from .common import Levels, evaluate, plane_axis, select
-from .glszm import ZONE_FORMULAS, ZoneBatch, connectivity
+from .glszm import ZONE_FORMULAS, ZoneBatch, zones
 
 MAX_PAIRWISE_VOXELS = 10000
 PEAK_RADIUS_MM = (3.0 / (4.0 * np.pi) * 1000.0) ** (1.0 / 3.0)  # 1 cm^3 sphere: 6.2035 mm
@@ -248,18 +248,9 @@ def border_distance(roi: np.ndarray, axis=None) -> np.ndarray:
 
 
 def gldzm_matrix(q: np.ndarray, levels: np.ndarray, axis=None) -> np.ndarray:
-    """P(i, d): zones of gray level i whose smallest border distance is d."""
-    dist = border_distance(q > 0, axis)
-    conn = connectivity(axis)
-    gls, ds = [], []
-    for level, box in enumerate(ndimage.find_objects(q), start=1):
-        if box is None:
-            continue
-        lab, n = ndimage.label(q[box] == level, structure=conn)
-        mins = ndimage.minimum(dist[box], lab, np.arange(1, n + 1))
-        gls.append(np.full(n, level))
-        ds.append(np.asarray(mins, dtype=int))
-    gl, d = np.concatenate(gls), np.concatenate(ds)
+    """P(i, d): zones of gray level i (the GLSZM's zones) whose smallest border distance is d."""
+    gl, _, labels = zones(q, axis)
+    d = np.asarray(ndimage.minimum(border_distance(q > 0, axis), labels, np.arange(1, gl.size + 1)), dtype=int)
     dmax = int(d.max())
     p = np.bincount((gl - 1) * dmax + d - 1, minlength=int(q.max()) * dmax).reshape(-1, dmax)
     return p[levels - 1].astype(float)
