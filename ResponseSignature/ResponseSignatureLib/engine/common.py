@@ -63,11 +63,14 @@ class Levels:
     ``q`` holds gray levels 1..Ng inside the ROI and 0 outside; ``levels`` are the gray levels present
     (pyradiomics' ``grayLevels``), ``ng`` the largest (pyradiomics' ``Ng``). Neighbour look-ups on a
     zero-padded flat copy are cached (``neighbours``), so GLCM, GLSZM, GLDM and NGTDM share them.
+    ``shared``: a dict shared by the Levels of one ROI's images (same ``q > 0``), caching what depends
+    on the ROI alone (``line_order``).
     """
 
-    def __init__(self, q: np.ndarray, spacing_kji: np.ndarray):
+    def __init__(self, q: np.ndarray, spacing_kji: np.ndarray, shared: dict | None = None):
         self.q = q
         self.spacing = np.asarray(spacing_kji, dtype=float)
+        self.shared = {} if shared is None else shared
         self.levels = np.flatnonzero(np.bincount(q.ravel()))  # sorted levels present, 0 first
         self.levels = self.levels[self.levels > 0]
         self.ng = int(self.levels.max())
@@ -102,6 +105,32 @@ class Levels:
     def centre(self, pad: int) -> np.ndarray:
         flat, _, idx = self.padded(pad)
         return flat[idx]
+
+    def line_order(self, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ROI voxels along the lines of each direction: (their indices in ``centre`` order, for
+        each direction in turn, line by line; True where the voxel before it on its line is outside
+        the ROI). Depends on the ROI only, so it is kept in ``shared``.
+
+        For a flat step s in the zero-padded box, voxels v, v + s, v + 2s... are consecutive when the
+        flat array is viewed as an (M, s) matrix read column by column (padding separates lines).
+        """
+        flat, shape, idx = self.padded(1)
+        key = ("lines", angles.tobytes(), shape)
+        if key not in self.shared:
+            position = np.zeros(flat.size, dtype=np.int64)
+            position[idx] = np.arange(1, idx.size + 1)  # 0: outside the ROI
+            orders, starts = [], []
+            for off in angles:
+                step = self.step(off, 1)
+                rows = -(-(position.size + step) // step)
+                buf = np.zeros(rows * step, dtype=position.dtype)
+                buf[:position.size] = position
+                seq = buf.reshape(rows, step).T.ravel()
+                inside = np.flatnonzero(seq)  # seq[0] is a padding corner: inside >= 1
+                orders.append(seq[inside] - 1)
+                starts.append(seq[inside - 1] == 0)
+            self.shared[key] = (np.concatenate(orders), np.concatenate(starts))
+        return self.shared[key]
 
     def neighbours(self, distances, axis, pad: int) -> np.ndarray:
         """Gray level of each ROI voxel's neighbour (0 outside the ROI) at every offset of

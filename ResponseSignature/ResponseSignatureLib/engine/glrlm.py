@@ -27,28 +27,18 @@ from .common import Levels, marginal_variance, matrix_entropy, offsets, plane_ax
 def _runs(lv: Levels, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Direction, gray level and length of every run (maximal block of equal levels along a line).
 
-    For a direction with flat step s in the zero-padded box, voxels v, v + s, v + 2s... are made
-    consecutive by viewing the flat array as an (M, s) matrix and reading it column by column (zero
-    padding separates lines). The sequences of all directions, each starting and ending with a
-    zero, are joined, and runs are the blocks of equal non-zero values of the whole.
+    The ROI voxels of every direction, line by line (``Levels.line_order``, shared by a lesion's
+    images), hold the runs as blocks: a run starts where a line starts or the level changes. Each
+    direction contributes one block of N_p voxels, so a run's direction is its start // N_p.
     """
-    flat, _, _ = lv.padded(1)
-    small = flat.astype(np.int8 if lv.ng < 127 else np.int16 if lv.ng < 32767 else np.int64)
-    seqs = []
-    for off in angles:
-        step = lv.step(off, 1)
-        m = -(-(small.size + step) // step)
-        buf = np.zeros(m * step, dtype=small.dtype)
-        buf[:small.size] = small
-        seqs.append(buf.reshape(m, step).T.ravel())
-    first = np.cumsum([0] + [len(q) for q in seqs[:-1]])
-    seq = np.concatenate(seqs)
-    change = seq[1:] != seq[:-1]  # seq[0] == seq[-1] == 0: every run starts and ends inside
-    inside = seq != 0
-    start = np.flatnonzero(change & inside[1:]) + 1
-    length = np.flatnonzero(change & inside[:-1]) + 1 - start
-    per_direction = np.diff(np.searchsorted(start, first), append=start.size)  # starts are sorted
-    return np.repeat(np.arange(len(seqs)), per_direction), seq[start].astype(np.int64), length
+    order, line_start = lv.line_order(angles)
+    centre = lv.centre(1)
+    seq = centre[order]
+    new_run = line_start.copy()
+    new_run[1:] |= seq[1:] != seq[:-1]
+    start = np.flatnonzero(new_run)
+    length = np.diff(start, append=seq.size)
+    return start // centre.size, seq[start].astype(np.int64), length
 
 
 def _line_has_pair(lv: Levels, off: np.ndarray) -> bool:

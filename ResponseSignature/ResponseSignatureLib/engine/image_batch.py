@@ -44,10 +44,11 @@ class ImageMatrices:
 
 
 def image_matrices(name: str, arr: np.ndarray, roi: np.ndarray, spacing: np.ndarray, args: dict,
-                   classes: dict, geometry: dict | None = None) -> ImageMatrices:
+                   classes: dict, geometry: dict | None = None, shared: dict | None = None) -> ImageMatrices:
     """Discretise one (derived) image on the ROI box and build its texture matrices (one discretisation).
 
     ``geometry`` (original image only): the whole crop and its ROI, for IBSI morphology/peaks.
+    ``shared``: one dict for all images of this ROI (``Levels.shared``: what depends on the ROI alone).
     """
     values = arr[roi]
     q_roi = discretise(values, args)
@@ -57,7 +58,7 @@ def image_matrices(name: str, arr: np.ndarray, roi: np.ndarray, spacing: np.ndar
     if texture:
         q = np.zeros(roi.shape, dtype=np.int32)
         q[roi] = q_roi
-        lv = Levels(q, spacing)
+        lv = Levels(q, spacing, shared)
         for cls in texture:
             m = TEXTURE_CLASSES[cls].matrix(lv, args)
             if cls in COLUMN_CLASSES:  # keep the lengths / sizes that occur (a zone can be huge)
