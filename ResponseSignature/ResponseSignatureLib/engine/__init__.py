@@ -61,8 +61,12 @@ from .preprocess import filter_margin_voxels, prepare_region, resegment, roi_bbo
 __all__ = ["check_params", "extract_features", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
 
 #: background threads running the filters (LoG, wavelet...) of a lesion while the calling thread
-#: computes features (which hold the GIL most of the time: more feature threads do not help)
-FILTER_THREADS = 1
+#: computes features (which hold the GIL most of the time: more feature threads do not help): two
+#: below FILTER_PAIR_MAX_VOXELS ROI voxels, where the filters' margins make them the longer part, one
+#: above, where a second filter thread only slows the features (measured on 2 cores, full setting:
+#: 35 mm lesion, 15k voxels, 170 -> 148 ms with two; 60 mm, 75k voxels, 548 -> 598 ms)
+FILTER_THREADS = (2, 1)
+FILTER_PAIR_MAX_VOXELS = 40_000
 #: image types whose filter jobs start first: no filtering, or one cheap run giving many images
 #: (Wavelet: 8 sub-bands), so features start at once while the slow filters (LoG) run behind them
 START_FIRST = ("Original", "Wavelet")
@@ -133,15 +137,15 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
     """Shape, shape2D (in the plane normal to ``axis2d``) and the features of every image the filter
     jobs ``todo`` make, in that order (pyradiomics' order).
 
-    With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run in a
-    background thread, START_FIRST image types first, while this thread computes shape and each
-    image's matrices as soon as it is ready; the formulas then run once per class for all images
-    (:mod:`.image_batch`). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 % less time
-    than in the given order, and 2 filter threads or a second feature thread only add contention
-    (measured, Testing/benchmarks/README.md).
+    With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run in background
+    threads (FILTER_THREADS), START_FIRST image types first, while this thread computes shape and
+    each image's matrices as soon as it is ready; the formulas then run once per class for a stack of
+    images (:mod:`.image_batch`). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 %
+    less time than in the given order (measured, Testing/benchmarks/README.md).
     """
     order = sorted(range(len(todo)), key=lambda k: todo[k].image_type not in START_FIRST)  # stable
-    pool = ThreadPoolExecutor(max_workers=FILTER_THREADS) if len(todo) > 1 else None
+    small = int(np.count_nonzero(roi_box)) < FILTER_PAIR_MAX_VOXELS
+    pool = ThreadPoolExecutor(max_workers=FILTER_THREADS[0 if small else 1]) if len(todo) > 1 else None
     images = {k: pool.submit(todo[k].run) if pool else _finished(todo[k].run) for k in order}
     try:
         out: dict[str, float] = {}
@@ -149,8 +153,9 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
             out.update(_shape(roi_shape, spacing, classes, lesion_id))
         if "shape2D" in classes:
             out.update(_shape2d(roi_shape, spacing, classes, axis2d, lesion_id))
-        prepared = {k: [image_matrices(name, np.asarray(arr), roi_box, spacing, todo[k].args, classes, geometry)
-                        for name, arr in images[k].result()] for k in order}
+        shared: dict = {}  # what depends on the ROI alone, computed for the first image
+        prepared = {k: [image_matrices(name, np.asarray(arr), roi_box, spacing, todo[k].args, classes, geometry,
+                                       shared) for name, arr in images[k].result()] for k in order}
         for values in batch_features([im for k in range(len(todo)) for im in prepared[k]], classes, spacing):
             out.update(values)
         return out
