@@ -6,7 +6,8 @@ lobulated lesions of 12, 35 and 60 mm, then for each lesion and each setting
 - "full": Original + LoG sigma 1..5 mm + Wavelet (coif1, 8 sub-bands), all classes (1316 features),
 times, per lesion (best of ``--repeat``):
 - builtin_crop: the engine on the crop it works on (ROI box + filter margin), cut by the caller;
-- pyrad_crop: pyradiomics (additionalInfo False) on exactly the same crop;
+- pyrad_crop: pyradiomics (additionalInfo False) on exactly the same crop, timed in turn with
+  builtin_crop (best of each), so that a drift of the machine's speed touches both;
 - builtin_scan: the engine given the whole scan and mask (finding the box and cropping included);
 - pyrad_usual: pyradiomics called the usual way: whole image + whole mask, default settings
   (additionalInfo on), same imageType/binWidth. It filters the whole 512 x 512 x 100 scan, so it is
@@ -87,12 +88,18 @@ def engine_crop(image: sitk.Image, mask: sitk.Image, params: dict) -> tuple[sitk
 
 
 def best_time(fn, repeat: int) -> tuple[float, object]:
-    best, out = np.inf, None
+    return best_times([fn], repeat)[0]
+
+
+def best_times(fns: list, repeat: int) -> list[tuple[float, object]]:
+    """(best time, last result) of each function, the functions called in turn ``repeat`` times."""
+    best, out = [np.inf] * len(fns), [None] * len(fns)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            out[k] = fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return list(zip(best, out))
 
 
 def pyradiomics_extractors(params: dict):
@@ -140,14 +147,18 @@ def bench_row(sname: str, params: dict, lname: str, image, mask, args, usual: bo
     """One printed row: the built-in engine and pyradiomics on one lesion and setting."""
     load = os.getloadavg()[0]
     crop_img, crop_mask = engine_crop(image, mask, params)
-    t_crop, feats = best_time(lambda: extract_features(crop_img, crop_mask, params), args.repeat)
+    ours = lambda: extract_features(crop_img, crop_mask, params)  # noqa: E731
+    if args.no_pyradiomics:
+        t_crop, feats = best_time(ours, args.repeat)
+    else:
+        ext_crop, ext_usual = pyradiomics_extractors(params)
+        # alternated, best of each: a shared machine's speed drifts between runs
+        (t_crop, feats), (t_pyr, _) = best_times([ours, lambda: ext_crop.execute(crop_img, crop_mask)], args.repeat)
     t_scan, _ = best_time(lambda: extract_features(image, mask, params), args.repeat)
     n_vox = int((sitk.GetArrayViewFromImage(crop_mask) == 1).sum())
     line = f"{sname:9s} {lname:6s} {n_vox:7d} {len(feats):6d} {t_crop:14.3f}"
     if args.no_pyradiomics:
         return line + f" {'-':>12s} {'-':>8s} {t_scan:14.3f} {'-':>13s} {'-':>8s} {load:5.2f}"
-    ext_crop, ext_usual = pyradiomics_extractors(params)
-    t_pyr, _ = best_time(lambda: ext_crop.execute(crop_img, crop_mask), args.repeat)
     line += f" {t_pyr:12.3f} {t_pyr / t_crop:7.1f}x {t_scan:14.3f}"
     if usual and not args.no_usual:
         t_usual, _ = best_time(lambda: ext_usual.execute(image, mask), args.usual_repeat)
