@@ -7,18 +7,18 @@ recorded in its ``error`` column and in ``errors``; the other lesions are still 
 
 Lesions on private crops, in parallel (``workers``)
 ---------------------------------------------------
-The segments are measured and extracted in a pool of ``workers`` threads (ITK filters and numpy
-release the GIL). SimpleITK images must never be used by two threads at once
-(``GetArrayViewFromImage`` runs ``Image.MakeUnique``, and filters change their input's pipeline
-state), so only the calling thread touches the caller's images: for each lesion it cuts a private
-crop of image and mask (the lesion's box plus ``FeatureExtractor.input_margin``, the margin the
-extractor reads; a private copy of the whole scan when the features depend on the whole scan) and
-hands it to a worker, which touches nothing else. The crop holds every voxel the extractor would
-read from the whole scan, and the measures are computed in the scan's index space and frame
-(``measure_lesion(offset=, frame=)``), so the results are bit-identical to measuring each lesion on
-the whole scan, for any ``workers`` - and, even with one worker, several times faster (a lesion no
-longer scans the whole CT). Progress and cancellation run in the calling thread; outcomes are
-gathered in segment order.
+The segments are measured and extracted in a pool of ``workers`` threads (numpy releases the GIL in
+array operations; SimpleITK 2.5's filters do not, so lesions overlap only partly). SimpleITK images
+must never be used by two threads at once (``GetArrayViewFromImage`` runs ``Image.MakeUnique``, and
+filters change their input's pipeline state), so only the calling thread touches the caller's
+images: for each lesion it cuts a private crop of image and mask (the lesion's box plus
+``FeatureExtractor.input_margin``, the margin the extractor reads; a private copy of the whole scan
+when the features depend on the whole scan) and hands it to a worker, which touches nothing else.
+The crop holds every voxel the extractor would read from the whole scan, and the measures are
+computed in the scan's index space and frame (``measure_lesion(offset=, frame=)``), so the results
+are bit-identical to measuring each lesion on the whole scan, for any ``workers`` - and, even with
+one worker, several times faster (a lesion no longer scans the whole CT). Progress and cancellation
+run in the calling thread; outcomes are gathered in segment order.
 """
 from __future__ import annotations
 

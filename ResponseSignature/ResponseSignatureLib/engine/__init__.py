@@ -137,11 +137,14 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
     """Shape, shape2D (in the plane normal to ``axis2d``) and the features of every image the filter
     jobs ``todo`` make, in that order (pyradiomics' order).
 
-    With several filter jobs, the filters (ITK / PyWavelets, which release the GIL) run in background
-    threads (FILTER_THREADS), START_FIRST image types first, while this thread computes shape and
-    each image's matrices as soon as it is ready; the formulas then run once per class for a stack of
-    images (:mod:`.image_batch`). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 %
-    less time than in the given order (measured, Testing/benchmarks/README.md).
+    With several filter jobs, the filters (ITK, PyWavelets) run in background threads
+    (FILTER_THREADS), START_FIRST image types first, while this thread computes shape and each image's
+    matrices as soon as it is ready; the formulas then run once per class for a stack of images
+    (:mod:`.image_batch`). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 % less time
+    than in the given order (measured, Testing/benchmarks/README.md). The overlap is partial:
+    SimpleITK 2.5's filters hold the GIL (two RecursiveGaussian runs in two threads take 1.7-2x as long
+    as one, where two numpy cumsums take as long as one), so a filter pass and feature code mostly
+    take turns.
     """
     order = sorted(range(len(todo)), key=lambda k: todo[k].image_type not in START_FIRST)  # stable
     small = int(np.count_nonzero(roi_box)) < FILTER_PAIR_MAX_VOXELS

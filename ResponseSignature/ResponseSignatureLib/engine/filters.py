@@ -267,7 +267,7 @@ class FilterJob(NamedTuple):
 def jobs(crop: sitk.Image, box: tuple, image_types: dict, settings: dict, source: Source | None = None) -> list:
     """[FilterJob] in the order of ``image_types``.
 
-    The filter jobs spend their time in numpy / SciPy / ITK / PyWavelets, which release the GIL.
+    The filter jobs spend their time in numpy / SciPy / ITK / PyWavelets.
     ``source``: the image pyradiomics would filter, relative to the crop (None: the crop itself).
     """
     values = sitk.GetArrayViewFromImage(crop)  # here, once: jobs in threads only read this array

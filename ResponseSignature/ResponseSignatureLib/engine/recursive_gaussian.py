@@ -8,9 +8,9 @@ terms summed in float32. Every pass runs on every line of the image.
 
 A pass along one axis never mixes the others, so after a pass only the lines crossing the ROI box
 are needed by the next one. Here each term's first pass runs on the whole crop and every later pass
-on the box along the axes already passed: the same ITK passes (``sitk.RecursiveGaussian``, which
-releases the GIL), the same order and float32 storage, so the same values to the last bit on the box,
-for 1.5-2x less work on a lesion's crop.
+on the box along the axes already passed: the same ITK passes (``sitk.RecursiveGaussian``), the
+same order and float32 storage, so the same values to the last bit on the box, for 1.5-2x less work
+on a lesion's crop.
 """
 from __future__ import annotations
 
