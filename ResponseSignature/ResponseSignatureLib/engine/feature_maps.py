@@ -498,7 +498,7 @@ def glrlm_batch(windows: np.ndarray, context: KernelContext, chosen: list[str]):
     if norm is not None:
         p = np.sum(p * glrlm.run_weights(angles, context.spacing, norm)[None, None, None, :], 3, keepdims=True)
     with np.errstate(all="ignore"):
-        ctx = glrlm.RunBatch(p, levels)
+        ctx = glrlm.runs_batch(p, levels)
     return evaluate_batch(glrlm.FEATURES, chosen, ctx, reduce=angle_mean), {}
 
 

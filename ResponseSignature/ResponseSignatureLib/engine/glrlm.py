@@ -14,14 +14,15 @@ GrayLevelVariance [8CE5]; RunVariance [SXLW]; RunEntropy [HJ9O]; LowGrayLevelRun
 HighGrayLevelRunEmphasis [G3QZ]; ShortRunLowGrayLevelEmphasis [HTZT]; ShortRunHighGrayLevelEmphasis
 [GD3A]; LongRunLowGrayLevelEmphasis [IVPO]; LongRunHighGrayLevelEmphasis [3KUM].
 
-Batched: ``RunBatch`` holds B matrices (a lesion's images, or a feature map's kernels) over common
-gray levels; every feature gives one value per row and direction, then the mean over directions.
+Batched: runs are zones along one direction, so the formulas are GLSZM's (``runs_batch``), per row
+and direction, then the mean over directions.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .common import Levels, marginal_variance, matrix_entropy, offsets, plane_axis
+from .common import Levels, offsets, plane_axis
+from .glszm import ZONE_FORMULAS, ZoneBatch
 
 
 def _runs(lv: Levels, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,40 +86,28 @@ def matrix(lv: Levels, settings: dict) -> np.ndarray:
     return p
 
 
-class RunBatch:
-    """Run-length matrices (B, G, Nr, A), NaN run counts in directions without runs. ``lengths``:
-    the run length of each column (default 1..Nr)."""
-
-    def __init__(self, p: np.ndarray, levels: np.ndarray, lengths=None):
-        nr = p.sum((1, 2))
-        self.nr = np.where(nr == 0, np.nan, nr)          # (B, A)
-        self.p = p
-        self.pr, self.pg = p.sum(1), p.sum(2)             # (B, Nr, A), (B, G, A)
-        self.i = levels[None, :, None]
-        lengths = np.arange(1, p.shape[2] + 1) if lengths is None else lengths
-        self.j = np.asarray(lengths, dtype=np.float64)[None, :, None]
-
-
-def _joint(fn):
-    return lambda c: np.sum(fn(c.p, c.i[..., None] ** 2, c.j[:, None] ** 2), (1, 2)) / c.nr
+def runs_batch(p: np.ndarray, levels: np.ndarray, lengths=None) -> ZoneBatch:
+    """Run-length matrices (B, G, Nr, A) for ``ZONE_FORMULAS``: a direction without runs has no value
+    (NaN) and is left out of the mean over directions. ``lengths``: each column's run length."""
+    return ZoneBatch(p, levels, j=lengths, empty_total=np.nan)
 
 
 FEATURES = {
-    "ShortRunEmphasis": lambda c: np.sum(c.pr / c.j ** 2, 1) / c.nr,
-    "LongRunEmphasis": lambda c: np.sum(c.pr * c.j ** 2, 1) / c.nr,
-    "GrayLevelNonUniformity": lambda c: np.sum(c.pg ** 2, 1) / c.nr,
-    "GrayLevelNonUniformityNormalized": lambda c: np.sum(c.pg ** 2, 1) / c.nr ** 2,
-    "RunLengthNonUniformity": lambda c: np.sum(c.pr ** 2, 1) / c.nr,
-    "RunLengthNonUniformityNormalized": lambda c: np.sum(c.pr ** 2, 1) / c.nr ** 2,
-    "RunPercentage": lambda c: c.nr / np.sum(c.pr * c.j, 1),
-    "GrayLevelVariance": marginal_variance("pg", "i", "nr"),
-    "RunVariance": marginal_variance("pr", "j", "nr"),
-    "RunEntropy": matrix_entropy("nr"),
-    "LowGrayLevelRunEmphasis": lambda c: np.sum(c.pg / c.i ** 2, 1) / c.nr,
-    "HighGrayLevelRunEmphasis": lambda c: np.sum(c.pg * c.i ** 2, 1) / c.nr,
-    "ShortRunLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p / (i2 * j2)),
-    "ShortRunHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * i2 / j2),
-    "LongRunLowGrayLevelEmphasis": _joint(lambda p, i2, j2: p * j2 / i2),
-    "LongRunHighGrayLevelEmphasis": _joint(lambda p, i2, j2: p * (j2 * i2)),
+    "ShortRunEmphasis": ZONE_FORMULAS["SmallEmphasis"],
+    "LongRunEmphasis": ZONE_FORMULAS["LargeEmphasis"],
+    "GrayLevelNonUniformity": ZONE_FORMULAS["GrayLevelNonUniformity"],
+    "GrayLevelNonUniformityNormalized": ZONE_FORMULAS["GrayLevelNonUniformityNormalized"],
+    "RunLengthNonUniformity": ZONE_FORMULAS["NonUniformity"],
+    "RunLengthNonUniformityNormalized": ZONE_FORMULAS["NonUniformityNormalized"],
+    "RunPercentage": ZONE_FORMULAS["Percentage"],
+    "GrayLevelVariance": ZONE_FORMULAS["GrayLevelVariance"],
+    "RunVariance": ZONE_FORMULAS["Variance"],
+    "RunEntropy": ZONE_FORMULAS["Entropy"],
+    "LowGrayLevelRunEmphasis": ZONE_FORMULAS["LowGrayLevelEmphasis"],
+    "HighGrayLevelRunEmphasis": ZONE_FORMULAS["HighGrayLevelEmphasis"],
+    "ShortRunLowGrayLevelEmphasis": ZONE_FORMULAS["SmallLowGrayLevelEmphasis"],
+    "ShortRunHighGrayLevelEmphasis": ZONE_FORMULAS["SmallHighGrayLevelEmphasis"],
+    "LongRunLowGrayLevelEmphasis": ZONE_FORMULAS["LargeLowGrayLevelEmphasis"],
+    "LongRunHighGrayLevelEmphasis": ZONE_FORMULAS["LargeHighGrayLevelEmphasis"],
 }
 DEPRECATED: dict = {}

@@ -10,7 +10,8 @@ HighGrayLevelZoneEmphasis [5GN9]; SmallAreaLowGrayLevelEmphasis [5RAI]; SmallAre
 [HW1V]; LargeAreaLowGrayLevelEmphasis [YH51]; LargeAreaHighGrayLevelEmphasis [J17V].
 
 Batched: ``ZoneBatch`` holds B matrices (a lesion's images, or a feature map's kernels) over common
-gray levels and zone sizes; every feature gives one value per row. GLDM and IBSI's GLDZM use it too.
+gray levels and zone sizes; every feature gives one value per row. GLDM, GLRLM and IBSI's GLDZM use
+it and ``ZONE_FORMULAS`` too.
 """
 from __future__ import annotations
 
@@ -59,18 +60,24 @@ def matrix(lv: Levels, settings: dict | None = None) -> np.ndarray:
 
 
 class ZoneBatch:
-    """Zone-type matrices (B, G, Nj) over common gray levels: GLSZM (j = zone size), GLDM (j =
-    dependences + 1), IBSI GLDZM (j = distance). ``j``: the value of each column (default 1..Nj);
-    ``n_voxels``: N_p per row when it is not sum_j j p_s(j) (GLDZM)."""
+    """Matrices (B, G, Nj[, A]) over common gray levels whose columns are lengths j: zone sizes
+    (GLSZM), dependences + 1 (GLDM), distances (IBSI GLDZM) or run lengths (GLRLM: runs are zones
+    along one direction, with a last axis of directions). ``j``: the value of each column (default
+    1..Nj); ``n_voxels``: N_p per row when it is not sum_j j p_s(j) (GLDZM); ``empty_total``: N_z of
+    a row (or direction) without any zone (GLRLM: NaN, so that the direction is left out of the mean).
+    """
 
-    def __init__(self, p: np.ndarray, levels: np.ndarray, n_voxels=None, j=None):
+    def __init__(self, p: np.ndarray, levels: np.ndarray, n_voxels=None, j=None, empty_total: float = 1.0):
+        tail = (1,) * (p.ndim - 3)
         self.p = p
-        self.ps, self.pg = p.sum(1), p.sum(2)                       # (B, Nj), (B, G)
-        self.i = levels[None, :]
+        self.ps, self.pg = p.sum(1), p.sum(2)                       # (B, Nj[, A]), (B, G[, A])
         j = np.arange(1, p.shape[2] + 1) if j is None else j
-        self.j = np.asarray(j, dtype=np.float64)[None, :]
+        self.i = np.asarray(levels, dtype=np.float64).reshape((1, -1) + tail)  # for pg
+        self.j = np.asarray(j, dtype=np.float64).reshape((1, -1) + tail)       # for ps
+        self.i_cell = self.i.reshape((1, -1, 1) + tail)                         # for p
+        self.j_cell = self.j.reshape((1, 1, -1) + tail)
         nz = p.sum((1, 2))
-        self.nz = np.where(nz == 0, 1.0, nz)
+        self.nz = np.where(nz == 0, empty_total, nz)
         if n_voxels is None:
             n_voxels = np.sum(self.ps * self.j, 1)
         self.np_ = np.where(n_voxels == 0, 1.0, n_voxels)
@@ -78,10 +85,10 @@ class ZoneBatch:
 
 def zone_joint(fn):
     """sum_ij fn(p, i^2, j^2) / N_z (the four joint emphases)."""
-    return lambda c: np.sum(fn(c.p, c.i[:, :, None] ** 2, c.j[:, None, :] ** 2), (1, 2)) / c.nz
+    return lambda c: np.sum(fn(c.p, c.i_cell ** 2, c.j_cell ** 2), (1, 2)) / c.nz
 
 
-#: the formulas GLSZM, GLDM and IBSI's GLDZM share (under their own names)
+#: the formulas GLSZM, GLDM, GLRLM and IBSI's GLDZM share (under their own names)
 ZONE_FORMULAS = {
     "SmallEmphasis": lambda c: np.sum(c.ps / c.j ** 2, 1) / c.nz,
     "LargeEmphasis": lambda c: np.sum(c.ps * c.j ** 2, 1) / c.nz,

@@ -176,7 +176,7 @@ def _evaluate_stack(cls: str, chosen: list[str], part: list[ImageMatrices], voxe
         where = [(o, np.searchsorted(columns, m[1])) + (None,) * len(rest) for o, m in zip(own, matrices)]
         stack = _place([m[0] for m in matrices], where, (len(union), len(columns)) + rest)
         if cls == "glrlm":
-            return evaluate_batch(glrlm.FEATURES, chosen, glrlm.RunBatch(stack, gray, columns), reduce=angle_mean)
+            return evaluate_batch(glrlm.FEATURES, chosen, glrlm.runs_batch(stack, gray, columns), reduce=angle_mean)
         return evaluate_batch(TEXTURE_CLASSES[cls].FEATURES, chosen, glszm.ZoneBatch(stack, gray, j=columns))
 
 
