@@ -117,19 +117,18 @@ class Levels:
         flat, shape, idx = self.padded(1)
         key = ("lines", angles.tobytes(), shape)
         if key not in self.shared:
-            position = np.zeros(flat.size, dtype=np.int64)
+            position = np.zeros(flat.size, dtype=np.int32 if idx.size < 2 ** 31 - 1 else np.int64)
             position[idx] = np.arange(1, idx.size + 1)  # 0: outside the ROI
-            orders, starts = [], []
+            sequences = []
             for off in angles:
                 step = self.step(off, 1)
                 rows = -(-(position.size + step) // step)
                 buf = np.zeros(rows * step, dtype=position.dtype)
                 buf[:position.size] = position
-                seq = buf.reshape(rows, step).T.ravel()
-                inside = np.flatnonzero(seq)  # seq[0] is a padding corner: inside >= 1
-                orders.append(seq[inside] - 1)
-                starts.append(seq[inside - 1] == 0)
-            self.shared[key] = (np.concatenate(orders), np.concatenate(starts))
+                sequences.append(buf.reshape(rows, step).T.ravel())
+            seq = np.concatenate(sequences)
+            inside = np.flatnonzero(seq)  # seq[0] is a padding corner: inside >= 1
+            self.shared[key] = (seq[inside].astype(np.intp) - 1, seq[inside - 1] == 0)
         return self.shared[key]
 
     def neighbours(self, distances, axis, pad: int) -> np.ndarray:
