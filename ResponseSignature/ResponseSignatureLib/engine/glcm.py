@@ -179,7 +179,10 @@ def _mcc(c: GLCMBatch) -> np.ndarray:
         ry = np.zeros_like(py)
         np.divide(1.0, py, out=ry, where=py > 0)
         left = p * rx[:, :, None]
-        ev = np.linalg.eigvalsh(np.matmul(left * ry[:, None, :], left.transpose(0, 2, 1)))
+        try:
+            ev = np.linalg.eigvalsh(np.matmul(left * ry[:, None, :], left.transpose(0, 2, 1)))
+        except np.linalg.LinAlgError:  # no convergence: no value, as a failing feature in pyradiomics
+            continue
         with np.errstate(invalid="ignore"):
             out[row, valid] = np.sqrt(ev[:, -2])
     return out
