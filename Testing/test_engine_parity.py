@@ -47,6 +47,15 @@ def test_original_defaults(cases, case):
     assert_parity(pyradiomics_features(image, mask, params), extract_features(image, mask, params), n_features=107)
 
 
+def test_feature_order_is_pyradiomics_order(cases):
+    """Same columns in the same order as pyradiomics: image types, then classes as listed, a class's
+    features alphabetically, or in the order named."""
+    image, mask = bbox_crop(*cases["breast1"], 12)
+    params = {"imageType": {"Original": {}, "LoG": {"sigma": [2.0]}, "Wavelet": {}},
+              "featureClass": dict(ALL_CLASSES, firstorder=["Median", "Energy", "Mean"])}
+    assert list(extract_features(image, mask, params)) == list(pyradiomics_features(image, mask, params))
+
+
 VARIANTS = {
     "binCount": {"binCount": 32},
     "distances_gldm_a_shift": {"binWidth": 10, "distances": [1, 2], "gldm_a": 2, "voxelArrayShift": 1000},

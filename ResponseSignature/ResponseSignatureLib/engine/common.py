@@ -151,14 +151,15 @@ class Levels:
 
 
 def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:
-    """Feature names to compute, with pyradiomics' rules.
+    """Feature names to compute, in pyradiomics' order, with pyradiomics' rules.
 
-    ``names`` None or empty: every non-deprecated feature. Named features are computed; a deprecated
-    feature pyradiomics computes on request (``deprecated[name] is True``) is computed, one that
-    pyradiomics refuses (``False``: mathematically equal to another) is left out silently.
+    ``names`` None or empty: every non-deprecated feature, alphabetically (pyradiomics lists a class's
+    features by name). Named features are computed in the order named; a deprecated feature
+    pyradiomics computes on request (``deprecated[name] is True``) is computed, one that pyradiomics
+    refuses (``False``: mathematically equal to another) is left out silently.
     """
     if not names:
-        return [n for n in features if n not in deprecated]
+        return sorted(n for n in features if n not in deprecated)
     out = []
     for n in names:
         if n not in features and n not in deprecated:
