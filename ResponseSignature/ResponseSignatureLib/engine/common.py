@@ -188,13 +188,15 @@ def evaluate(features: dict[str, Callable], chosen: list[str], ctx) -> dict[str,
 def evaluate_batch(features: dict[str, Callable], chosen: list[str], ctx, reduce=None) -> dict[str, np.ndarray]:
     """Each chosen feature on the batch context, float64 per batch row (``reduce``: per-direction
     values -> per row, e.g. ``angle_mean``). NaN where a formula has no value, as pyradiomics."""
-    out = {}
+    if not chosen:
+        return {}
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # empty slices: NaN
-        for name in chosen:
-            value = features[name](ctx)
-            out[name] = np.asarray(np.real(reduce(value) if reduce is not None else value), dtype=np.float64)
-    return out
+        values = np.stack(np.broadcast_arrays(*[features[name](ctx) for name in chosen]))
+        if reduce is not None:
+            values = reduce(values)  # all features at once
+    values = np.asarray(np.real(values), dtype=np.float64)
+    return dict(zip(chosen, values))
 
 
 def angle_mean(per_angle: np.ndarray) -> np.ndarray:
