@@ -21,9 +21,10 @@ pyradiomics' semantics, reproduced (pyradiomics 3.x, ``featureextractor.execute`
 - a kernel is the box of the voxel +- kernelRadius per axis (in-plane only with force2D), clipped to
   the map box; it holds the box's ROI voxels (maskedKernel True) or all its voxels (False), and
   texture neighbours (pairs, runs, zones, dependences, neighbourhoods) must lie inside that box;
-- per kernel, the segment-based definitions of :mod:`.firstorder`, :mod:`.glcm`, :mod:`.glrlm`,
-  :mod:`.glszm`, :mod:`.gldm` and :mod:`.ngtdm`; a GLCM or GLRLM direction without pairs or runs in
-  a kernel is left out of that kernel's mean over directions.
+- per kernel, the formulas of segment-based extraction (the batched contexts and ``FEATURES`` of
+  :mod:`.firstorder`, :mod:`.glcm`, :mod:`.glrlm`, :mod:`.glszm`, :mod:`.gldm`, :mod:`.ngtdm`, the
+  same code); a GLCM or GLRLM direction without pairs or runs in a kernel is left out of that
+  kernel's mean over directions.
 pyradiomics quirks kept on purpose (so that maps compare voxel for voxel):
 - ``voxelBatch`` groups the ROI voxels (in array order) as pyradiomics does, and a feature that
   raises for a batch keeps initValue on that whole batch. GLCM MCC raises (NaN matrix) when one kernel
