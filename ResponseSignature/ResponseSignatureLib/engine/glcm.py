@@ -93,7 +93,6 @@ class GLCMBatch:
         self.p = raw / np.where(self.empty, np.nan, total)[:, None, None, :]
         self.ng = np.reshape(np.asarray(ng, dtype=np.float64), (-1, 1))
         self.own = own
-        self.g = levels
         self.gi, self.gj = levels[None, :, None, None], levels[None, None, :, None]
         self.px, self.py = self.p.sum(2), self.p.sum(1)                      # (B, G, A)
         # means as sums over the whole matrix, not over the marginals: with an asymmetrical GLCM a
