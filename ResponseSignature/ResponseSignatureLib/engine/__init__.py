@@ -142,8 +142,9 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
 
     With several filter jobs, the filters (ITK, PyWavelets) run in background threads
     (FILTER_THREADS), START_FIRST image types first, while this thread computes shape and each image's
-    matrices as soon as it is ready; the formulas then run once per class for a stack of images
-    (:mod:`.image_batch`). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 % less time
+    matrices as soon as it is ready; the formulas run once per class for a stack of images
+    (:mod:`.image_batch`): the START_FIRST images' stack while the other filters still run, then the
+    rest (fixed stacks, so values do not depend on thread timing). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 % less time
     than in the given order (measured, Testing/benchmarks/README.md). The overlap is partial:
     SimpleITK 2.5's filters hold the GIL (two RecursiveGaussian runs in two threads take 1.7-2x as long
     as one, where two numpy cumsums take as long as one), so a filter pass and feature code mostly
@@ -160,10 +161,16 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
         if "shape2D" in classes:
             out.update(_shape2d(roi_shape, spacing, classes, axis2d, lesion_id))
         shared: dict = {}  # what depends on the ROI alone, computed for the first image
-        prepared = {k: [image_matrices(name, np.asarray(arr), roi_box, spacing, todo[k].args, classes, geometry,
-                                       shared) for name, arr in images[k].result()] for k in order}
-        for values in batch_features([im for k in range(len(todo)) for im in prepared[k]], classes, spacing):
-            out.update(values)
+        features: dict[int, list] = {}  # job -> its images' features
+        first = [k for k in order if todo[k].image_type in START_FIRST]
+        for group in (first, [k for k in order if k not in first]):  # fixed stacks: same values every run
+            prepared = [(k, image_matrices(name, np.asarray(arr), roi_box, spacing, todo[k].args, classes,
+                                           geometry, shared)) for k in group for name, arr in images[k].result()]
+            for (k, _), values in zip(prepared, batch_features([im for _, im in prepared], classes, spacing)):
+                features.setdefault(k, []).append(values)
+        for k in range(len(todo)):
+            for values in features.get(k, []):
+                out.update(values)
         return out
     finally:
         if pool:
