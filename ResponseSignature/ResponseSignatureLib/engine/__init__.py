@@ -28,13 +28,11 @@ force2Ddimension 0, sagittal slices with 2; never with 1).
 
 How it differs from pyradiomics, by design (same voxels give the same values to ~1e-12):
 - crop first: the scan is cropped to the ROI box + a margin before filtering or resampling. LoG margin
-  max(15 mm, 5 sigma) + 1 voxel per sigma, wavelet margin ``dec_len * 2**levels + 1`` voxels. Filtered
+  max(15 mm, 6 sigma) + 1 voxel per sigma, wavelet margin ``dec_len * 2**levels + 1`` voxels. Filtered
   values inside the ROI therefore differ slightly from pyradiomics filtering the whole scan (the
-  residual is the far tail of the filter, up to ~1e-3 of the LoG's range for sigma 4-5 mm). Through
-  binning that moves a few voxels across bin edges: LoG intensity features stay within ~1e-3, but
-  zone features (GLSZM) of sigma 4-5 can differ by several % (up to 25 % measured on one lesion,
-  Testing/benchmarks/README.md). pyradiomics with preCrop uses only a 5-voxel pad, which changes LoG
-  features by up to ~50 %.
+  residual is the far tail of the filter); through binning, LoG features differ by at most ~2e-3
+  relative (measured, ``filters.log_margin_voxels``; with 5 sigma zone features differed by up to
+  25 %). pyradiomics with preCrop uses only a 5-voxel pad, which changes LoG features by up to ~50 %.
 - resampling: pyradiomics' grid (anchored to the image, so identical for every crop of the same scan),
   but the B-spline prefilter sees the crop + 14 source voxels rather than the whole scan (relative
   effect < 1e-8 on interpolated values).
