@@ -33,24 +33,29 @@ LESION_DIAMETERS_MM = (12.0, 30.0, 60.0)
 
 def synthetic_ct(seed: int = 0):
     """512 x 512 x 100 int16 CT (body ellipse, noise) and one mask per textured spherical lesion."""
+    centres_mm = [(130.0, 200.0, 60.0), (250.0, 160.0, 125.0), (200.0, 280.0, 170.0)]  # x, y, z
+    image, masks = synthetic_scan(seed, LESION_DIAMETERS_MM, centres_mm)
+    return image, [(f"synthetic {d:.0f} mm", mask) for d, mask in zip(LESION_DIAMETERS_MM, masks)]
+
+
+def synthetic_scan(seed: int, diameters_mm, centres_mm, scale: float = 1.0):
+    """(512 x 512 x 100 int16 CT: body ellipse + noise, a mask per lesion of diameter ``scale * d``
+    painted at each centre (x, y, z mm)), the lesions drawn in order from one seeded generator."""
     rng = np.random.default_rng(seed)
     shape = (100, 512, 512)  # z, y, x
     y, x = np.ogrid[:shape[1], :shape[2]]
     body = ((x - 256) / 220.0) ** 2 + ((y - 256) / 170.0) ** 2 < 1
     ct = np.where(body, 40, -1000).astype(np.int16)[None].repeat(shape[0], axis=0)
     ct += rng.normal(0, 15, shape).astype(np.int16)
-    centres_mm = [(130.0, 200.0, 60.0), (250.0, 160.0, 125.0), (200.0, 280.0, 170.0)]  # x, y, z
-    masks = []
-    for diameter, centre in zip(LESION_DIAMETERS_MM, centres_mm):
-        masks.append(add_lesion(ct, diameter / 2, centre, rng))
+    arrays = [add_lesion(ct, scale * d / 2, c, rng) for d, c in zip(diameters_mm, centres_mm)]
     image = sitk.GetImageFromArray(ct)
     image.SetSpacing(CT_SPACING)
-    named = []
-    for diameter, mask_arr in zip(LESION_DIAMETERS_MM, masks):
+    masks = []
+    for mask_arr in arrays:
         mask = sitk.GetImageFromArray(mask_arr)
         mask.CopyInformation(image)
-        named.append((f"synthetic {diameter:.0f} mm", mask))
-    return image, named
+        masks.append(mask)
+    return image, masks
 
 
 def add_lesion(ct: np.ndarray, radius: float, centre_mm, rng) -> np.ndarray:

@@ -23,18 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import SimpleITK as sitk
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "ResponseSignature"))
 
 from ResponseSignatureLib import imageio, measure, pipeline  # noqa: E402
 from ResponseSignatureLib.extraction import FeatureExtractor, load_params  # noqa: E402
-from bench_extraction import CT_SPACING, add_lesion  # noqa: E402  (same synthetic CT and lesions)
+from bench_extraction import synthetic_scan  # noqa: E402  (same synthetic CT and lesions)
 
-SHAPE = (100, 512, 512)  # z, y, x
 DIAMETERS_MM = (10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
 CENTRES_MM = [(120.0, 200.0, 50.0), (300.0, 150.0, 80.0), (200.0, 320.0, 110.0),
               (140.0, 280.0, 170.0), (290.0, 260.0, 140.0), (220.0, 170.0, 190.0)]  # x, y, z
@@ -42,20 +39,8 @@ CENTRES_MM = [(120.0, 200.0, 50.0), (300.0, 150.0, 80.0), (200.0, 320.0, 110.0),
 
 def timepoint(seed: int, scale: float):
     """(CT image, 6 lesion segments) of one time point; lesion radii scaled by ``scale``."""
-    rng = np.random.default_rng(seed)
-    y, x = np.ogrid[:SHAPE[1], :SHAPE[2]]
-    body = ((x - 256) / 220.0) ** 2 + ((y - 256) / 170.0) ** 2 < 1
-    ct = np.where(body, 40, -1000).astype(np.int16)[None].repeat(SHAPE[0], axis=0)
-    ct += rng.normal(0, 15, SHAPE).astype(np.int16)
-    masks = [add_lesion(ct, scale * d / 2, c, rng) for d, c in zip(DIAMETERS_MM, CENTRES_MM)]
-    image = sitk.GetImageFromArray(ct)
-    image.SetSpacing(CT_SPACING)
-    segments = []
-    for diameter, mask_arr in zip(DIAMETERS_MM, masks):
-        mask = sitk.GetImageFromArray(mask_arr)
-        mask.CopyInformation(image)
-        segments.append(imageio.Segment(f"lesion_{diameter:.0f}mm", mask))
-    return image, segments
+    image, masks = synthetic_scan(seed, DIAMETERS_MM, CENTRES_MM, scale)
+    return image, [imageio.Segment(f"lesion_{d:.0f}mm", mask) for d, mask in zip(DIAMETERS_MM, masks)]
 
 
 def run_whole_scan(timepoints, params):
