@@ -87,16 +87,6 @@ class Levels:
             self._cache = {}
         return self._pad[1], self._pad[2], self._pad[3]
 
-    def position(self, pad: int) -> np.ndarray:
-        """Flat padded index -> index in the ROI voxel list (-1 outside the ROI)."""
-        flat, _, idx = self.padded(pad)
-        key = ("pos", self._pad[0])
-        if key not in self._cache:
-            pos = np.full(flat.size, -1, dtype=np.int64)
-            pos[idx] = np.arange(idx.size)
-            self._cache[key] = pos
-        return self._cache[key]
-
     def step(self, offset, pad: int) -> int:
         """Flat-index step of ``offset`` in the padded array."""
         _, shape, _ = self.padded(pad)
@@ -226,19 +216,6 @@ def matrix_entropy(total: str):
         p = c.p / np.expand_dims(getattr(c, total), (1, 2))
         return -np.sum(p * np.log2(p + EPS), (1, 2))
     return feature
-
-
-def compact_levels(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``levels`` renumbered 1..G, 0 kept; the G levels present, ascending, float).
-
-    Levels absent from every row of a batch would add only zero rows to its matrices, which no
-    feature sees (up to rounding); renumbering keeps the matrices small.
-    """
-    present = np.unique(levels)
-    present = present[present > 0]
-    lut = np.zeros(int(present[-1]) + 1, dtype=np.int32)
-    lut[present] = np.arange(1, present.size + 1, dtype=np.int32)
-    return lut[levels], present.astype(np.float64)
 
 
 def counts(keys: np.ndarray, shape: tuple, weights=None) -> np.ndarray:

@@ -49,7 +49,7 @@ import SimpleITK as sitk
 from ..errors import InputError, LesionError
 from ..progress import CancelCallback, ProgressCallback, check_cancel, report
 from . import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm
-from .common import EPS, angle_mean, compact_levels, counts, evaluate_batch, offsets, plane_axis, select
+from .common import EPS, angle_mean, counts, evaluate_batch, offsets, plane_axis, select
 from .preprocess import Source, check_roi, discretise, prepare_region, resegment, roi_bbox, split_params
 
 __all__ = ["feature_maps", "voxel_settings", "MAP_CLASSES", "VOXEL_DEFAULTS"]
@@ -357,6 +357,19 @@ class KernelContext:
 # ----------------------------------------------------------------------------------------------
 # helpers shared by the batch functions
 # ----------------------------------------------------------------------------------------------
+def compact_levels(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``windows`` with gray levels renumbered 1..G, 0 kept; the G levels present, ascending, float).
+
+    Levels absent from every kernel of a batch would add only zero rows to its matrices, which no
+    feature sees (up to rounding); renumbering keeps the matrices small.
+    """
+    present = np.unique(windows)
+    present = present[present > 0]
+    lut = np.zeros(int(present[-1]) + 1, dtype=np.int32)
+    lut[present] = np.arange(1, present.size + 1, dtype=np.int32)
+    return lut[windows], present.astype(np.float64)
+
+
 def shifted_pair(windows: np.ndarray, offset) -> tuple[np.ndarray, np.ndarray]:
     """Views (voxel v, voxel v + offset) over every pair inside the windows (axes 1..3)."""
     centre, neighbour = [slice(None)], [slice(None)]
