@@ -21,6 +21,7 @@ here from the sources alone (nothing is imported from the module files, which ne
 10. every shipped .py compiles under a real Python 3.9 when one is installed;
 11. Utilities/RadiomicsResponse.json is a valid ExtensionsIndex catalog entry;
 12. the Slicer-only helpers (installs, reload, sample data) live in RadiomicsResponseSlicerUtils;
+13. the README section "Using it in 3D Slicer" presents every module and every setting of its .ui;
 plus the extension metadata, requirements files and template leftovers.
 """
 from __future__ import annotations
@@ -779,6 +780,43 @@ def test_slicer_helpers_live_in_the_shared_package(module):
     functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     assert set(functions) <= {"registerSampleData", "_shippedPresets"}, \
         f"{module}.py defines module-level functions {functions}: module files hold the template classes"
+
+
+# --------------------------------------------- 13. the README walks through every module
+
+INPUT_CLASSES = ("qMRMLNodeComboBox", "qMRMLCheckableNodeComboBox", "ctkPathLineEdit", "QComboBox", "QLineEdit",
+                 "QSpinBox", "QDoubleSpinBox")
+
+
+def ui_settings(module: str) -> list[str]:
+    """Texts of the form labels of every input widget of the module's .ui (one form row: label, input)."""
+    labels = []
+    for layout in ui_root(module).iter("layout"):
+        rows: dict[str, dict[str, ET.Element]] = {}
+        for item in layout.findall("item"):
+            widget = item.find("widget")
+            if widget is not None and item.get("row") is not None:
+                rows.setdefault(item.get("row"), {})[item.get("column", "0")] = widget
+        for row in rows.values():
+            label, field = row.get("0"), row.get("1")
+            if label is not None and field is not None and label.get("class") == "QLabel" and field.get("class") in INPUT_CLASSES:
+                text = label.find("property[@name='text']/string").text
+                labels.append(text.rstrip(":").strip())
+    return labels
+
+
+def test_readme_walks_through_every_module_and_setting():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "## Using it in 3D Slicer" in readme, "README.md needs the section 'Using it in 3D Slicer'"
+    section = readme.split("## Using it in 3D Slicer", 1)[1].split("\n## ", 1)[0]
+    for step in ("Extensions Manager", "Segment Editor", "Apply", "waterfall", "Aggregate", "Compute risk"):
+        assert step in section, f"README 'Using it in 3D Slicer' does not mention {step}"
+    for module in MODULES:
+        title = re.search(r'parent\.title = _\("([^"]+)"\)', module_source(module)).group(1)
+        assert f"**{title}**" in section, f"README 'Using it in 3D Slicer' does not present the module {title}"
+        missing = [label for label in ui_settings(module) if label not in section]
+        assert not missing, f"README 'Using it in 3D Slicer' does not explain these {title} settings: {missing}"
+    assert "Resources/Screenshots/SlicerWorkflow.png" in section
 
 
 # ------------------------------------------------------------------------- fixing the lists by hand
