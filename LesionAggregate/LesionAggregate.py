@@ -4,6 +4,7 @@ import os
 from typing import Annotated, Callable, Optional
 
 import ctk
+import qt
 import vtk
 
 import slicer
@@ -50,7 +51,13 @@ Turns lesion tables (one row per lesion, from the Response Signature module) int
 (one row per patient). Lesions are combined column by column: weighted by lesion volume, mean,
 median, maximum, minimum, value of the largest lesion, sum, or a size-weighted vote of lesion
 classes. The cohort section runs the whole lesion-table computation for many patients listed in a
-manifest file, writing each case as soon as it is done, so that an interrupted run resumes.
+manifest file into the output folder you choose, writing each case as soon as it is done, so that
+a cancelled or interrupted run resumes when run again.
+<p>How a cohort runs: Slicer starts one separate worker process (PythonSlicer, Slicer's own Python)
+running the same command as <code>radiomics-response batch</code>; it reports its progress here and
+Slicer stays usable meanwhile. With "Parallel jobs" above 1 that worker computes several cases at
+once in its own process pool: a process pool inside the Slicer application itself is unreliable
+(Slicer issue 7445), so none is started there. Cancel stops the worker; finished cases are kept.</p>
 See the <a href="{url}#lesionaggregate">module documentation</a>.
 """).format(url=DOCUMENTATION_URL)
         self.parent.acknowledgementText = _("""
@@ -75,7 +82,7 @@ class LesionAggregateParameterNode:
     columns - comma-separated lesion-table columns to aggregate; empty means every numeric column.
     location - only lesions at this location (liver, lung, node, ...); empty means all lesions.
     outputTable - the patient table (one row per patient).
-    jobs - number of cases processed in parallel by a cohort run.
+    jobs - number of cases the cohort worker process computes at the same time (its own process pool).
     """
 
     method: Annotated[str, Choice(METHODS)] = "volume_weighted"
@@ -100,8 +107,8 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._cancelRequested = False
-        self._busy = False
+        self._worker = None
+        self._cohortTimer = None
 
     def setup(self) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
@@ -114,10 +121,18 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.logic = LesionAggregateLogic()
 
+        # Paths are not stored in the parameter node (an empty path would read back as "."): no
+        # silent default folder; the history (settingKey) offers the previous ones.
         self.ui.manifestPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
         self.ui.manifestPathLineEdit.nameFilters = [_("Cohort manifest (*.csv)")]
         self.ui.manifestPathLineEdit.settingKey = "RadiomicsResponse/CohortManifest"
+        self.ui.outputDirectoryLineEdit.filters = ctk.ctkPathLineEdit.Dirs | ctk.ctkPathLineEdit.Writable
+        self.ui.outputDirectoryLineEdit.settingKey = "RadiomicsResponse/CohortOutputFolder"
+        self.ui.outputDirectoryLineEdit.currentPath = ""
         self.ui.progressBar.hide()
+        self._cohortTimer = qt.QTimer()
+        self._cohortTimer.setInterval(200)
+        self._cohortTimer.connect("timeout()", self._onCohortTimer)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -127,13 +142,18 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
         self.ui.lesionTablesSelector.connect("checkedNodesChanged()", self._checkCanApply)
         self.ui.manifestPathLineEdit.connect("currentPathChanged(QString)", self._checkCanApply)
-        self.ui.outputDirectoryButton.connect("directoryChanged(QString)", self._checkCanApply)
+        self.ui.outputDirectoryLineEdit.connect("currentPathChanged(QString)", self._checkCanApply)
 
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
         """Called when the application closes and the module widget is destroyed."""
         self.removeObservers()
+        if self._cohortTimer is not None:
+            self._cohortTimer.stop()
+        if self._worker is not None:
+            self._worker.cancel(graceSeconds=5.0)  # never leave a worker running after Slicer closes
+            self._worker = None
 
     def enter(self) -> None:
         """Called each time the user opens this module."""
@@ -156,10 +176,10 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.initializeParameterNode()
 
     def onReload(self) -> None:
-        """Reload the library too, so that changes to LesionAggregateLib take effect."""
-        from ResponseSignature import reloadLibPackage
+        """Reload the library too (and NomogramScoreLib, which imports it)."""
+        from RadiomicsResponseSlicerUtils.reloading import reloadLibraries
 
-        reloadLibPackage("LesionAggregateLib")
+        reloadLibraries("LesionAggregateLib")
         ScriptedLoadableModuleWidget.onReload(self)
 
     def initializeParameterNode(self) -> None:
@@ -178,39 +198,27 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._checkCanApply()
 
     def _checkCanApply(self, caller=None, event=None) -> None:
+        busy = self._worker is not None
         haveTables = not self.ui.lesionTablesSelector.noneChecked()
-        self.ui.aggregateButton.enabled = haveTables and not self._busy
+        self.ui.aggregateButton.enabled = haveTables
         self.ui.aggregateButton.toolTip = (_("Combine the lesions of each patient") if haveTables
                                            else _("Check at least one lesion table"))
-        haveCohort = bool(self.ui.manifestPathLineEdit.currentPath and self.ui.outputDirectoryButton.directory)
-        self.ui.runCohortButton.enabled = haveCohort and not self._busy
+        haveCohort = bool(self.ui.manifestPathLineEdit.currentPath and self.ui.outputDirectoryLineEdit.currentPath)
+        self.ui.runCohortButton.enabled = haveCohort and not busy
         self.ui.runCohortButton.toolTip = (_("Compute the lesion table of every case of the manifest") if haveCohort
                                            else _("Choose a manifest file and an output folder"))
-
-    def _setBusy(self, busy: bool) -> None:
-        self._busy = busy
-        self._cancelRequested = False
         self.ui.cancelButton.enabled = busy
-        self.ui.progressBar.visible = busy
-        self.ui.progressBar.value = 0
-        self._checkCanApply()
 
-    def _onProgress(self, fraction: float, message: str) -> None:
-        self.ui.progressBar.value = int(round(100 * fraction))
-        self.ui.statusLabel.text = message
-        slicer.app.processEvents()  # keep the GUI (and the Cancel button) responsive
+    def _ensureRequirements(self, *moduleNames: str) -> None:
+        from RadiomicsResponseSlicerUtils.dependencies import ensurePythonRequirements, requirementsPath
 
-    def onCancelButton(self) -> None:
-        """Ask the cohort run to stop after the cases in progress."""
-        self._cancelRequested = True
-        self.ui.statusLabel.text = _("Cancelling...")
+        for moduleName in moduleNames:
+            ensurePythonRequirements(requirementsPath(moduleName), requester="RadiomicsResponse")
 
     def onAggregateButton(self) -> None:
         """Combine the checked lesion tables into the patient table."""
         with slicer.util.tryWithErrorDisplay(_("Failed to aggregate the lesions."), waitCursor=True):
-            from ResponseSignature import ensurePythonRequirements
-
-            ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
+            self._ensureRequirements("LesionAggregate")
             p = self._parameterNode
             if not p.outputTable:
                 p.outputTable = slicer.mrmlScene.AddNewNodeByClass(
@@ -223,24 +231,53 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             ResponseSignatureWidget.showTable(p.outputTable)
 
     def onRunCohortButton(self) -> None:
-        """Run the whole cohort of the manifest file."""
-        with slicer.util.tryWithErrorDisplay(_("The cohort run failed."), waitCursor=False):
-            from ResponseSignature import ensurePythonRequirements
+        """Start the cohort run of the manifest file in a worker process (progress: _onCohortTimer)."""
+        with slicer.util.tryWithErrorDisplay(_("The cohort run could not start."), waitCursor=True):
+            # The worker runs in Slicer's Python: it needs the packages of both stages.
+            self._ensureRequirements("LesionAggregate", "ResponseSignature")
+            p = self._parameterNode
+            self._worker = self.logic.startCohort(
+                self.ui.manifestPathLineEdit.currentPath, self.ui.outputDirectoryLineEdit.currentPath, jobs=p.jobs,
+                aggregationMethod=p.method if p.method != "vote" else "volume_weighted")
+            self.ui.manifestPathLineEdit.addCurrentPathToHistory()
+            self.ui.outputDirectoryLineEdit.addCurrentPathToHistory()
+            self.ui.progressBar.value = 0
+            self.ui.progressBar.show()
+            self.ui.statusLabel.text = _("Cohort run started ({jobs} parallel jobs)...").format(jobs=p.jobs)
+            self._cohortTimer.start()
+        self._checkCanApply()
 
-            ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
-            ensurePythonRequirements(
-                os.path.join(os.path.dirname(slicer.util.modulePath("ResponseSignature")), "Resources", "requirements.txt"),
-                requester="RadiomicsResponse")
-            self._setBusy(True)
+    def _onCohortTimer(self) -> None:
+        """Show the worker's progress; when it has exited, show the summary (or why it stopped)."""
+        worker = self._worker
+        if worker is None:
+            self._cohortTimer.stop()
+            return
+        for fraction, message in worker.poll():
+            self.ui.progressBar.value = int(round(100 * fraction))
+            self.ui.statusLabel.text = message
+        if worker.running:
+            return
+        self._cohortTimer.stop()
+        self._worker = None
+        self.ui.progressBar.hide()
+        self._checkCanApply()
+        from RadiomicsResponseSlicerUtils.cohort_worker import CohortCancelled
+
+        self.ui.statusLabel.text = _("The cohort run failed.")
+        with slicer.util.tryWithErrorDisplay(_("The cohort run failed."), waitCursor=False):
             try:
-                summary = self.logic.runCohort(
-                    self.ui.manifestPathLineEdit.currentPath, self.ui.outputDirectoryButton.directory,
-                    jobs=self._parameterNode.jobs, progress=self._onProgress,
-                    shouldCancel=lambda: self._cancelRequested,
-                    aggregationMethod=self._parameterNode.method if self._parameterNode.method != "vote" else "volume_weighted")
-            finally:
-                self._setBusy(False)
-            self.ui.statusLabel.text = self.logic.summaryText(summary)
+                self.ui.statusLabel.text = self.logic.summaryText(worker.result())
+            except CohortCancelled as cancelled:
+                self.ui.statusLabel.text = str(cancelled)
+
+    def onCancelButton(self) -> None:
+        """Stop the cohort worker; the cases it finished are kept (a re-run resumes)."""
+        if self._worker is not None:
+            self.ui.statusLabel.text = _("Cancelling...")
+            with slicer.util.tryWithErrorDisplay(_("Failed to stop the cohort worker."), waitCursor=True):
+                self._worker.cancel(graceSeconds=5.0)
+            self._onCohortTimer()
 
 
 #
@@ -327,25 +364,29 @@ class LesionAggregateLogic(ScriptedLoadableModuleLogic):
         logging.info(f"LesionAggregate: {len(lesions)} lesions -> {len(patients)} patients ({method})")
         return tableNode
 
-    def runCohort(self,
-                  manifestPath: str,
-                  outputDir: str,
-                  jobs: int = 1,
-                  params=None,
-                  progress: Optional[Callable[[float, str], None]] = None,
-                  shouldCancel: Optional[Callable[[], bool]] = None,
-                  aggregationMethod: str = "volume_weighted") -> dict:
+    def startCohort(self,
+                    manifestPath: str,
+                    outputDir: str,
+                    jobs: int = 1,
+                    params: Optional[str] = None,
+                    engine: str = "builtin",
+                    aggregationMethod: str = "volume_weighted",
+                    python: Optional[str] = None):
         """
-        Compute the lesion table of every case listed in a manifest file.
+        Start computing the lesion table of every case of a manifest, in one worker process.
+
+        The worker is PythonSlicer running the command line's ``batch`` (see the module help for
+        why); jobs > 1 is that worker's own process pool. Nothing is computed in this process.
 
         :param manifestPath: CSV file, one case per row (see the cohort documentation for its columns).
-        :param outputDir: folder for the per-case results; cases already there are skipped (resume).
-        :param jobs: number of cases processed in parallel.
-        :param params: feature-extraction settings (preset name, parameter file or dict), None for the default.
-        :param progress: optional callback ``progress(fraction, message)``.
-        :param shouldCancel: optional callback returning True to stop.
+        :param outputDir: folder for the results; cases already finished there are skipped (resume).
+        :param jobs: number of cases the worker computes at the same time.
+        :param params: feature-extraction settings: a preset name or a parameter file; None for the default.
+        :param engine: feature engine, "builtin" or "pyradiomics".
         :param aggregationMethod: how the cohort's patient table combines lesions (any method but vote).
-        :return: the run summary of LesionAggregateLib.batch.run_batch (cases, done, failed, computed,
+        :param python: the worker's interpreter; None for PythonSlicer.
+        :return: a RadiomicsResponseSlicerUtils.cohort_worker.CohortWorker: ``poll()`` for progress,
+            ``running``, ``cancel()``, ``result()`` for the run summary (cases, done, failed, computed,
             skipped, seconds, lesions_csv, patients_csv, errors_csv).
         """
         if not manifestPath or not os.path.isfile(manifestPath):
@@ -355,10 +396,38 @@ class LesionAggregateLogic(ScriptedLoadableModuleLogic):
         if int(jobs) < 1:
             raise ValueError(_("The number of parallel jobs must be at least 1."))
 
-        from LesionAggregateLib.batch import run_batch
+        import importlib.util
 
-        return run_batch(manifestPath, outputDir, jobs=int(jobs), params=params, progress=progress,
-                         should_cancel=shouldCancel, aggregation_method=aggregationMethod)
+        from RadiomicsResponseSlicerUtils.cohort_worker import CohortWorker, batchArguments
+
+        # Folders holding the two Libs (on sys.path in Slicer, but not in the worker's environment).
+        libDirs = sorted({os.path.dirname(importlib.util.find_spec(name).submodule_search_locations[0])
+                          for name in ("ResponseSignatureLib", "LesionAggregateLib")})
+        arguments = batchArguments(manifestPath, outputDir, jobs=int(jobs), params=params, engine=engine,
+                                   method=aggregationMethod)
+        logging.info(f"LesionAggregate: cohort worker started for {manifestPath} -> {outputDir} ({jobs} jobs)")
+        return CohortWorker.start(arguments, libDirs=libDirs, python=python)
+
+    def runCohort(self,
+                  manifestPath: str,
+                  outputDir: str,
+                  jobs: int = 1,
+                  params: Optional[str] = None,
+                  progress: Optional[Callable[[float, str], None]] = None,
+                  shouldCancel: Optional[Callable[[], bool]] = None,
+                  aggregationMethod: str = "volume_weighted",
+                  engine: str = "builtin",
+                  python: Optional[str] = None) -> dict:
+        """
+        startCohort(), then wait for the end (for scripts): progress and cancellation by callbacks.
+
+        :param progress: optional callback ``progress(fraction, message)``.
+        :param shouldCancel: optional callback returning True to stop (raises CohortCancelled).
+        :return: the run summary (see startCohort).
+        """
+        worker = self.startCohort(manifestPath, outputDir, jobs=jobs, params=params, engine=engine,
+                                  aggregationMethod=aggregationMethod, python=python)
+        return worker.runToEnd(progress=progress, shouldCancel=shouldCancel)
 
     @staticmethod
     def summaryText(summary: dict) -> str:
@@ -383,10 +452,9 @@ class LesionAggregateTest(ScriptedLoadableModuleTest):
 
     def runTest(self):
         """Run as few or as many tests as needed here."""
-        self.setUp()
-        self.test_LesionAggregate_InputErrors()
-        self.setUp()
-        self.test_LesionAggregate_VolumeWeighted()
+        from RadiomicsResponseSlicerUtils.dependencies import runSelfTests
+
+        runSelfTests(self, [self.test_LesionAggregate_InputErrors, self.test_LesionAggregate_VolumeWeighted])
 
     def test_LesionAggregate_InputErrors(self):
         """No table, or an unknown method, is rejected before anything is computed."""
@@ -401,11 +469,9 @@ class LesionAggregateTest(ScriptedLoadableModuleTest):
 
     def test_LesionAggregate_VolumeWeighted(self):
         """Two lesions of 2 ml and 6 ml with feature changes 1 and 3: volume-weighted mean (2*1 + 6*3) / 8 = 2.5."""
-        from ResponseSignature import missingPythonRequirements
+        from RadiomicsResponseSlicerUtils.dependencies import prepareSelfTest, requirementsPath
 
-        missing = missingPythonRequirements(os.path.join(os.path.dirname(__file__), "Resources", "requirements.txt"))
-        if missing:
-            raise RuntimeError(f"Install the module's requirements first: PythonSlicer -m pip install {' '.join(missing)}")
+        prepareSelfTest(self, requirementsPath("LesionAggregate", os.path.dirname(os.path.abspath(__file__))))
 
         import pandas as pd
 

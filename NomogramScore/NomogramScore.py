@@ -244,9 +244,9 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onReload(self) -> None:
         """Reload the library too, so that changes to NomogramScoreLib take effect."""
-        from ResponseSignature import reloadLibPackage
+        from RadiomicsResponseSlicerUtils.reloading import reloadLibraries
 
-        reloadLibPackage("NomogramScoreLib")
+        reloadLibraries("NomogramScoreLib")
         ScriptedLoadableModuleWidget.onReload(self)
 
     def initializeParameterNode(self) -> None:
@@ -280,13 +280,15 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.modelNameValueLabel.text = "-"
         if path and os.path.isfile(path):
             with slicer.util.tryWithErrorDisplay(_("Failed to load the nomogram model."), waitCursor=True):
-                from ResponseSignature import ensurePythonRequirements
+                from RadiomicsResponseSlicerUtils.dependencies import ensurePythonRequirements
 
-                ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
+                ensurePythonRequirements(self.resourcePath("NomogramScoreRequirements.txt"), requester="RadiomicsResponse")
                 model = self.logic.loadModel(path)
                 self.form.setPredictors(self.logic.predictorsFromModel(model))
                 self.model = model
                 self.ui.modelNameValueLabel.text = self.logic.modelDescription(model)
+                self.ui.modelPathLineEdit.addCurrentPathToHistory()
+                self.ui.statusLabel.text = _("Model loaded: enter the predictors, then Compute risk.")
         self._checkCanApply()
 
     def onFillFromTableButton(self) -> None:
@@ -385,35 +387,14 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def predictorsFromModel(model: dict) -> list:
-        """The model's predictors (``model["model"]["predictors"]``), checked for what the form needs.
+        """The predictors of a nomogram model loaded with loadModel() (which validated them).
 
         Each predictor is a dict with ``name``, ``label``, ``unit``, ``type`` ('continuous' or
         'categorical'), ``min``/``max`` (continuous) or ``levels`` (categorical).
         """
-        if not isinstance(model, dict):
-            raise ValueError(_("No nomogram model is loaded."))
-        predictors = (model.get("model") or {}).get("predictors")
-        if not isinstance(predictors, list) or not predictors:
-            raise ValueError(_("The model '{name}' lists no predictors (model.predictors): it is not a nomogram model file.").format(
-                name=model.get("name", "?")))
-        names = set()
-        for index, predictor in enumerate(predictors):
-            if not isinstance(predictor, dict) or not predictor.get("name"):
-                raise ValueError(_("Predictor {index} of the model has no name.").format(index=index + 1))
-            name = predictor["name"]
-            if name in names:
-                raise ValueError(_("The model lists the predictor '{name}' twice.").format(name=name))
-            names.add(name)
-            kind = predictor.get("type", "continuous")
-            if kind not in ("continuous", "categorical"):
-                raise ValueError(_("Predictor '{name}' has an unknown type '{kind}' (expected continuous or categorical).").format(
-                    name=name, kind=kind))
-            if kind == "categorical" and not predictor.get("levels"):
-                raise ValueError(_("The categorical predictor '{name}' has no levels.").format(name=name))
-            low, high = predictor.get("min"), predictor.get("max")
-            if kind == "continuous" and low is not None and high is not None and float(low) > float(high):
-                raise ValueError(_("Predictor '{name}' has min > max.").format(name=name))
-        return predictors
+        if not isinstance(model, dict) or not (model.get("model") or {}).get("predictors"):
+            raise ValueError(_("No nomogram model is loaded: choose a nomogram model file."))
+        return list(model["model"]["predictors"])
 
     @staticmethod
     def modelDescription(model: dict) -> str:
@@ -463,20 +444,12 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
         Risk of one patient.
 
         :param model: nomogram model (from loadModel()).
-        :param values: predictor name -> value (float for continuous, level for categorical).
+        :param values: predictor name -> value (float for continuous, level for categorical); checked
+            by the Lib (missing, non-numeric, implausible values raise InputError, a ValueError).
         :return: NomogramScoreLib.nomogram.score_patient's dict (risk, ci_low, ci_high, band, points,
             total_points) plus ``gauge_svg``, the risk gauge as SVG text.
         """
-        predictors = self.predictorsFromModel(model)
-        missing = [p["name"] for p in predictors if values.get(p["name"]) is None]
-        if missing:
-            raise ValueError(_("Enter a value for: {names}.").format(names=", ".join(missing)))
-        for predictor in predictors:
-            value = values[predictor["name"]]
-            if predictor.get("type", "continuous") == "continuous":
-                if not isinstance(value, (int, float)) or math.isnan(float(value)):
-                    raise ValueError(_("'{name}' must be a number.").format(name=predictor.get("label") or predictor["name"]))
-
+        self.predictorsFromModel(model)
         from NomogramScoreLib.gauge import risk_gauge_svg
         from NomogramScoreLib.nomogram import score_patient
 
@@ -509,7 +482,7 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
 
 
 class NomogramScoreTest(ScriptedLoadableModuleTest):
-    """Checks the predictor form and the input checks with a small hand-made model (no real model needed)."""
+    """The predictor form (a small hand-made model), the shipped demo nomogram against its formula, table input."""
 
     MODEL = {
         "name": "test nomogram",
@@ -531,12 +504,15 @@ class NomogramScoreTest(ScriptedLoadableModuleTest):
 
     def runTest(self):
         """Run as few or as many tests as needed here."""
-        self.setUp()
-        self.test_NomogramScore_PredictorForm()
-        self.setUp()
-        self.test_NomogramScore_ModelChecks()
-        self.setUp()
-        self.test_NomogramScore_ValuesFromTable()
+        from RadiomicsResponseSlicerUtils.dependencies import runSelfTests
+
+        runSelfTests(self, [self.test_NomogramScore_PredictorForm, self.test_NomogramScore_ModelChecks,
+                            self.test_NomogramScore_ValuesFromTable])
+
+    @staticmethod
+    def _demoModelPath() -> str:
+        """The demo nomogram shipped in Resources/Models (a complete, validated model file)."""
+        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "Resources", "Models", "demo_nomogram.json")
 
     def test_NomogramScore_PredictorForm(self):
         """The form has one input per predictor, honours the ranges and levels, and round-trips values."""
@@ -564,16 +540,31 @@ class NomogramScoreTest(ScriptedLoadableModuleTest):
             self.assertEqual(form.formLayout.rowCount(), 1, "the rows of the previous model must be removed")
 
     def test_NomogramScore_ModelChecks(self):
-        """Models without usable predictors and incomplete inputs are rejected with a clear message."""
+        """The demo nomogram's risk equals the logistic formula computed here from its coefficients;
+        incomplete or invalid inputs are rejected by the library's clinical checks, naming the predictor."""
         logic = NomogramScoreLogic()
         with self.assertRaises(ValueError):
             logic.predictorsFromModel({"name": "not a nomogram", "model": {}})
-        with self.assertRaises(ValueError):
-            logic.predictorsFromModel({"model": {"predictors": [{"name": "x", "type": "categorical"}]}})
+        model = logic.loadModel(self._demoModelPath())
+        values = {"signature_score": 0.62, "albumin": 38.0, "lymphocytes": 1.4, "cea": 12.0, "stage": "IV"}
+        content = model["model"]
+        coefficients = {p["name"]: p.get("coefficient") for p in content["predictors"]}
+        stage = next(p for p in content["predictors"] if p["name"] == "stage")
+        linearPredictor = (content["intercept"] + coefficients["signature_score"] * 0.62 + coefficients["albumin"] * 38.0
+                           + coefficients["lymphocytes"] * 1.4 + coefficients["cea"] * math.log(12.0)
+                           + stage["coefficients"][stage["levels"].index("IV") - 1])
+        result = logic.score(model, values)
+        self.assertAlmostEqual(result["risk"], 1.0 / (1.0 + math.exp(-linearPredictor)), places=12)
+        self.assertLessEqual(result["ci_low"], result["risk"])
+        self.assertLessEqual(result["risk"], result["ci_high"])
+        self.assertIn("<svg", result["gauge_svg"])
         with self.assertRaises(ValueError) as context:
-            logic.score(self.MODEL, {"signature": 0.5})
+            logic.score(model, {"signature_score": 0.5})
+        self.assertIn("albumin", str(context.exception))
+        with self.assertRaises(ValueError) as context:
+            logic.score(model, dict(values, cea=float("nan")))
         self.assertIn("cea", str(context.exception))
-        self.assertIn("testing only", logic.modelDescription(self.MODEL))
+        self.assertIn(model["name"], logic.modelDescription(model))
 
     def test_NomogramScore_ValuesFromTable(self):
         """Predictor values are read from the patient's row of a patient table."""

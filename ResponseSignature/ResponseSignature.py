@@ -89,304 +89,11 @@ Radiomic features follow the PyRadiomics definitions (van Griethuysen J.J.M. et 
         slicer.app.connect("startupCompleted()", registerSampleData)
 
 
-#
-# Python dependencies (shared by the three RadiomicsResponse modules)
-#
-
-
-def _requirementsFromFile(requirementsPath: str) -> list:
-    """Requirement lines of a requirements.txt file (comments, blank lines and pip options skipped)."""
-    lines = []
-    with open(requirementsPath, encoding="utf-8") as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if line and not line.startswith("-"):
-                lines.append(line)
-    return lines
-
-
-def _findDistribution(name: str):
-    """Installed distribution called ``name`` (PEP 503 name normalization), or None.
-
-    Python 3.9's importlib.metadata does not normalize names ("pyradiomics-bhklab" vs the
-    "pyradiomics_bhklab-3.1.4.dist-info" folder), so fall back to comparing normalized names.
-    """
-    import importlib.metadata
-    import re
-
-    try:
-        return importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    wanted = re.sub(r"[-_.]+", "-", name).lower()
-    for distribution in importlib.metadata.distributions():
-        distributionName = distribution.metadata["Name"] or ""
-        if re.sub(r"[-_.]+", "-", distributionName).lower() == wanted:
-            return distribution
-    return None
-
-
-def missingPythonRequirements(requirementsPath: str) -> list:
-    """Requirement strings of ``requirementsPath`` that are not installed (or too old) in this Python.
-
-    Uses installed package metadata only: nothing is imported and nothing is installed.
-    """
-    try:
-        from packaging.requirements import Requirement
-    except ImportError:  # pragma: no cover - Slicer bundles "packaging"
-        Requirement = None
-
-    missing = []
-    for line in _requirementsFromFile(requirementsPath):
-        name = line
-        specifier = None
-        if Requirement is not None:
-            requirement = Requirement(line)
-            if requirement.marker is not None and not requirement.marker.evaluate():
-                continue
-            name, specifier = requirement.name, requirement.specifier
-        distribution = _findDistribution(name)
-        if distribution is None:
-            missing.append(line)
-        elif specifier is not None and not specifier.contains(distribution.version, prereleases=True):
-            missing.append(line)
-    return missing
-
-
-#: Packages Slicer itself provides: never upgraded or replaced by our installs.
-SLICER_PROVIDED_PACKAGES = ("numpy", "SimpleITK", "vtk", "scipy")
-
-
-def _slicerConstraintsFile() -> Optional[str]:
-    """A pip constraints file pinning the Slicer-provided packages to the versions installed now."""
-    import tempfile
-
-    pins = []
-    for name in SLICER_PROVIDED_PACKAGES:
-        distribution = _findDistribution(name)
-        if distribution is not None:  # else: provided by Slicer without pip metadata, see _legacyPipInstall
-            pins.append(f"{name}=={distribution.version}")
-    if not pins:
-        return None
-    path = os.path.join(tempfile.gettempdir(), "RadiomicsResponse-constraints.txt")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(pins) + "\n")
-    return path
-
-
-def _providedWithoutMetadata() -> list:
-    """Slicer-provided packages that import but have no pip metadata (pip would try to reinstall them)."""
-    import importlib.util
-
-    return [name for name in SLICER_PROVIDED_PACKAGES
-            if _findDistribution(name) is None and importlib.util.find_spec(name) is not None]
-
-
-def _legacyPipInstall(missing: list, constraints: Optional[str]) -> None:
-    """Install ``missing`` with slicer.util.pip_install (Slicer < 5.12), never touching Slicer's packages.
-
-    When a Slicer-provided package has no pip metadata (custom SimpleITK builds of Slicer 5.8/5.10),
-    a plain install would pull a second copy from PyPI. Then each package is installed with --no-deps
-    and its own dependencies are added one level at a time, skipping the Slicer-provided ones.
-    """
-    from packaging.requirements import Requirement
-
-    constraintArgs = ["-c", constraints] if constraints else []
-    skipped = {name.lower() for name in _providedWithoutMetadata()}
-    if not skipped:
-        slicer.util.pip_install([*missing, *constraintArgs])
-        return
-    toInstall = list(missing)
-    for _round in range(6):
-        if not toInstall:
-            return
-        slicer.util.pip_install(["--no-deps", *toInstall, *constraintArgs])
-        nextRound = []
-        for line in toInstall:
-            installed = _findDistribution(Requirement(line).name)
-            for dependency in (installed.requires if installed is not None else None) or []:
-                requirement = Requirement(dependency)
-                if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-                    continue
-                if requirement.name.lower() in skipped:
-                    continue
-                present = _findDistribution(requirement.name)
-                if present is not None and requirement.specifier.contains(present.version, prereleases=True):
-                    continue
-                nextRound.append(str(requirement))
-        toInstall = sorted(set(nextRound))
-
-
-def ensurePythonRequirements(requirementsPath: str, requester: str) -> None:
-    """Make sure the packages listed in ``requirementsPath`` are installed, asking the user first.
-
-    Slicer >= 5.12: ``slicer.packaging.pip_ensure`` (confirmation, progress, restart prompt).
-    Older Slicer: confirmation with ``slicer.util.confirmOkCancelDisplay``, then ``slicer.util.pip_install``.
-    Slicer's own numpy/SimpleITK/vtk/scipy are pinned so that an install never replaces them.
-    Nothing is installed while Slicer runs in testing mode: tests must find the packages installed
-    (``PythonSlicer -m pip install -r <requirements.txt>``).
-
-    :param requirementsPath: path of a module's Resources/requirements.txt.
-    :param requester: name shown to the user in the confirmation dialog.
-    :raises RuntimeError: if the user declines, or the packages are still missing afterwards.
-    """
-    missing = missingPythonRequirements(requirementsPath)
-    if not missing:
-        return
-    constraints = _slicerConstraintsFile()
-    try:
-        import slicer.packaging as slicerPackaging
-    except ImportError:
-        slicerPackaging = None
-    if slicerPackaging is not None and hasattr(slicerPackaging, "pip_ensure"):
-        slicerPackaging.pip_ensure(
-            slicerPackaging.load_requirements(requirementsPath),
-            constraints=constraints,
-            requester=requester,
-        )
-    elif not slicer.app.testingEnabled():
-        message = _("{requester} needs these Python packages, which are not installed yet:\n\n{packages}\n\n"
-                    "Install them now? This downloads them from the Python Package Index and may take a few minutes.").format(
-            requester=requester, packages="\n".join(missing))
-        if not slicer.util.confirmOkCancelDisplay(message, windowTitle=_("Install Python packages")):
-            raise RuntimeError(_("{requester} cannot run without these Python packages: {packages}. "
-                                 "They were not installed because the installation was declined.").format(
-                requester=requester, packages=", ".join(missing)))
-        _legacyPipInstall(missing, constraints)  # errors propagate to the caller's tryWithErrorDisplay
-
-    stillMissing = missingPythonRequirements(requirementsPath)
-    if stillMissing:
-        raise RuntimeError(_("These Python packages are required but not installed: {packages}. "
-                             "Install them from Slicer's Python console with "
-                             "slicer.util.pip_install(\"{packages}\"), or in a terminal with "
-                             "PythonSlicer -m pip install -r \"{path}\", then restart Slicer.").format(
-            packages=" ".join(stillMissing), path=requirementsPath))
-
-
-def reloadLibPackage(packageName: str) -> None:
-    """Reload every already-imported submodule of ``packageName`` (used by the widgets' Reload button)."""
-    import importlib
-    import sys
-
-    names = sorted((name for name in sys.modules if name == packageName or name.startswith(packageName + ".")),
-                   key=lambda name: name.count("."), reverse=True)
-    for name in names:
-        module = sys.modules.get(name)
-        if module is not None:
-            try:
-                importlib.reload(module)
-            except Exception as e:  # a broken submodule must not block reloading the module itself
-                logging.warning(f"Could not reload {name}: {e}")
-
-
-#
-# Register sample data sets in Sample Data module
-#
-
-# Our sample case is synthetic and generated on this computer by
-# ResponseSignatureLib.sample_data.make_sample_case() (deterministic), so nothing is downloaded from
-# the internet and no checksum is needed. SampleData, however, only knows how to "download" URIs
-# into its cache and load them. We therefore:
-#   1. register a normal SampleDataSource whose URIs are file:// URIs of the files in a versioned
-#      folder of Slicer's cache (sampleCaseFolder()); urllib copies file:// URIs like any download;
-#   2. give it a customDownloader, which SampleData's buttons call instead of downloadFromSource:
-#      it generates the files on first use, then lets SampleData copy and load them as usual;
-#   3. offer loadSampleCase() for scripts and tests: SampleData.downloadSample() alone does not run
-#      the customDownloader, so it would fail before the files have been generated once.
-# Nothing is generated at startup; registration only adds an entry to the SampleData module.
-
-SAMPLE_CATEGORY = "RadiomicsResponse"
-SAMPLE_NAME = "RadiomicsResponseSynthetic1"
-SAMPLE_CASE_VERSION = "1"
-#: (file written by make_sample_case, Slicer file type, node name)
-SAMPLE_CASE_FILES = [
-    ("baseline.nrrd", "VolumeFile", "RR-Synthetic baseline CT"),
-    ("baseline.seg.nrrd", "SegmentationFile", "RR-Synthetic baseline lesions"),
-    ("followup.nrrd", "VolumeFile", "RR-Synthetic follow-up CT"),
-    ("followup.seg.nrrd", "SegmentationFile", "RR-Synthetic follow-up lesions"),
-]
-
-
-def sampleCaseFolder() -> str:
-    """Folder (in Slicer's cache) where the synthetic sample case is generated."""
-    return os.path.join(slicer.app.cachePath, "RadiomicsResponse", f"SampleCase-v{SAMPLE_CASE_VERSION}")
-
-
-def generateSampleCase(folder: Optional[str] = None) -> str:
-    """Write the synthetic sample case into ``folder`` (default: sampleCaseFolder()) unless already there.
-
-    The files are written into a temporary sibling folder and renamed, so an interrupted run never
-    leaves a half-written case behind. Returns the folder.
-    """
-    import shutil
-
-    folder = folder or sampleCaseFolder()
-    if all(os.path.isfile(os.path.join(folder, fileName)) for fileName, _fileType, _nodeName in SAMPLE_CASE_FILES):
-        return folder
-    try:
-        from ResponseSignatureLib.sample_data import make_sample_case
-    except ImportError:
-        ensurePythonRequirements(os.path.join(os.path.dirname(__file__), "Resources", "requirements.txt"), "ResponseSignature")
-        from ResponseSignatureLib.sample_data import make_sample_case
-    partial = folder + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
-    make_sample_case(partial)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(partial, folder)
-    return folder
-
-
-def _sampleDataSourceArguments() -> dict:
-    import pathlib
-
-    folder = sampleCaseFolder()
-    return dict(
-        uris=[pathlib.Path(folder, fileName).as_uri() for fileName, _fileType, _nodeName in SAMPLE_CASE_FILES],
-        # Names in SampleData's cache: prefixed and versioned so that they never clash with other data.
-        fileNames=[f"RadiomicsResponse-v{SAMPLE_CASE_VERSION}-{fileName}" for fileName, _fileType, _nodeName in SAMPLE_CASE_FILES],
-        nodeNames=[nodeName for _fileName, _fileType, nodeName in SAMPLE_CASE_FILES],
-        loadFileTypes=[fileType for _fileName, fileType, _nodeName in SAMPLE_CASE_FILES],
-    )
-
-
-def _generateAndLoadSampleCase(source):
-    """customDownloader of our SampleDataSource: generate the files if needed, then load them."""
-    import SampleData
-
-    with slicer.util.tryWithErrorDisplay(_("Failed to generate the RadiomicsResponse sample case."), waitCursor=True):
-        generateSampleCase()
-        return SampleData.SampleDataLogic().downloadFromSource(source)
-
-
 def registerSampleData():
-    """Add the synthetic longitudinal case (baseline + follow-up CT with lesion segmentations) to Sample Data."""
-    import SampleData
+    """Add the synthetic sample case to the Sample Data module (once, also after a module reload)."""
+    from RadiomicsResponseSlicerUtils.sampledata import registerSampleData as register
 
-    iconsPath = os.path.join(os.path.dirname(__file__), "Resources", "Icons")
-    if hasattr(SampleData.SampleDataLogic, "registerCustomSampleDataCategory"):  # Slicer >= 5.11
-        SampleData.SampleDataLogic.registerCustomSampleDataCategory(SAMPLE_CATEGORY, title=_("Radiomics Response"))
-    SampleData.SampleDataLogic.registerCustomSampleDataSource(
-        category=SAMPLE_CATEGORY,
-        sampleName=SAMPLE_NAME,
-        thumbnailFileName=os.path.join(iconsPath, "RadiomicsResponseSample1.png"),
-        customDownloader=_generateAndLoadSampleCase,
-        **_sampleDataSourceArguments(),
-    )
-
-
-def loadSampleCase() -> list:
-    """Generate (if needed) and load the synthetic sample case; returns
-    [baseline volume, baseline segmentation, follow-up volume, follow-up segmentation].
-    """
-    import SampleData
-
-    registerSampleData()
-    generateSampleCase()
-    nodes = SampleData.SampleDataLogic().downloadSamples(SAMPLE_NAME)
-    if len(nodes) != len(SAMPLE_CASE_FILES):
-        raise RuntimeError(_("The sample case could not be loaded from {folder}.").format(folder=sampleCaseFolder()))
-    return nodes
+    register()
 
 
 #
@@ -502,8 +209,10 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.initializeParameterNode()
 
     def onReload(self) -> None:
-        """Reload the library too, so that changes to ResponseSignatureLib take effect."""
-        reloadLibPackage("ResponseSignatureLib")
+        """Reload the libraries too (this one's, those downstream of it, the shared Slicer helpers)."""
+        from RadiomicsResponseSlicerUtils.reloading import reloadLibraries
+
+        reloadLibraries("ResponseSignatureLib", withUtils=True)
         ScriptedLoadableModuleWidget.onReload(self)
 
     def initializeParameterNode(self) -> None:
@@ -545,6 +254,11 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.statusLabel.text = message
         slicer.app.processEvents()  # keep the GUI (and the Cancel button) responsive
 
+    def _ensureRequirements(self) -> None:
+        from RadiomicsResponseSlicerUtils.dependencies import ensurePythonRequirements
+
+        ensurePythonRequirements(self.resourcePath("ResponseSignatureRequirements.txt"), requester="RadiomicsResponse")
+
     def onCancelButton(self) -> None:
         """Ask the running computation to stop at the next lesion."""
         self._cancelRequested = True
@@ -553,6 +267,8 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def onLoadSampleButton(self) -> None:
         """Load the synthetic sample case and select it as input."""
         with slicer.util.tryWithErrorDisplay(_("Failed to load the sample case."), waitCursor=True):
+            from RadiomicsResponseSlicerUtils.sampledata import loadSampleCase
+
             baselineVolume, baselineSegmentation, followupVolume, followupSegmentation = loadSampleCase()
             p = self._parameterNode
             p.baselineVolume = baselineVolume
@@ -564,7 +280,7 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def onApplyButton(self) -> None:
         """Run processing when user clicks "Apply" button."""
         with slicer.util.tryWithErrorDisplay(_("Failed to compute the lesion table."), waitCursor=True):
-            ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
+            self._ensureRequirements()
             p = self._parameterNode
             if not p.outputTable:
                 p.outputTable = slicer.mrmlScene.AddNewNodeByClass(
@@ -581,6 +297,8 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
                 self._setBusy(False)
             if not p.modelInputTable:
                 p.modelInputTable = p.outputTable
+            if parameterFile:
+                self.ui.parameterFilePathLineEdit.addCurrentPathToHistory()
             self._showRecist(result.recist)
             self._showErrors(result.errors)
             self.ui.statusLabel.text = _("Lesion table: {count} lesions.").format(count=len(result.table))
@@ -591,13 +309,14 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def onApplyModelButton(self) -> None:
         """Score the rows of the selected table (lesions or patients) with the chosen model file."""
         with slicer.util.tryWithErrorDisplay(_("Failed to apply the model."), waitCursor=True):
-            ensurePythonRequirements(self.resourcePath("requirements.txt"), requester="RadiomicsResponse")
+            self._ensureRequirements()
             p = self._parameterNode
             if not p.modelOutputTable:
                 p.modelOutputTable = slicer.mrmlScene.AddNewNodeByClass(
                     "vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(_("Model scores")))
             scores, model, patientScore = self.logic.applyModel(
                 self.ui.modelPathLineEdit.currentPath, p.modelInputTable, outputTable=p.modelOutputTable)
+            self.ui.modelPathLineEdit.addCurrentPathToHistory()
             self.ui.modelCardTextEdit.plainText = self.logic.modelCardText(model)
             if patientScore is None:
                 self.ui.patientScoreValueLabel.text = _("not defined by this model")
@@ -904,8 +623,8 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
 class ResponseSignatureTest(ScriptedLoadableModuleTest):
     """Runs the logic on synthetic spheres whose volume, diameter and RECIST response are known exactly.
 
-    Needs the packages of Resources/requirements.txt installed in Slicer's Python
-    (``PythonSlicer -m pip install -r ResponseSignature/Resources/requirements.txt``).
+    The sphere test needs the packages of Resources/ResponseSignatureRequirements.txt; in testing mode
+    (ctest, the extensions factory) it is skipped, naming them, when they are not installed.
     """
 
     def setUp(self):
@@ -914,17 +633,14 @@ class ResponseSignatureTest(ScriptedLoadableModuleTest):
 
     def runTest(self):
         """Run as few or as many tests as needed here."""
-        self.setUp()
-        self.test_ResponseSignature_InputErrors()
-        self.setUp()
-        self.test_ResponseSignature_SphereShrinkage()
+        from RadiomicsResponseSlicerUtils.dependencies import runSelfTests
 
-    @staticmethod
-    def _requirePackages():
-        missing = missingPythonRequirements(os.path.join(os.path.dirname(__file__), "Resources", "requirements.txt"))
-        if missing:
-            raise RuntimeError("Install the module's requirements into Slicer's Python before running this test: "
-                               f"PythonSlicer -m pip install {' '.join(missing)}")
+        runSelfTests(self, [self.test_ResponseSignature_InputErrors, self.test_ResponseSignature_SphereShrinkage])
+
+    def _requirePackages(self):
+        from RadiomicsResponseSlicerUtils.dependencies import prepareSelfTest, requirementsPath
+
+        prepareSelfTest(self, requirementsPath("ResponseSignature", os.path.dirname(os.path.abspath(__file__))))
 
     @staticmethod
     def _sphereCase(name: str, radiusMm: float, spacingMm: float = 1.0, size: int = 48):

@@ -14,13 +14,24 @@ here from the sources alone (nothing is imported from the module files, which ne
 6. the icons are 128x128 PNG files;
 7. each module file defines the five template classes, and the Lib packages stay GUI-free
    (no qt/ctk/slicer.app; ``import slicer`` only in mrml_bridge.py) and import downstream only;
+8. no two files of different modules are installed to the same path (Slicer copies every module's
+   scripts and resources into one qt-scripted-modules/ folder), and only module files sit at its top;
+9. every connected signal, .ui widget class, .ui property and connection, and widget member used
+   from Python is in Testing/slicer_api_inventory.json (names read in Slicer 5.8.1 and 5.10.0);
+10. every shipped .py compiles under a real Python 3.9 when one is installed;
+11. Utilities/RadiomicsResponse.json is a valid ExtensionsIndex catalog entry;
+12. the Slicer-only helpers (installs, reload, sample data) live in RadiomicsResponseSlicerUtils;
+13. the README section "Using it in 3D Slicer" presents every module and every setting of its .ui;
 plus the extension metadata, requirements files and template leftovers.
 """
 from __future__ import annotations
 
 import ast
+import json
 import re
+import shutil
 import struct
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -44,6 +55,9 @@ EXPECTED_DEPENDENCIES = {
 IGNORED_DIRS = {"__pycache__", "Testing", ".pytest_cache"}
 IGNORED_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".swp"}
 IGNORED_NAMES = {"CMakeLists.txt", ".DS_Store", ".gitignore"}
+#: Where the extension's icon and screenshots live (top-level Resources/, raw URLs on the repository).
+RAW_URL_PREFIX = "https://raw.githubusercontent.com/radiomics-response/SlicerRadiomicsResponse/main/"
+EXTENSION_ICON = "Resources/Icons/RadiomicsResponse.png"
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -66,9 +80,9 @@ def shipped_files(module: str) -> list[str]:
     return files
 
 
-def cmake_list(module: str, variable: str) -> list[str]:
+def cmake_list(module: str, variable: str, root: Path = REPO) -> list[str]:
     """Entries of ``set(<variable> ...)`` in the module's CMakeLists.txt, ${MODULE_NAME} expanded."""
-    text = (module_dir(module) / "CMakeLists.txt").read_text(encoding="utf-8")
+    text = (root / module / "CMakeLists.txt").read_text(encoding="utf-8")
     text = re.sub(r"#[^\n]*", "", text)
     match = re.search(rf"set\(\s*{variable}\b(.*?)\)", text, re.DOTALL)
     assert match, f"{module}/CMakeLists.txt has no set({variable} ...)"
@@ -173,7 +187,7 @@ def test_cmake_scripts_and_resources_are_in_the_right_list(module):
     wrong = [s for s in scripts if not s.endswith(".py")] + [r for r in resources if r.endswith(".py")]
     assert not wrong, f"{module}/CMakeLists.txt: .py files belong in MODULE_PYTHON_SCRIPTS, others in RESOURCES: {wrong}"
     assert scripts and scripts[0] == f"{module}.py", f"{module}/CMakeLists.txt: {module}.py should be the first script"
-    for required in (f"Resources/Icons/{module}.png", f"Resources/UI/{module}.ui", "Resources/requirements.txt"):
+    for required in (f"Resources/Icons/{module}.png", f"Resources/UI/{module}.ui", f"Resources/{module}Requirements.txt"):
         assert required in resources, f"{module}/CMakeLists.txt does not list {required}"
 
 
@@ -208,9 +222,25 @@ def test_top_level_cmake_metadata():
     for module in MODULES:
         position = text.find(f"add_subdirectory({module})")
         assert 0 < position < marker, f"top-level CMakeLists.txt: add_subdirectory({module}) missing or after ## NEXT_MODULE"
+    repository_file = re.escape(RAW_URL_PREFIX) + r"(.+)"
     icon_url = re.search(r'set\(EXTENSION_ICONURL "([^"]+)"\)', text).group(1)
-    assert icon_url.startswith("https://raw.githubusercontent.com/") and icon_url.endswith("/RadiomicsResponse.png")
-    assert (REPO / "RadiomicsResponse.png").is_file(), "the extension icon RadiomicsResponse.png is missing"
+    assert re.fullmatch(repository_file, icon_url) and icon_url.endswith("/" + EXTENSION_ICON), \
+        f"EXTENSION_ICONURL must be {RAW_URL_PREFIX}{EXTENSION_ICON}, got {icon_url}"
+    screenshots = re.search(r'set\(EXTENSION_SCREENSHOTURLS "([^"]+)"\)', text).group(1).split()
+    for url in screenshots:
+        match = re.fullmatch(repository_file, url)
+        assert match and match.group(1).startswith("Resources/Screenshots/") and url.endswith(".png"), \
+            f"EXTENSION_SCREENSHOTURLS: {url} is not a PNG of this repository's Resources/Screenshots/"
+        assert (REPO / match.group(1)).is_file(), f"EXTENSION_SCREENSHOTURLS names {match.group(1)}, which does not exist"
+    license_file = re.search(r'set\(EXTENSION_LICENSE_FILE "?([^")]+)"?\)', text)
+    assert license_file and license_file.group(1) == "${CMAKE_CURRENT_SOURCE_DIR}/LICENSE.txt", \
+        "EXTENSION_LICENSE_FILE must be ${CMAKE_CURRENT_SOURCE_DIR}/LICENSE.txt (else the package ships Slicer's licence)"
+    assert text.find("EXTENSION_LICENSE_FILE") < text.find("include(${Slicer_USE_FILE})"), \
+        "EXTENSION_LICENSE_FILE must be set before include(${Slicer_USE_FILE}) (UseSlicer defaults it when undefined)"
+    contributors = re.search(r'set\(EXTENSION_CONTRIBUTORS "([^"]+)"\)', text).group(1)
+    for contributor in contributors.split(", "):
+        assert re.fullmatch(r"[^(),]+ \([^()]+\)", contributor), \
+            f"EXTENSION_CONTRIBUTORS: '{contributor}' is not in the 'Name (Organization)' form"
     license_text = (REPO / "LICENSE.txt").read_text(encoding="utf-8")
     assert "Apache License" in license_text and "Version 2.0" in license_text, "LICENSE.txt is not the Apache-2.0 text"
 
@@ -394,7 +424,7 @@ def test_ui_is_well_formed(module):
 
 # ------------------------------------------------------------------------------------ 6. icons
 
-ICONS = [f"{module}/Resources/Icons/{module}.png" for module in MODULES] + ["RadiomicsResponse.png"]
+ICONS = [f"{module}/Resources/Icons/{module}.png" for module in MODULES] + [EXTENSION_ICON]
 
 
 @pytest.mark.parametrize("icon", ICONS)
@@ -528,7 +558,7 @@ def test_no_template_leftovers(module):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_requirements_have_lower_bounds_only(module):
-    path = module_dir(module) / "Resources" / "requirements.txt"
+    path = module_dir(module) / "Resources" / f"{module}Requirements.txt"
     lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
     lines = [line for line in lines if line]
     assert lines, f"{rel(path)} lists no package"
@@ -540,6 +570,255 @@ def test_requirements_have_lower_bounds_only(module):
             f"{rel(path)}: {name} is provided by Slicer and must not be installed or upgraded by the extension"
 
 
+# -------------------------------------- 8. installed paths: what Slicer's build copies where
+
+def _macro_words(module: str, root: Path = REPO) -> list[str]:
+    text = re.sub(r"#[^\n]*", "", (root / module / "CMakeLists.txt").read_text(encoding="utf-8"))
+    macro = re.search(r"slicerMacroBuildScriptedModule\((.*?)\)", text, re.DOTALL)
+    return macro.group(1).split() if macro else []
+
+
+def installed_files(root: Path = REPO) -> dict[str, list[str]]:
+    """Installed path (relative to lib/Slicer-X.Y/qt-scripted-modules/) -> the sources copied there.
+
+    As slicerMacroBuildScriptedModule (Slicer 5.8.1 and 5.10.0) passes SCRIPTS and RESOURCES to
+    ctkMacroCompilePythonScript with DESTINATION_DIR qt-scripted-modules[/<source folder name> only
+    WITH_SUBDIR]: each listed file keeps its path relative to the module folder; a script whose
+    extension does not match "py" gets ".py" appended. Every module of every extension is copied
+    into the same folder, so two sources mapped to one path collide (Ninja: "multiple rules
+    generate ..."; Make: the last copy wins).
+    """
+    installed: dict[str, list[str]] = {}
+    for module in MODULES:
+        subdir = f"{module}/" if "WITH_SUBDIR" in _macro_words(module, root) else ""
+        for variable in ("MODULE_PYTHON_SCRIPTS", "MODULE_PYTHON_RESOURCES"):
+            for entry in cmake_list(module, variable, root):
+                target = entry
+                if variable == "MODULE_PYTHON_SCRIPTS" and "py" not in Path(entry).suffix:
+                    target = entry + ".py"
+                installed.setdefault(subdir + target, []).append(f"{module}/{entry}")
+    return installed
+
+
+def resource_collisions(root: Path = REPO) -> dict[str, list[str]]:
+    return {path: sources for path, sources in installed_files(root).items() if len(sources) > 1}
+
+
+def test_installed_paths_are_unique_across_modules():
+    collisions = resource_collisions()
+    assert not collisions, (
+        "these files of different modules are installed to the same path of qt-scripted-modules/ (Slicer copies "
+        "every module's scripts and resources into one folder unless WITH_SUBDIR): give them module-specific "
+        f"names (e.g. Resources/<Module>Requirements.txt): {collisions}")
+
+
+def test_only_module_files_at_the_top_of_qt_scripted_modules():
+    # Slicer's scripted-module factory registers every .py file at the top of a module path as a
+    # module and fails to load one without a class of the same name: helpers go in packages.
+    top = sorted(path for path in installed_files() if "/" not in path and path.endswith(".py"))
+    assert top == sorted(f"{module}.py" for module in MODULES), \
+        f"only the module files may be installed at the top of qt-scripted-modules/ (put helpers in a package): {top}"
+
+
+# ------------------------------ 9. Qt/CTK/MRML names used by the modules, against Slicer's sources
+
+INVENTORY = json.loads((REPO / "Testing" / "slicer_api_inventory.json").read_text(encoding="utf-8"))
+
+
+def _inventory_chain(cls: str) -> list[dict]:
+    """The inventory entries of ``cls`` and its base classes (empty if ``cls`` is not recorded)."""
+    chain = []
+    while cls:
+        entry = INVENTORY["classes"].get(cls)
+        if entry is None:
+            break
+        chain.append(entry)
+        cls = entry.get("inherits")
+    return chain
+
+
+def _has(cls: str, kind: str, name: str) -> bool:
+    return any(name in entry[kind] for entry in _inventory_chain(cls))
+
+
+def _python_object_classes(module: str) -> dict[str, str]:
+    """Expression -> class for the objects whose signals a module file connects to."""
+    classes = {f"self.ui.{name}": widget.get("class") for name, widget in ui_widgets(module).items()}
+    classes.update(INVENTORY["python_objects"])
+    for target, cls in re.findall(r"(self\.\w+) = qt\.(\w+)\(", module_source(module)):
+        classes[target] = cls
+    return classes
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_connected_signals_exist(module):
+    objects = _python_object_classes(module)
+    problems = []
+    for target, signal in re.findall(r"([\w.]+)\.connect\(\s*[\"']([^\"']+)[\"']", module_source(module)):
+        cls = objects.get(target)
+        if cls is None:
+            problems.append(f"{target}.connect('{signal}'): class of {target} unknown (add it to the inventory's python_objects)")
+        elif not _inventory_chain(cls):
+            problems.append(f"{target} is a {cls}, which is not in Testing/slicer_api_inventory.json")
+        elif not _has(cls, "signals", signal):
+            problems.append(f"{target} ({cls}) has no signal {signal} in Slicer 5.8/5.10")
+    assert not problems, f"{module}.py connects to signals that do not exist (PythonQt would fail at run time): {problems}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ui_widget_classes_and_properties_exist(module):
+    problems = []
+    for widget in ui_root(module).iter("widget"):
+        cls = widget.get("class")
+        if not _inventory_chain(cls):
+            problems.append(f"{widget.get('name')}: class {cls} is not in Testing/slicer_api_inventory.json")
+            continue
+        for prop in widget.findall("property"):
+            if prop.get("stdset") != "0" and not _has(cls, "members", prop.get("name")):
+                problems.append(f"{widget.get('name')} ({cls}): no property {prop.get('name')}")
+    for connection in ui_root(module).iter("connection"):
+        widgets = ui_widgets(module)
+        sender, receiver = widgets[connection.findtext("sender")], widgets[connection.findtext("receiver")]
+        if not _has(sender.get("class"), "signals", connection.findtext("signal")):
+            problems.append(f"connection: {sender.get('class')} has no signal {connection.findtext('signal')}")
+        slot = connection.findtext("slot").split("(")[0]
+        if not _has(receiver.get("class"), "members", slot):
+            problems.append(f"connection: {receiver.get('class')} has no slot {connection.findtext('slot')}")
+    assert not problems, f"{module}.ui uses names Slicer 5.8/5.10 do not have: {problems}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_widget_members_used_from_python_exist(module):
+    classes = {name: widget.get("class") for name, widget in ui_widgets(module).items()}
+    source = module_source(module)
+    problems = sorted({f"self.ui.{name}.{member} ({classes[name]})"
+                       for name, member in re.findall(r"self\.ui\.(\w+)\.(\w+)", source)
+                       if name in classes and not _has(classes[name], "members", member)})
+    problems += sorted({f"ctk.{cls}.{member}" for cls, member in re.findall(r"\bctk\.(ctk\w+)\.(\w+)", source)
+                        if not _has(cls, "members", member)})
+    assert not problems, f"{module}.py uses widget members not recorded for Slicer 5.8/5.10: {problems}"
+
+
+# ----------------------------------------- 10. every shipped .py compiles under Python 3.9
+
+def _python39() -> str | None:
+    candidates = [shutil.which("python3.9"), *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.9*/bin/python3.9"))]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 9)"],
+                                        capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def shipped_python_files() -> list[Path]:
+    return [REPO / module / entry for module in MODULES for entry in cmake_list(module, "MODULE_PYTHON_SCRIPTS")]
+
+
+def test_shipped_files_compile_under_python39():
+    python39 = _python39()
+    if python39 is None:
+        pytest.skip("no Python 3.9 interpreter found (python3.9 on PATH or ~/.pyenv/versions/3.9*): "
+                    "the 3.9 syntax is still checked by ast (test_parses_as_python39)")
+    script = ("import sys\nbad = []\nfor path in sys.argv[1:]:\n"
+              "    try:\n        compile(open(path, encoding='utf-8').read(), path, 'exec')\n"
+              "    except SyntaxError as error:\n        bad.append(f'{path}:{error.lineno}: {error.msg}')\n"
+              "print('\\n'.join(bad)); sys.exit(1 if bad else 0)\n")
+    files = [str(path) for path in shipped_python_files()]
+    result = subprocess.run([python39, "-c", script, *files], capture_output=True, text=True)
+    assert result.returncode == 0, f"these shipped files do not compile under Python 3.9 (Slicer 5.8):\n{result.stdout}{result.stderr}"
+
+
+# --------------------------------------------------- 11. the ExtensionsIndex catalog entry
+
+#: Facts of Slicer's Schemas/slicer-extension-catalog-entry-schema-v1.0.1.json (additionalProperties
+#: false) and of ExtensionsIndex scripts/check_description_files.py.
+CATALOG_SCHEMA_URL = "https://raw.githubusercontent.com/Slicer/Slicer/main/Schemas/slicer-extension-catalog-entry-schema-v1.0.1.json#"
+CATALOG_REQUIRED = ("$schema", "category", "scm_url")
+CATALOG_TYPES = {"$schema": str, "category": str, "scm_url": str, "scm_revision": str, "scm_type": str,
+                 "build_dependencies": list, "build_subdirectory": str, "enabled": bool, "tier": int}
+
+
+def test_catalog_entry_matches_the_schema_and_the_index_checks():
+    path = REPO / "Utilities" / "RadiomicsResponse.json"
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    project = re.search(r"^project\((\w+)\)", (REPO / "CMakeLists.txt").read_text(encoding="utf-8"), re.MULTILINE).group(1)
+    assert path.stem == project, f"the catalog file must be named after project({project})"
+    assert not project.lower().startswith("slicer"), "the extension name must not start with 'Slicer' (ExtensionsIndex rule)"
+    missing = [key for key in CATALOG_REQUIRED if key not in entry]
+    assert not missing, f"{rel(path)} lacks required keys {missing}"
+    unknown = sorted(set(entry) - set(CATALOG_TYPES))
+    assert not unknown, f"{rel(path)}: keys not allowed by the schema (additionalProperties false): {unknown}"
+    wrong = {key: type(value).__name__ for key, value in entry.items() if type(value) is not CATALOG_TYPES[key]}
+    assert not wrong, f"{rel(path)}: wrong value types {wrong}"
+    assert entry["$schema"] == CATALOG_SCHEMA_URL
+    assert entry.get("scm_type", "git") in ("git", "local")
+    assert 1 <= entry.get("tier", 1) <= 5
+    assert all(isinstance(item, str) for item in entry.get("build_dependencies", []))
+    assert entry.get("build_subdirectory", ".") == ".", "a plain scripted extension builds in '.' (no superbuild)"
+    cmake = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
+    assert entry["category"] == re.search(r'set\(EXTENSION_CATEGORY "([^"]+)"\)', cmake).group(1)
+    assert entry["category"] in ("Quantification", "Informatics", "Analysis"), "use a category the index accepts"
+    homepage = re.search(r'set\(EXTENSION_HOMEPAGE "([^"]+)"\)', cmake).group(1)
+    assert entry["scm_url"] == homepage + ".git" and entry["scm_url"].startswith("https://")
+    assert Path(entry["scm_url"]).stem.startswith("Slicer"), "the git repository name must start with 'Slicer'"
+    assert (REPO / "LICENSE.txt").is_file(), "the index requires a LICENSE file at the repository root"
+
+
+# ------------------------------------- 12. module files: template classes, helpers elsewhere
+
+SLICER_HELPER_CALLS = ("pip_install", "pip_ensure", "registerCustomSampleDataSource", "reload", "distributions")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_slicer_helpers_live_in_the_shared_package(module):
+    tree = module_tree(module)
+    calls = sorted({f"line {node.lineno}: {getattr(node.func, 'attr', getattr(node.func, 'id', ''))}"
+                    for node in ast.walk(tree) if isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", getattr(node.func, "id", "")) in SLICER_HELPER_CALLS})
+    assert not calls, (f"{module}.py installs, reloads or registers sample data itself; those helpers live in "
+                       f"ResponseSignature/RadiomicsResponseSlicerUtils: {calls}")
+    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert set(functions) <= {"registerSampleData", "_shippedPresets"}, \
+        f"{module}.py defines module-level functions {functions}: module files hold the template classes"
+
+
+# --------------------------------------------- 13. the README walks through every module
+
+INPUT_CLASSES = ("qMRMLNodeComboBox", "qMRMLCheckableNodeComboBox", "ctkPathLineEdit", "QComboBox", "QLineEdit",
+                 "QSpinBox", "QDoubleSpinBox")
+
+
+def ui_settings(module: str) -> list[str]:
+    """Texts of the form labels of every input widget of the module's .ui (one form row: label, input)."""
+    labels = []
+    for layout in ui_root(module).iter("layout"):
+        rows: dict[str, dict[str, ET.Element]] = {}
+        for item in layout.findall("item"):
+            widget = item.find("widget")
+            if widget is not None and item.get("row") is not None:
+                rows.setdefault(item.get("row"), {})[item.get("column", "0")] = widget
+        for row in rows.values():
+            label, field = row.get("0"), row.get("1")
+            if label is not None and field is not None and label.get("class") == "QLabel" and field.get("class") in INPUT_CLASSES:
+                text = label.find("property[@name='text']/string").text
+                labels.append(text.rstrip(":").strip())
+    return labels
+
+
+def test_readme_walks_through_every_module_and_setting():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "## Using it in 3D Slicer" in readme, "README.md needs the section 'Using it in 3D Slicer'"
+    section = readme.split("## Using it in 3D Slicer", 1)[1].split("\n## ", 1)[0]
+    for step in ("Extensions Manager", "Segment Editor", "Apply", "waterfall", "Aggregate", "Compute risk"):
+        assert step in section, f"README 'Using it in 3D Slicer' does not mention {step}"
+    for module in MODULES:
+        title = re.search(r'parent\.title = _\("([^"]+)"\)', module_source(module)).group(1)
+        assert f"**{title}**" in section, f"README 'Using it in 3D Slicer' does not present the module {title}"
+        missing = [label for label in ui_settings(module) if label not in section]
+        assert not missing, f"README 'Using it in 3D Slicer' does not explain these {title} settings: {missing}"
+    assert "Resources/Screenshots/SlicerWorkflow.png" in section
+
+
 # ------------------------------------------------------------------------- fixing the lists by hand
 
 def _write_cmake_lists(module: str) -> bool:
@@ -547,7 +826,7 @@ def _write_cmake_lists(module: str) -> bool:
     path = module_dir(module) / "CMakeLists.txt"
     text = path.read_text(encoding="utf-8")
     files = shipped_files(module)
-    main_resources = [f"Resources/Icons/{module}.png", f"Resources/UI/{module}.ui", "Resources/requirements.txt"]
+    main_resources = [f"Resources/Icons/{module}.png", f"Resources/UI/{module}.ui", f"Resources/{module}Requirements.txt"]
     scripts = [f"{module}.py"] + sorted(f for f in files if f.endswith(".py") and f != f"{module}.py")
     resources = [r for r in main_resources if r in files] + sorted(f for f in files if not f.endswith(".py") and f not in main_resources)
 
@@ -556,8 +835,8 @@ def _write_cmake_lists(module: str) -> bool:
             return "${MODULE_NAME}.py"
         if item.startswith(f"{module}Lib/"):
             return "${MODULE_NAME}Lib/" + item[len(module) + len("Lib/"):]
-        if item in main_resources[:2]:
-            return item.replace(f"/{module}.", "/${MODULE_NAME}.")
+        if item in main_resources:
+            return item.replace(f"/{module}.", "/${MODULE_NAME}.").replace(f"/{module}Requirements.", "/${MODULE_NAME}Requirements.")
         return item
 
     def entries(items):

@@ -9,6 +9,7 @@ finished but some cases failed (see DIR/errors.csv), 2 bad input, 130 cancelled.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Sequence
 
@@ -60,6 +61,10 @@ def _add_batch(subparsers) -> None:
                         help="aggregation of every numeric lesion column into patients.csv "
                              "(default: volume_weighted; for a vote use the aggregate command)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--progress-format", choices=["bar", "json"], default="bar",
+                        help="bar: a progress bar on stderr (default); json: for programs running this command "
+                             '(the Slicer module): one JSON object per line on stdout, {"progress": 0.25, '
+                             '"message": "..."} as the run goes, then {"summary": {...}}')
     parser.set_defaults(func=run_batch_command)
 
 
@@ -95,15 +100,27 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
     from .batch import run_batch
 
+    json_lines = args.progress_format == "json"
+    progress = None if args.no_progress else _print_progress_json if json_lines else TextProgressBar()
     summary = run_batch(args.manifest, args.out, jobs=args.jobs, params=args.params, engine=args.engine,
-                        scheduler=args.scheduler, aggregation_method=args.method,
-                        progress=None if args.no_progress else TextProgressBar())
+                        scheduler=args.scheduler, aggregation_method=args.method, progress=progress)
+    if json_lines:
+        _print_json({"summary": summary})
     print(f"{summary['done']} cases done ({summary['computed']} computed, {summary['skipped']} already "
           f"finished), {summary['failed']} failed; tables in {args.out}")
     if summary["failed"]:
         print(f"failed cases are listed in {summary['errors_csv']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_json(record: dict) -> None:
+    """One JSON object on one line of stdout, flushed at once (a parent process reads it as it comes)."""
+    print(json.dumps(record, default=str), flush=True)
+
+
+def _print_progress_json(fraction: float, message: str) -> None:
+    _print_json({"progress": round(float(fraction), 4), "message": message})
 
 
 def build_parser() -> argparse.ArgumentParser:
