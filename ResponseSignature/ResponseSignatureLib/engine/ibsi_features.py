@@ -194,7 +194,8 @@ def _distribution(family: str, values: np.ndarray, levels: np.ndarray, spacing: 
     rows = [("Mean", "Q4LE", "X6K6", fo["Mean"]), ("Variance", "ECT3", "CH89", fo["Variance"]),
             ("Skewness", "KE2A", "88K1", fo["Skewness"]), ("ExcessKurtosis", "IPH6", "C3I7", extra["ExcessKurtosis"]),
             ("Median", "Y12H", "WIFQ", fo["Median"]), ("Minimum", "1GSF", "1PR8", fo["Minimum"]),
-            ("10thPercentile", "QG58", "1PR8", fo["10Percentile"]), ("90thPercentile", "8DWT", "GPMT", fo["90Percentile"]),
+            ("10thPercentile", "QG58", "1PR8", fo["10Percentile"]),
+            ("90thPercentile", "8DWT", "GPMT", fo["90Percentile"]),
             ("Maximum", "84IY", "3NCY", fo["Maximum"])]
     if family == "ih":
         rows.append(("Mode", None, "AMMC", float(ibsi.INTENSITY["HistogramMode"](ctx))))
@@ -492,7 +493,10 @@ def _ngtdm_values(planes: _Planes, variants) -> list[tuple]:
     rows = _rows(planes)
     n = _stack([m[0] for m in pairs], rows, len(planes.levels))
     s = _stack([m[1] for m in pairs], rows, len(planes.levels))
-    merged = {"2D": (n, s), "2.5D": (n.sum(0, keepdims=True), s.sum(0, keepdims=True))} if planes.two_d else {"3D": (n, s)}
+    if planes.two_d:
+        merged = {"2D": (n, s), "2.5D": (n.sum(0, keepdims=True), s.sum(0, keepdims=True))}
+    else:
+        merged = {"3D": (n, s)}
     out = []
     for variant in variants:
         n_v, s_v = merged[variant]
@@ -517,7 +521,8 @@ def compute(p: ProcessedROI) -> list[Value]:
         if "li" in families:
             out += [Value("li", name, code, "", float(v)) for name, code, v in _local_intensity(p)]
         if "stat" in families:
-            out += [Value("stat", n, c, "", v) for n, c, v in _distribution("stat", p.values, p.levels[p.intensity], p.spacing)]
+            stats = _distribution("stat", p.values, p.levels[p.intensity], p.spacing)
+            out += [Value("stat", n, c, "", v) for n, c, v in stats]
         if "ih" in families:
             q = p.levels[p.intensity]
             out += [Value("ih", n, c, "", v) for n, c, v in _distribution("ih", q.astype(float), q, p.spacing)]

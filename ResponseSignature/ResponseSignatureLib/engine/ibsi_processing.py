@@ -60,6 +60,7 @@ AGGREGATIONS = {
     "2D": (("2D:avg", "2D:smrg", "2.5D:dmrg", "2.5D:mrg"), ("2D", "2.5D")),
     "3D": (("3D:avg", "3D:mrg"), ("3D",)),
 }
+DEFAULT_DISCRETISATION = {"method": "fixed_bin_number", "bins": 32}
 INTERPOLATION_ORDER = {"nearest": 0, "linear": 1, "cubic": 3}
 KEYS = ("dimension", "spacing", "interpolation", "intensity_rounding", "mask_interpolation", "mask_partial_volume",
         "resegmentation_range", "outlier_filtering", "discretisation", "ivh_discretisation", "distance",
@@ -111,7 +112,7 @@ class IBSISettings:
     mask_partial_volume: float = 0.5
     resegmentation_range: tuple | None = None
     outlier_filtering: float | None = None
-    discretisation: Discretisation = Discretisation("fixed_bin_number", bins=32)
+    discretisation: Discretisation = Discretisation(**DEFAULT_DISCRETISATION)
     ivh_discretisation: Discretisation | None = None
     distance: int = 1
     ngldm_coarseness: int = 0
@@ -158,7 +159,7 @@ class IBSISettings:
             mask_interpolation=str(section.get("mask_interpolation", "linear")),
             mask_partial_volume=float(section.get("mask_partial_volume", 0.5)),
             resegmentation_range=rng, outlier_filtering=None if outlier is None else float(outlier),
-            discretisation=Discretisation.parse(section.get("discretisation", {"method": "fixed_bin_number", "bins": 32}),
+            discretisation=Discretisation.parse(section.get("discretisation", DEFAULT_DISCRETISATION),
                                                 "discretisation"),
             ivh_discretisation=Discretisation.parse(section.get("ivh_discretisation"), "ivh_discretisation"),
             distance=int(section.get("distance", 1)), ngldm_coarseness=int(section.get("ngldm_coarseness", 0)),
@@ -179,8 +180,10 @@ def settings_from_params(params: dict) -> tuple[IBSISettings, int]:
     ignored = sorted(set(setting) - {"label"})
     types = dict(params.get("imageType") or {"Original": {}})
     if extra or ignored or set(types) != {"Original"} or any(types.values()):
-        what = extra + [f"setting {name}" for name in ignored] + [f"imageType {name}" for name in types if name != "Original"]
-        raise InputError(f"with an 'ibsi' section only 'setting: label' may accompany it (found: {', '.join(what) or 'imageType options'}); "
+        what = extra + [f"setting {name}" for name in ignored] + [f"imageType {name}" for name in types
+                                                                   if name != "Original"]
+        found = ", ".join(what) or "imageType options"
+        raise InputError(f"with an 'ibsi' section only 'setting: label' may accompany it (found: {found}); "
                          "IBSI processing is set in the section itself (see engine/ibsi_processing.py)")
     return IBSISettings.from_section(params.get(SECTION)), int(setting.get("label", 1))
 
