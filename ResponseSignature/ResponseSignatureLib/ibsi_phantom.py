@@ -8,7 +8,9 @@ aggregation as the IBSI tables spell it (``2D, averaged``, ``3D, merged``, ``2.5
 non-texture families), and the value. Compliance is then a join on (code, aggregation) with IBSI's
 reference table. The manual gives three identifiers to two features each (1PR8: minimum and 10th
 percentile of the discretised intensity; BC2M: V10 and V90; GBPN: I10 and I90); such rows are
-written in the manual's order, so the n-th row of a code joins the n-th reference row of it.
+written in the manual's order, so the n-th row of a code joins the n-th reference row of it. Codes are
+those the manual prints above each feature, as in its CT tables (see docs/ibsi-ct-phantom.md for the
+three that other IBSI tables spell differently).
 
 IBSI asks for the NIfTI stacks to be read as (at least) 32-bit floating point and rounded to integers
 before processing: the image is read as float64 and rounded here.

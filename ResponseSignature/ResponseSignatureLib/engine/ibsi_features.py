@@ -187,6 +187,8 @@ def _first_order(values: np.ndarray, levels: np.ndarray, voxel_volume: float) ->
 
 def _distribution(family: str, values: np.ndarray, levels: np.ndarray, spacing: np.ndarray) -> list[tuple]:
     """Statistics of ``values`` (intensities, or discretised levels for the histogram family)."""
+    # (name, statistics code, histogram code, value); the histogram's 10th / 90th percentiles carry the
+    # codes the manual prints above them (1PR8 / GPMT; other IBSI tables: GPMT / OZ0C)
     fo = _first_order(values, levels, float(np.prod(spacing)))
     ctx = ibsi.IBSIContext(values, levels, None, spacing, {})
     extra = {k: float(ibsi.INTENSITY[k](ctx)) for k in
@@ -441,14 +443,13 @@ def _gldzm_matrix(q: np.ndarray, morph: np.ndarray, lv: Levels, axis) -> np.ndar
 
 
 def _ngtdm_matrix(lv: Levels, settings: dict, axis) -> tuple[np.ndarray, np.ndarray]:
-    """(n_i, s_i) over the levels present, n_i counting only voxels with a neighbour (IBSI)."""
+    """(n_i, s_i) over the levels present, n_i counting only voxels with a neighbour (IBSI); s_i is
+    pyradiomics' (a voxel without neighbours adds nothing to it)."""
     _, s = ngtdm.matrix(lv, settings)
-    stack = lv.neighbours(settings["distances"], axis, int(max(settings["distances"])))
-    centre = lv.centre(int(max(settings["distances"])))
-    with_neighbour = np.count_nonzero(stack, axis=0) > 0
-    n = np.bincount(centre[with_neighbour], minlength=lv.ng + 1)[lv.levels]
-    present = np.bincount(centre, minlength=lv.ng + 1)[lv.levels] > 0
-    return n[present].astype(float), s
+    pad = int(max(settings["distances"]))
+    with_neighbour = np.count_nonzero(lv.neighbours(settings["distances"], axis, pad), axis=0) > 0
+    n = np.bincount(lv.centre(pad)[with_neighbour], minlength=lv.ng + 1)[lv.levels]
+    return n.astype(float), s
 
 
 def _texture(p: ProcessedROI, families) -> list[tuple]:
