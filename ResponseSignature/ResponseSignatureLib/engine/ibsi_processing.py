@@ -51,6 +51,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..errors import InputError, LesionError
+from .preprocess import RESAMPLE_SUPPORT_VOXELS
 
 #: the parameter-file section holding these settings
 SECTION = "ibsi"
@@ -226,27 +227,50 @@ def grid_axis(n_a: int, s_a: float, s_b: float) -> tuple[int, float]:
     return n_b, 0.5 * (n_a - 1 - (s_b / s_a) * (n_b - 1))
 
 
-def _interpolate(array: np.ndarray, spacing_kji: np.ndarray, target_kji: np.ndarray, order: int) -> np.ndarray:
-    """``array`` sampled on IBSI's grid with ``target_kji`` spacing (nearest-boundary padding)."""
+def grid_points(shape, spacing_kji: np.ndarray, target_kji: np.ndarray) -> list[np.ndarray]:
+    """Per axis, the points of IBSI's interpolation grid of the whole image in its voxel coordinates."""
     axes = []
-    for n_a, s_a, s_b in zip(array.shape, spacing_kji, target_kji):
+    for n_a, s_a, s_b in zip(shape, spacing_kji, target_kji):
         n_b, first = grid_axis(n_a, s_a, s_b)
         axes.append(first + np.arange(n_b) * (s_b / s_a))
-    coords = np.meshgrid(*axes, indexing="ij")
-    return ndimage.map_coordinates(array.astype(np.float64), coords, order=order, mode="nearest", prefilter=order > 1)
+    return axes
 
 
-def interpolate(image: np.ndarray, mask: np.ndarray, spacing_kji: np.ndarray, s: IBSISettings):
-    """(image, mask (bool), spacing) after IBSI interpolation, or as given when ``spacing`` is unset."""
+def _sample(array: np.ndarray, axes: list[np.ndarray], order: int) -> np.ndarray:
+    """``array`` at the grid ``axes`` (voxel coordinates), padded with its boundary values beyond its edge.
+
+    Only the source voxels under the points are read (plus RESAMPLE_SUPPORT_VOXELS for the cubic
+    spline, whose prefilter is infinite but decays below 1e-8 over that margin; linear and nearest are
+    exact): a lesion's region, not the whole scan, is held in memory.
+    """
+    support = RESAMPLE_SUPPORT_VOXELS if order > 1 else 1
+    lo = [max(int(np.floor(a.min())) - support, 0) for a in axes]
+    hi = [min(int(np.ceil(a.max())) + support, n - 1) for a, n in zip(axes, array.shape)]
+    source = np.asarray(array[tuple(slice(a, b + 1) for a, b in zip(lo, hi))], dtype=np.float64)
+    coords = np.meshgrid(*[a - offset for a, offset in zip(axes, lo)], indexing="ij")
+    return ndimage.map_coordinates(source, coords, order=order, mode="nearest", prefilter=order > 1)
+
+
+def interpolate(image: np.ndarray, mask: np.ndarray, spacing_kji: np.ndarray, s: IBSISettings,
+                margin_mm: float = 0.0):
+    """(image, mask (bool), spacing) on IBSI's grid around the ROI, or as given when ``spacing`` is unset.
+
+    The grid is the whole image's (so it does not depend on the ROI); only its points within the
+    ROI's bounding box plus ``margin_mm`` and one new voxel are computed.
+    """
     if s.spacing is None:
-        return image.astype(np.float64), mask.astype(bool), spacing_kji
+        return np.asarray(image, dtype=np.float64), np.asarray(mask, dtype=bool), spacing_kji
     target = np.array(s.spacing[::-1], dtype=float)  # (z,) y, x
     if target.size == 2:  # in-plane (IBSI 2D interpolation): slices stay where they are
         target = np.concatenate(([spacing_kji[0]], target))
-    new_image = _interpolate(image, spacing_kji, target, INTERPOLATION_ORDER[s.interpolation])
+    bounds = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != d)))[[0, -1]] for d in range(3)]
+    reach = (margin_mm + target) / spacing_kji + 1  # in source voxels
+    axes = [a[(a >= first - r) & (a <= last + r)]
+            for a, (first, last), r in zip(grid_points(image.shape, spacing_kji, target), bounds, reach)]
+    new_image = _sample(image, axes, INTERPOLATION_ORDER[s.interpolation])
     if s.intensity_rounding:
         new_image = np.floor(new_image + 0.5)  # nearest integer, halves up
-    new_mask = _interpolate(mask.astype(np.float64), spacing_kji, target, INTERPOLATION_ORDER[s.mask_interpolation])
+    new_mask = _sample(mask, axes, INTERPOLATION_ORDER[s.mask_interpolation])
     return new_image, new_mask >= s.mask_partial_volume - 1e-9, target
 
 
@@ -319,7 +343,7 @@ def process(image: sitk.Image, mask: sitk.Image, s: IBSISettings, label: int = 1
     roi = sitk.GetArrayViewFromImage(mask) == label
     if not roi.any():
         raise LesionError(lesion_id, f"the mask holds no voxel of label {label}")
-    arr, roi, spacing = interpolate(sitk.GetArrayViewFromImage(image), roi, spacing, s)
+    arr, roi, spacing = interpolate(sitk.GetArrayViewFromImage(image), roi, spacing, s, margin_mm)
     if np.count_nonzero(roi) < 2:
         raise LesionError(lesion_id, "the ROI holds fewer than 2 voxels after IBSI interpolation")
     nz = np.nonzero(roi.any(axis=(1, 2)))[0], np.nonzero(roi.any(axis=(0, 2)))[0], np.nonzero(roi.any(axis=(0, 1)))[0]
