@@ -73,7 +73,8 @@ def _small_case(mask_voxels):
 
 def test_presets_listed_with_descriptions():
     presets = list_presets()
-    assert set(presets) == {"default", "ibsi", "ligero2021", "dercle2020", "dercle2020_signature"}
+    assert set(presets) == {"default", "ibsi", "ligero2021", "dercle2020", "dercle2020_signature",
+                            "ibsi_ct_A", "ibsi_ct_B", "ibsi_ct_C", "ibsi_ct_D", "ibsi_ct_E"}
     assert all(len(text) > 10 for text in presets.values()), presets
     assert presets_dir().name in ("Presets", "presets")
 

@@ -30,6 +30,9 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     from .models import cli as models_cli
 
     models_cli.add_subcommands(subparsers)
+    from . import ibsi_phantom
+
+    ibsi_phantom.add_subcommand(subparsers)
 
 
 def _add_extract(subparsers) -> None:

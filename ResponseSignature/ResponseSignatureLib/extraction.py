@@ -137,12 +137,19 @@ PYRADIOMICS_SETTINGS = (
 PYRADIOMICS_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 #: feature classes only the built-in engine computes (IBSI-only families; see engine/ibsi.py)
 BUILTIN_ONLY_CLASSES = ("ibsi",)
+#: parameter section of the built-in engine's IBSI image processing (engine/ibsi_processing.py)
+IBSI_SECTION = "ibsi"
 
 
 def validate_params(params: dict, origin: str = "parameters") -> None:
     """Validate a parameter dict with pyradiomics' own schema when it is installed, else by name;
     InputError names ``origin``. Built-in-only classes are checked by the engine, not here."""
     params = copy.deepcopy(params)
+    if IBSI_SECTION in params:  # the built-in engine's IBSI processing: not pyradiomics' schema
+        from .engine.ibsi_processing import settings_from_params
+
+        settings_from_params(params)
+        params = {key: value for key, value in params.items() if key != IBSI_SECTION}
     params["featureClass"] = {name: value for name, value in (params.get("featureClass") or {}).items()
                               if name not in BUILTIN_ONLY_CLASSES}
     try:
@@ -424,6 +431,8 @@ class _PyradiomicsBackend:
 
         inner = copy.deepcopy(params)
         own = sorted(set(inner.get("featureClass") or {}) & set(BUILTIN_ONLY_CLASSES))
+        if IBSI_SECTION in inner:
+            raise InputError("the 'ibsi' section (IBSI image processing) is computed by the built-in engine only")
         if own:
             raise InputError(f"feature class(es) {', '.join(own)} are computed by the built-in engine only")
         setting = dict(inner.get("setting") or {})

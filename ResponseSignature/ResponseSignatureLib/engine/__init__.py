@@ -54,7 +54,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from . import filters, shape, shape2d
+from . import filters, ibsi_processing, shape, shape2d
 from .common import plane_axis
 from .image_batch import SHAPE_CLASSES, TEXTURE_CLASSES, batch_features, image_matrices
 from .preprocess import filter_margin_voxels, prepare_region, resegment, roi_bbox, split_params
@@ -92,6 +92,9 @@ def _check_supported(settings: dict, classes: dict) -> None:
 
 def check_params(params: dict | None) -> None:
     """InputError at once (not per lesion) for parameters the built-in engine cannot honour."""
+    if ibsi_processing.SECTION in (params or {}):  # IBSI image processing (engine/ibsi_processing.py)
+        ibsi_processing.settings_from_params(params)
+        return
     settings, image_types, classes = split_params(params)
     _check_supported(settings, dict(classes))
     unsupported = sorted(set(image_types) - set(filters.GENERATORS))
@@ -111,7 +114,13 @@ def extract_features(image: sitk.Image, mask: sitk.Image, params: dict | None, l
     ``execute(label=None)``.
     Raises LesionError for an empty/one-voxel/too-flat ROI, InputError for unsupported settings or
     mismatched geometry.
+    With an ``ibsi:`` section: IBSI's processing chain and feature set instead (``ibsi_*`` names, see
+    :mod:`.ibsi_features`); the pyradiomics path below is then not used.
     """
+    if ibsi_processing.SECTION in (params or {}):
+        from .ibsi_features import extract
+
+        return extract(image, mask, params, label, lesion_id)
     settings, image_types, classes = split_params(params, label)
     lesion_id = lesion_id or f"label {settings['label']}"
     _check_supported(settings, classes)

@@ -82,6 +82,9 @@ def split_params(params: dict | None, label: int | None = None) -> tuple[dict, d
     """
     params = dict(params or {})
     unknown = set(params) - {"setting", "imageType", "featureClass", "voxelSetting"}
+    if unknown == {"ibsi"}:
+        raise InputError("the 'ibsi' section (IBSI image processing) is used by segment-based extraction with the "
+                         "built-in engine only")
     if unknown:
         raise InputError(f"unknown parameter section(s) {sorted(unknown)}; expected setting, imageType, featureClass")
     settings = dict(DEFAULT_SETTINGS)
@@ -408,6 +411,8 @@ def input_margin_voxels(params: dict | None, spacing_kji: np.ndarray) -> np.ndar
     crops with), or None when its features depend on the whole scan: normalisation (scan statistics),
     resampling (grid anchored to the scan) or an image type outside CROP_SAFE_IMAGE_TYPES.
     """
+    if "ibsi" in (params or {}):  # IBSI's interpolation grid is centred on the whole scan
+        return None
     settings, image_types, classes = split_params(params, label=1)
     if settings.get("normalize") or needs_resampling(settings) or set(image_types) - set(CROP_SAFE_IMAGE_TYPES):
         return None
