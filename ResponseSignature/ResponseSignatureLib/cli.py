@@ -48,6 +48,9 @@ def _add_extract(subparsers) -> None:
     extract.add_argument("--followup", required=True, type=Path, metavar="IMG")
     extract.add_argument("--followup-seg", required=True, type=Path, metavar="SEG")
     extract.add_argument("--params", default=None, help="preset name (ibsi, ligero2021, dercle2020, default) or pyradiomics YAML")
+    extract.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
+                         help="compute only the features this signature model reads (its own extraction "
+                         "settings, or --params narrowed to its inputs): the fast way to score one patient")
     extract.add_argument("--patient-id", default=None)
     extract.add_argument("--locations", type=Path, default=None, help="CSV with columns lesion_id,location")
     extract.add_argument("--tolerance-mm", type=float, default=15.0, help="centroid matching tolerance (mm)")
@@ -229,9 +232,15 @@ def run_extract(args: argparse.Namespace) -> int:
     from .tableio import write_table
 
     pairs = [_parse_pair(text) for text in args.pair]
+    params = args.params
+    if args.model is not None:
+        from .models import load_model
+        from .signature_features import settings_for_model
+
+        params = settings_for_model(load_model(args.model), args.params)
     result = run_case_files(
         args.baseline, args.baseline_seg, args.followup, args.followup_seg,
-        patient_id=args.patient_id, params=args.params, locations=args.locations,
+        patient_id=args.patient_id, params=params, locations=args.locations,
         pairs=pairs, tolerance_mm=args.tolerance_mm, engine=args.engine, progress=TextProgressBar(),
         workers=args.jobs,
     )

@@ -281,20 +281,23 @@ def _linear_part(t, profiles, slope, offset):
 
 
 def _grid_start(t, profiles):
-    """Starting (S, t0) per ray from a grid search (A, B solved exactly at each grid point)."""
+    """Starting (S, t0) per ray from a grid search (A, B solved exactly at each grid point).
+
+    With A, B at their least-squares optimum the residual of a ray y at a grid shape f is
+    Syy - Sfy**2 / Sff (sums of centred products), so the best grid point is the one with the largest
+    Sfy**2 / Sff: one (rays x samples) @ (samples x grid) product instead of a loop over the grid.
+    Ties keep the first grid point in (slope, offset) order.
+    """
     slopes = np.geomspace(0.05, 20.0, 30)
     offsets = np.arange(t[0] / 2, t[-1] / 2 + 1e-9, (t[1] - t[0]) / 2)
-    best = np.full(len(profiles), np.inf)
-    best_slope = np.ones(len(profiles))
-    best_offset = np.zeros(len(profiles))
-    for slope in slopes:
-        for offset in offsets:
-            _, _, residual = _linear_part(t, profiles, np.full(len(profiles), slope), np.full(len(profiles), offset))
-            better = residual < best
-            best = np.where(better, residual, best)
-            best_slope = np.where(better, slope, best_slope)
-            best_offset = np.where(better, offset, best_offset)
-    return best_slope, best_offset
+    grid_slope, grid_offset = (axis.ravel() for axis in np.meshgrid(slopes, offsets, indexing="ij"))
+    shapes = _logistic(grid_slope[:, None] * (t[None, :] - grid_offset[:, None]))  # grid x samples
+    shapes_centred = shapes - shapes.mean(axis=1, keepdims=True)
+    spread = (shapes_centred**2).sum(axis=1)
+    explained = (profiles - profiles.mean(axis=1, keepdims=True)) @ shapes_centred.T  # rays x grid
+    score = explained**2 / np.where(spread > 1e-12, spread, np.inf)
+    best = np.argmax(score, axis=1)
+    return grid_slope[best], grid_offset[best]
 
 
 def _gauss_newton_step(t, profiles, params):

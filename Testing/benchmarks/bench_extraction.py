@@ -38,11 +38,11 @@ def synthetic_ct(seed: int = 0):
     return image, [(f"synthetic {d:.0f} mm", mask) for d, mask in zip(LESION_DIAMETERS_MM, masks)]
 
 
-def synthetic_scan(seed: int, diameters_mm, centres_mm, scale: float = 1.0):
-    """(512 x 512 x 100 int16 CT: body ellipse + noise, a mask per lesion of diameter ``scale * d``
-    painted at each centre (x, y, z mm)), the lesions drawn in order from one seeded generator."""
+def synthetic_scan(seed: int, diameters_mm, centres_mm, scale: float = 1.0, shape=(100, 512, 512)):
+    """(int16 CT of ``shape`` (z, y, x; default 512 x 512 x 100): body ellipse + noise, a mask per
+    lesion of diameter ``scale * d`` painted at each centre (x, y, z mm)), the lesions drawn in order
+    from one seeded generator."""
     rng = np.random.default_rng(seed)
-    shape = (100, 512, 512)  # z, y, x
     y, x = np.ogrid[:shape[1], :shape[2]]
     body = ((x - 256) / 220.0) ** 2 + ((y - 256) / 170.0) ** 2 < 1
     ct = np.where(body, 40, -1000).astype(np.int16)[None].repeat(shape[0], axis=0)
