@@ -114,6 +114,8 @@ class ResponseSignatureParameterNode:
     preset - feature-extraction settings shipped with the extension (ignored if a parameter file is given).
     toleranceMm - lesions of the two time points whose centroids are closer than this are the same lesion.
     engine - feature engine: builtin (numpy, no compiled code) or pyradiomics (if installed).
+    onlyModelFeatures - compute only the features the chosen signature model reads (its own settings narrowed
+        to its inputs): the signature's score in a fraction of the time of the whole preset.
     outputTable - the lesion table (one row per lesion).
     modelInputTable - the table a signature model scores: the lesion table (lesion-level models) or a
         patient table made by the Lesion Aggregate module (patient-level models).
@@ -128,6 +130,7 @@ class ResponseSignatureParameterNode:
     preset: Annotated[str, Choice(PRESETS)] = DEFAULT_PRESET
     toleranceMm: Annotated[float, WithinRange(0.0, 500.0)] = 15.0
     engine: Annotated[str, Choice(ENGINES)] = "builtin"
+    onlyModelFeatures: bool = False
     outputTable: vtkMRMLTableNode
     modelInputTable: vtkMRMLTableNode
     modelOutputTable: vtkMRMLTableNode
@@ -287,6 +290,9 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
                     "vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(_("Lesion table")))
             parameterFile = self.ui.parameterFilePathLineEdit.currentPath
             params = parameterFile if parameterFile else p.preset
+            if p.onlyModelFeatures:
+                params = self.logic.modelExtractionParams(self.ui.modelPathLineEdit.currentPath,
+                                                          params if parameterFile else None)
             self._setBusy(True)
             try:
                 result = self.logic.process(
@@ -539,6 +545,21 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
         tableNode = lesionTableNode.GetNodeReference(WATERFALL_TABLE_REFERENCE)
         if tableNode is not None:
             scene.RemoveNode(tableNode)
+
+    def modelExtractionParams(self, modelPath: str, params=None) -> dict:
+        """
+        Extraction settings that compute only the features a signature model reads.
+
+        :param modelPath: path of the model file (JSON).
+        :param params: settings to narrow (preset name, parameter file or dict); None = the model's own.
+        :return: a parameter dict for ``process(params=...)``.
+        """
+        if not modelPath:
+            raise ValueError(_("Choose the signature model file first (or untick 'Only the model's features')."))
+        from ResponseSignatureLib.models import load_model
+        from ResponseSignatureLib.signature_features import settings_for_model
+
+        return settings_for_model(load_model(modelPath), params)
 
     def applyModel(self, modelPath: str, tableNode: vtkMRMLTableNode, outputTable: Optional[vtkMRMLTableNode] = None):
         """

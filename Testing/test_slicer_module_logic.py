@@ -79,6 +79,27 @@ def test_response_signature_logic_writes_the_lesion_table_and_waterfall_nodes(mo
     assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLPlotChartNode") == 1, "a re-run must replace its chart"
 
 
+def test_response_signature_logic_computes_only_the_models_features(modules):
+    """'Only the model's features': the demo signature's settings narrowed to its inputs, through process()."""
+    module = modules["ResponseSignature"]
+    test = module.ResponseSignatureTest("test_ResponseSignature_SphereShrinkage")
+    test.setUp()
+    baseline = test._sphereCase("baseline", 12.0, size=40)
+    followup = test._sphereCase("followup", 8.0, size=40)
+    logic = module.ResponseSignatureLogic()
+    model_path = REPO / "ResponseSignature" / "Resources" / "Models" / "demo_signature.json"
+    params = logic.modelExtractionParams(str(model_path))
+    assert params["imageType"] == {"Original": {}, "LoG": {"sigma": [2.0, 4.0]}}
+    result = logic.process(*baseline, *followup, params=params, patientId="P8", toleranceMm=10.0, createChart=False)
+    needed = {"delta:original_shape_Sphericity", "delta:log-sigma-2-0-mm-3D_firstorder_Entropy",
+              "delta:log-sigma-4-0-mm-3D_firstorder_Entropy", "delta:original_ngtdm_Contrast"}
+    features = {column for column in result.table.columns if column.startswith(("delta:original_", "delta:log-"))}
+    # the classes named apply to each image type named: 3 image types x (Entropy, Contrast) + Sphericity
+    assert needed <= features and len(features) == 7
+    with pytest.raises(ValueError, match="model file first"):
+        logic.modelExtractionParams("")
+
+
 def test_lesion_aggregate_logic_runs_the_cohort_in_a_worker(modules, tmp_path):
     from ResponseSignatureLib.sample_data import make_sample_case
 
