@@ -230,7 +230,7 @@ def _train_logistic(table, outcome, declared, names, threshold_method):
     cut = choose_threshold(y, p, threshold_method)
     performance = {"n": int(len(y)), "n_events": int(y.sum()), **auc_delong(y, p), **calibration(y, p, bins=10)}
     performance.pop("table", None)
-    threshold = {"value": cut, "method": threshold_method, "scale": "risk",
+    threshold = {"value": cut, "method": threshold_method, "scale": "probability",
                  "rule": "above the cut-off when the predicted probability >= value", "chosen_on": "training predictions"}
     return content, performance, threshold
 
@@ -264,7 +264,7 @@ def _train_cox(table, declared, names, time_col, event_col, times, time, time_un
         raise InputError(f"At the display time {display_time:g} every patient with known status is in the same class "
                          "(all with or all without the event): no cut-off can be chosen; pick another --time.")
     cut = choose_threshold(status[known], risk[known], threshold_method)
-    threshold = {"value": cut, "method": threshold_method, "scale": "risk",
+    threshold = {"value": cut, "method": threshold_method, "scale": "probability",
                  "rule": f"above the cut-off when the predicted probability of the event by {display_time:g} {time_unit} >= value".replace("  ", " "),
                  "chosen_on": "training predictions of patients with known status at the display time"}
     return content, performance, threshold

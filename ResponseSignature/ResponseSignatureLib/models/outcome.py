@@ -63,7 +63,7 @@ class OutcomeTerms:
         if self.unfavourable is None:
             return (f"The model does not state whether {self.positive_means} is a favourable or an unfavourable "
                     "outcome (direction unspecified): the prediction is reported as a probability, without "
-                    "a risk judgement.")
+                    "judging it good or bad.")
         kind = "unfavourable" if self.unfavourable else "favourable"
         return f"Outcome predicted: {self.positive_means} ({kind}, as declared in the model file)."
 
