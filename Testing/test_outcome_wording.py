@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import copy
 import html as html_lib
-import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path

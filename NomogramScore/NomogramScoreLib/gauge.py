@@ -181,7 +181,7 @@ def _lines(element_id: str, lines: list[str], y: float, size: int, colour: str, 
 
 def _wrap(text: str, width: int) -> list[str]:
     """Lines of at most ``width`` characters; a number stays with its '%' sign."""
-    return textwrap.wrap(text.replace(" %", "\u00a0%"), width)
+    return textwrap.wrap(text.replace(" %", "\u00a0%"), width, break_on_hyphens=False)
 
 
 def describe(risk: float, ci_low=None, ci_high=None, reading: str = "", threshold=None, heading: str = "") -> str:

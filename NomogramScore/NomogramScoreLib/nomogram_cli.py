@@ -133,14 +133,19 @@ def _read_csv(path: Path):
     return read_table(path)
 
 
-def _print_result(result: dict) -> None:
-    from ResponseSignatureLib.formatting import number, with_ci
+def _print_result(result: dict, model: dict) -> None:
+    from ResponseSignatureLib.formatting import number, predictor_value, with_ci
+
+    from .nomogram import predictors
+    from .svg import pretty_unit
 
     print(f"{result['outcome']['label']}: {with_ci(result['risk'], result['ci_low'], result['ci_high'])}")
     print(result["reading"]["text"])
-    for name, points in result["points"].items():
-        print(f"  {name:<24} {number(result['values'][name], 2):>12}  {number(points, 1):>6} points")
-    print(f"  {'total':<24} {'':>12}  {number(result['total_points'], 1):>6} points")
+    for predictor in predictors(model):
+        name = predictor["name"]
+        value = f"{predictor_value(result['values'][name])} {pretty_unit(predictor.get('unit'))}".strip()
+        print(f"  {predictor.get('label', name):<24} {value:>14}  {number(result['points'][name], 1):>6} points")
+    print(f"  {'Total':<24} {'':>14}  {number(result['total_points'], 1):>6} points")
     for warning in result["warnings"]:
         print(f"warning: {warning}")
 
@@ -190,7 +195,7 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"{len(scores)} patients scored: {out}")
         return 0
     result = nm.score_patient(model, parse_assignments(args.clinical))
-    _print_result(result)
+    _print_result(result, model)
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     if args.gauge:

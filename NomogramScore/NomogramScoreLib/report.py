@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ResponseSignatureLib.formatting import (MISSING, change_percent, ci_text, is_missing, number, percent, plain,
-                                             quantity, score, with_ci)
+                                             predictor_value, quantity, score, with_ci)
 from ResponseSignatureLib.models.modelfile import write_text_atomic
 from ResponseSignatureLib.models.outcome import OutcomeTerms, Reading, outcome_terms, read_against_cutoff
 
 from .chart import nomogram_svg, waterfall_rows, waterfall_svg
 from .gauge import gauge_for
-from .svg import esc, pretty_unit, short_number
+from .svg import esc, pretty_unit
 
 DISCLAIMER = ("Research use only. This report is produced by research software that is not a medical device. "
               "It must not be used for diagnosis or treatment decisions.")
@@ -330,10 +330,7 @@ def _points_rows(result: Mapping[str, Any], model: Mapping[str, Any] | None) -> 
         value = plain(result.get("values", {}).get(name))
         unit = pretty_unit(predictor.get("unit"))
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if numeric:  # scores (0-1) like everywhere else, other values with 3 significant digits
-            shown = f"{score(value) if abs(value) < 1 else short_number(value)} {unit}".strip()
-        else:
-            shown = number(value)
+        shown = f"{predictor_value(value)} {unit}".strip() if numeric else predictor_value(value)
         rows.append(f'<tr class="points-row"><td>{esc(predictor.get("label", name))}</td><td>{esc(shown)}</td>'
                     f'{_td(number(points, 1), numeric=True)}</tr>')
     rows.append(f'<tr><th colspan="2">Total points</th><td class="num" id="total-points">'

@@ -4,11 +4,11 @@ Numbers a reader sees are formatted by ``ResponseSignatureLib.formatting`` (``pe
 """
 from __future__ import annotations
 
-import math
 import re
 from html import escape
 
 from ResponseSignatureLib.formatting import percent  # noqa: F401  (one formatting of probabilities)
+from ResponseSignatureLib.formatting import significant as short_number  # noqa: F401  (tick labels)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = "font-family=\"DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif\""
@@ -30,14 +30,6 @@ def num(value: float) -> str:
     """Coordinates with 2 decimals, no trailing zeros ('12.5', '3')."""
     text = f"{float(value):.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
-
-
-def short_number(value: float) -> str:
-    """A tick label: 3 significant digits, no exponent for usual clinical magnitudes."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
-    return f"{round(value, digits):.{digits}f}".rstrip("0").rstrip(".") if digits else f"{round(value):.0f}"
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

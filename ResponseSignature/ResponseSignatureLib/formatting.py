@@ -10,7 +10,8 @@ Rules (the same everywhere, so a value printed in two places reads the same):
 * A confidence interval is ``95 % CI 32 to 65 %`` ("to", not a dash that could read as a minus).
 * A change in percent carries its sign: ``+0.3 %``, ``-24.0 %``; one decimal.
 * Measurements have a fixed number of decimals per quantity (``number(value, digits)``).
-* Scores between 0 and 1 (signatures) have three decimals: ``0.076``.
+* Scores between 0 and 1 (signatures) have three decimals: ``0.076``; other model inputs three
+  significant digits (``predictor_value``).
 """
 from __future__ import annotations
 
@@ -52,6 +53,24 @@ def number(value: Any, digits: int = 1) -> str:
         text = f"{value:.{digits}f}"
         return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text  # no "-0.0"
     return str(value)
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``digits`` significant digits without an exponent for usual clinical magnitudes: 1.1, 42, 0.0762."""
+    value = float(plain(value))
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    return f"{round(value, decimals):.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{round(value):.0f}"
+
+
+def predictor_value(value: Any) -> str:
+    """A model input as entered: scores below 1 with three decimals (0.076), other numbers with three
+    significant digits (1.1, 42, 340), text as it is."""
+    value = plain(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not is_missing(value):
+        return score(value) if abs(value) < 1 else significant(value)
+    return number(value)
 
 
 def score(value: Any) -> str:
