@@ -294,7 +294,8 @@ def _json_ready(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 def predict_table(model: Mapping[str, Any], table: pd.DataFrame, id_col: str | None = "patient_id") -> pd.DataFrame:
-    """score_patient on every row: columns risk, ci_low, ci_high, band, total_points, linear_predictor.
+    """score_patient on every row: columns risk, ci_low, ci_high, band, reading (above / below /
+    indeterminate: the CI against the cut-off), total_points, linear_predictor.
 
     A row whose values are refused raises InputError naming the row (patient id when present).
     """
@@ -306,7 +307,7 @@ def predict_table(model: Mapping[str, Any], table: pd.DataFrame, id_col: str | N
         except InputError as error:
             raise InputError(f"patient {who}: {error}") from None
         rows.append({"risk": result["risk"], "ci_low": result["ci_low"], "ci_high": result["ci_high"],
-                     "band": result["band"], "total_points": result["total_points"],
+                     "band": result["band"], "reading": result["reading"]["kind"], "total_points": result["total_points"],
                      "linear_predictor": result["linear_predictor"]})
     return pd.DataFrame(rows, index=table.index)
 
