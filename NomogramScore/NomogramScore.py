@@ -39,8 +39,9 @@ class NomogramScore(ScriptedLoadableModule):
         self.parent.helpText = _("""
 Scores one patient with a nomogram model file: the imaging signature (from the patient table of the
 Lesion Aggregate module) and clinical variables are entered in a form built from the model's
-predictors; the module shows the predicted risk with its confidence interval, the risk group, the
-nomogram points of each predictor and a risk gauge, and exports a report.
+predictors; the module shows the predicted probability with its confidence interval, its reading
+against the model's cut-off (above, below, or indeterminate when the CI spans it; "risk" only for an
+unfavourable outcome), the nomogram points of each predictor and a gauge, and exports a report.
 Nomogram models are for research use only unless their model card says otherwise.
 See the <a href="{url}#nomogramscore">module documentation</a>.
 """).format(url=DOCUMENTATION_URL)
@@ -267,7 +268,7 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _checkCanApply(self, caller=None, event=None) -> None:
         p = self._parameterNode
         self.ui.computeButton.enabled = self.model is not None
-        self.ui.computeButton.toolTip = _("Compute the risk") if self.model is not None else _("Choose a model file first")
+        self.ui.computeButton.toolTip = _("Compute the prediction") if self.model is not None else _("Choose a model file first")
         self.ui.fillFromTableButton.enabled = bool(self.model is not None and p and p.patientTable and p.patientId)
         self.ui.exportReportButton.enabled = self.lastResult is not None
 
@@ -302,7 +303,7 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onComputeButton(self) -> None:
         """Score the patient with the values of the form."""
-        with slicer.util.tryWithErrorDisplay(_("Failed to compute the risk."), waitCursor=True):
+        with slicer.util.tryWithErrorDisplay(_("Failed to compute the prediction."), waitCursor=True):
             self.lastResult = self.logic.score(self.model, self.form.values())
             self._showResult(self.lastResult)
             warnings = self.lastResult.get("warnings") or []
@@ -328,9 +329,15 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 label.text = "-"
             self.ui.gaugeLabel.clear()
             return
-        self.ui.riskValueLabel.text = f"{100.0 * float(result['risk']):.1f} %"
-        self.ui.ciValueLabel.text = f"{100.0 * float(result['ci_low']):.1f} - {100.0 * float(result['ci_high']):.1f} %"
-        self.ui.bandValueLabel.text = str(result.get("band", "-"))
+        from ResponseSignatureLib.formatting import ci_text, percent
+
+        reading = result["reading"]  # NomogramScoreLib's three-way reading (above / below / indeterminate)
+        self.ui.riskValueLabel.text = percent(result["risk"])
+        self.ui.riskValueLabel.toolTip = result["outcome"]["label"]
+        self.ui.ciValueLabel.text = ci_text(result["ci_low"], result["ci_high"])
+        self.ui.bandValueLabel.wordWrap = True
+        self.ui.bandValueLabel.text = reading["text"]
+        self.ui.bandValueLabel.setStyleSheet(f"color: {reading['colour']}; font-weight: bold;")
         points = result.get("points") or {}
         self.ui.pointsValueLabel.text = "\n".join(
             [f"{name}: {float(value):.1f}" for name, value in points.items()]
@@ -434,30 +441,22 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
                     pass  # empty or non-numeric cell: left for the user to enter
         return values
 
-    @staticmethod
-    def _bands(model: dict):
-        """Risk bands of the model (``model["model"]["risk_bands"]``); None lets the gauge use its default thirds."""
-        return (model.get("model") or {}).get("risk_bands")
-
     def score(self, model: dict, values: dict) -> dict:
         """
-        Risk of one patient.
+        Prediction (probability with its CI and reading) for one patient.
 
         :param model: nomogram model (from loadModel()).
         :param values: predictor name -> value (float for continuous, level for categorical); checked
             by the Lib (missing, non-numeric, implausible values raise InputError, a ValueError).
         :return: NomogramScoreLib.nomogram.score_patient's dict (risk, ci_low, ci_high, band, points,
-            total_points) plus ``gauge_svg``, the risk gauge as SVG text.
+            total_points, reading) plus ``gauge_svg``, the gauge as SVG text.
         """
         self.predictorsFromModel(model)
-        from NomogramScoreLib.gauge import risk_gauge_svg
+        from NomogramScoreLib.gauge import gauge_for
         from NomogramScoreLib.nomogram import score_patient
 
         result = dict(score_patient(model, values))
-        outcome = (model.get("model") or {}).get("outcome") or {}
-        result["gauge_svg"] = risk_gauge_svg(
-            result["risk"], result["ci_low"], result["ci_high"], self._bands(model),
-            title=str(outcome.get("label") or ""), threshold=result.get("threshold"))
+        result["gauge_svg"] = gauge_for(model, result)
         return result
 
     @staticmethod

@@ -228,7 +228,7 @@ def test_svg_plots_are_well_formed(artifacts_dir):
         assert root.tag.endswith("svg")
         assert root.findall(".//{http://www.w3.org/2000/svg}polyline")
     roc = plots.roc_svg(y, a, "ROC")
-    assert f"AUC = {evaluation.auc_delong(y, a)['auc']:.3f}" in roc
+    assert f"AUC {evaluation.auc_delong(y, a)['auc']:.3f}" in roc
     (artifacts_dir / "signature_roc_example.svg").write_text(roc, encoding="utf-8")
     (artifacts_dir / "signature_calibration_example.svg").write_text(plots.calibration_svg(y, p, "Calibration"),
                                                                      encoding="utf-8")

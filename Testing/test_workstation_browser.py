@@ -326,8 +326,11 @@ def _check_later_stages(out_dir: Path, stages: dict, shown: dict) -> None:
     import NomogramScoreLib.nomogram as nomogram
 
     values = {**CLINICAL_VALUES, "stage": CLINICAL_STAGE, "signature_score": round(score, 4)}
-    risk = nomogram.score_patient(load_model(nomogram_model_path()), values)["risk"]
-    assert f"Risk {100 * risk:.1f} %" in shown["gauge_text"]
+    from ResponseSignatureLib.formatting import with_ci
+
+    result = nomogram.score_patient(load_model(nomogram_model_path()), values)
+    assert f"{result['outcome']['label']}: {with_ci(result['risk'], result['ci_low'], result['ci_high'])}" in shown["gauge_text"]
+    assert result["reading"]["text"] in shown["gauge_text"]
 
 
 def _same(a, b) -> bool:

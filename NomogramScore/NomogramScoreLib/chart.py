@@ -4,20 +4,28 @@
 axis width W; each predictor's axis puts a value at x = X0 + points(value) / 100 * W (so the widest
 predictor spans the full width); "Total points" runs 0..T_max (sum of each predictor's maximum
 points) over the same width; each risk axis puts a risk r at the total points where the model
-predicts r: T(r) = (lp(r) - Intercept*) * sc (``nomogram.risk_to_total_points``). Optional
-``result`` (from ``score_patient``) marks the patient's values, total points and risk in red.
+predicts r: T(r) = (lp(r) - Intercept*) * sc (``nomogram.risk_to_total_points``); they are called
+"Risk" only when the model declares its outcome unfavourable, else "Probability". Optional
+``result`` (from ``score_patient``) marks the patient's values, total points and probability in red.
 
-``waterfall_svg``: one bar per lesion, the percent change of its longest diameter (short axis for
-lymph nodes) from baseline to follow-up, sorted from the largest
-increase to the largest decrease, with dashed reference lines at +20 % and -30 % (the RECIST 1.1
-PD/PR thresholds, which RECIST applies to the *sum* of diameters: per-lesion bars are descriptive).
+``waterfall_svg``: every lesion of the lesion table, in the order of
+``lesion_table.waterfall_table(include_new=True)``: new lesions first, each marked NEW (a new
+lesion has no baseline, so no percent change: it is a marker, never a bar), then one bar per lesion
+with its RECIST diameter change (longest diameter; short axis for lymph nodes) from baseline to
+follow-up, largest increase first, disappeared lesions at -100 %, and lesions whose change cannot
+be computed marked "not measured". Dashed reference lines at +20 % and -30 % (the RECIST 1.1
+PD/PR thresholds, which RECIST applies to the *sum* of target diameters: per-lesion bars are
+descriptive); bar colours (explained in the legend) mark a lesion's own change beyond those
+thresholds; value labels use ``formatting.change_percent`` like the report's lesion table.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
-
+from ResponseSignatureLib.formatting import change_percent
 from ResponseSignatureLib.lesion_table import waterfall_table
+from ResponseSignatureLib.models.outcome import outcome_terms
 
 from . import nomogram as nm
 from .svg import FONT, SVG_NS, esc, num, percent, pretty_unit, short_number
@@ -108,7 +116,8 @@ def _risk_rows(model: Mapping[str, Any], y: float, top_points: float) -> tuple[l
             total = float(nm.risk_to_total_points(model, risk, time))
             if 0.0 <= total <= top_points:
                 ticks.append((_x(total / top_points), f"{risk:g}"))
-        label = "Risk" if time is None else f"Risk by {time:g} {model['model'].get('time_unit', '')}".strip()
+        quantity = outcome_terms(model).quantity.capitalize()
+        label = quantity if time is None else f"{quantity} by {time:g} {model['model'].get('time_unit', '')}".strip()
         if ticks:
             parts += _axis(f"risk-axis-{index}", label, y, ticks, css="nomogram-axis risk-axis")
             y += ROW
@@ -134,16 +143,17 @@ def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = No
     height = y - ROW / 2 + 10
     width = LABEL_WIDTH + AXIS_WIDTH + 30
     heading = title or f"Nomogram: {model.get('name', '')}"
-    outcome = model["model"].get("outcome", {}).get("label") or "risk of the outcome event"
+    outcome = nm.outcome_heading(model)
+    quantity = outcome_terms(model).quantity
     head = [f'<svg xmlns="{SVG_NS}" class="nomogram-chart" width="{num(width)}" height="{num(height)}" '
             f'viewBox="0 0 {num(width)} {num(height)}" role="img" aria-labelledby="nomogram-title">',
             f'<title id="nomogram-title">{esc(heading)}</title>',
-            '<desc>Points for each predictor (0-100 scale), total points and the predicted risk.</desc>',
+            f'<desc>Points for each predictor (0-100 scale), total points and the predicted {quantity}.</desc>',
             f'<text x="10" y="18" font-size="13" font-weight="bold" fill="#212121" {FONT}>{esc(heading)}</text>',
-            f'<text x="10" y="36" font-size="12" fill="#424242" {FONT}>Risk = {esc(outcome)}</text>']
+            f'<text x="10" y="36" font-size="12" fill="#424242" {FONT}>{esc(quantity.capitalize())} axis: {esc(outcome)}</text>']
     if result:
         head.append(f'<text x="{num(width - 10)}" y="36" text-anchor="end" font-size="12" fill="#d32f2f" {FONT}>'
-                    f'● this patient: {result["total_points"]:.0f} points, risk {esc(percent(result["risk"]))}</text>')
+                    f'● this patient: {result["total_points"]:.0f} points, {quantity} {esc(percent(result["risk"]))}</text>')
     return "\n".join(head + parts + ["</svg>"])
 
 
@@ -151,60 +161,76 @@ def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = No
 # waterfall
 # --------------------------------------------------------------------------------------------
 
-def lesion_changes(table) -> list[tuple[str, float]]:
-    """(lesion_id, percent change) per lesion with a baseline measurement, largest increase first.
+BAR_COLOURS = (("+20 % or more", "#d55e00"), ("-30 % to +20 %", "#9e9e9e"), ("-30 % or less", "#0072b2"))
+STATUS_NOTES = {"new": "new", "disappeared": "disappeared"}
 
-    The RECIST diameter change of ``ResponseSignatureLib.lesion_table.waterfall_table`` (short axis
-    for lymph nodes); new lesions (no baseline) are left out.
-    """
+
+def waterfall_rows(table) -> list[tuple[str, str, float]]:
+    """(lesion_id, status, percent change or NaN) for every lesion, in plotting order (see the
+    module docstring); [] without a lesion table with diameters."""
     if table is None or len(table) == 0 or "baseline:longest_diameter_mm" not in table.columns:
         return []
-    waterfall = waterfall_table(table)
-    return [(str(lesion), float(change)) for lesion, change in zip(waterfall["lesion_id"], waterfall["diameter_change_percent"])]
+    rows = waterfall_table(table, include_new=True)
+    return [(str(lesion), str(status), float(change))
+            for lesion, status, change in zip(rows["lesion_id"], rows["status"], rows["diameter_change_percent"])]
 
 
 def _bar_color(change: float) -> str:
     if change >= 20.0:
-        return "#c62828"
+        return BAR_COLOURS[0][1]
     if change <= -30.0:
-        return "#2e7d32"
-    return "#78909c"
+        return BAR_COLOURS[2][1]
+    return BAR_COLOURS[1][1]
 
 
-def waterfall_svg(table, title: str = "Per-lesion change in longest diameter") -> str:
-    """Waterfall plot of per-lesion diameter change (see the module docstring) as an SVG string."""
-    changes = lesion_changes(table)
-    width, height, left, top, bottom, right = 680.0, 290.0, 56.0, 30.0, 40.0, 80.0
+def _legend(x: float, y: float, any_new: bool) -> list[str]:
+    parts = [f'<g id="waterfall-legend"><text x="{num(x)}" y="{num(y)}" font-size="10" fill="#424242" {FONT}>Lesion '
+             f'change:</text>']
+    x += 86
+    for label, colour in BAR_COLOURS:
+        parts.append(f'<rect x="{num(x)}" y="{num(y - 9)}" width="11" height="11" fill="{colour}"/>'
+                     f'<text x="{num(x + 15)}" y="{num(y)}" font-size="10" fill="#212121" {FONT}>{esc(label)}</text>')
+        x += 26 + 6.2 * len(label)
+    if any_new:
+        parts.append(_new_marker(x + 5, y - 4, 5) + f'<text x="{num(x + 14)}" y="{num(y)}" font-size="10" fill="#212121" '
+                     f'{FONT}>new lesion (no % change)</text>')
+    parts.append("</g>")
+    return parts
+
+
+def _new_marker(x: float, y: float, size: float) -> str:
+    """An upward black triangle centred on (x, y): a new lesion."""
+    return (f'<polygon points="{num(x)},{num(y - size)} {num(x - size)},{num(y + size)} {num(x + size)},{num(y + size)}" '
+            f'fill="#000000"/>')
+
+
+def waterfall_svg(table, title: str = "Per-lesion change in RECIST diameter (longest diameter; short axis for lymph nodes)") -> str:
+    """Waterfall plot of every lesion (see the module docstring) as an SVG string."""
+    rows = waterfall_rows(table)
+    changes = [c for _, _, c in rows if math.isfinite(c)]
+    width, height, left, top, bottom, right = 680.0, 320.0, 56.0, 52.0, 44.0, 80.0
     plot_h = height - top - bottom
-    high = max([50.0] + [c for _, c in changes])
-    low = min([-100.0] + [c for _, c in changes])
+    high, low = max([50.0] + changes), min([-100.0] + changes)
     y_of = lambda value: top + (high - value) / (high - low) * plot_h  # noqa: E731
     parts = [f'<svg xmlns="{SVG_NS}" class="waterfall-chart" width="{num(width)}" height="{num(height)}" '
              f'viewBox="0 0 {num(width)} {num(height)}" role="img" aria-labelledby="waterfall-title">',
              f'<title id="waterfall-title">{esc(title)}</title>',
              f'<text x="10" y="18" font-size="13" font-weight="bold" fill="#212121" {FONT}>{esc(title)}</text>']
+    parts += _legend(left, 38, any(status == "new" for _, status, _ in rows))
     for value in nm.nice_ticks(low, high, 6):
         parts.append(f'<line x1="{num(left)}" y1="{num(y_of(value))}" x2="{num(width - right)}" y2="{num(y_of(value))}" '
                      f'stroke="#eeeeee"/><text x="{num(left - 6)}" y="{num(y_of(value) + 4)}" text-anchor="end" '
-                     f'font-size="10" fill="#424242" {FONT}>{value:g}%</text>')
+                     f'font-size="10" fill="#424242" {FONT}>{value:g} %</text>')
     parts.append(f'<line x1="{num(left)}" y1="{num(y_of(0))}" x2="{num(width - right)}" y2="{num(y_of(0))}" stroke="#424242"/>')
-    if not changes:
+    if not rows:
         parts.append(f'<text x="{num(width / 2)}" y="{num(height / 2)}" text-anchor="middle" font-size="12" fill="#616161" '
                      f'{FONT}>No lesion with baseline and follow-up diameters</text>')
-    slot = (width - right - left) / max(1, len(changes))
+    slot = (width - right - left) / max(1, len(rows))
     bar = min(48.0, slot * 0.7)
-    for index, (lesion, change) in enumerate(changes):
-        x = left + slot * index + (slot - bar) / 2
-        y0, y1 = sorted((y_of(0), y_of(change)))
-        parts.append(f'<rect class="waterfall-bar" data-lesion="{esc(lesion)}" data-change="{change:.4g}" x="{num(x)}" '
-                     f'y="{num(y0)}" width="{num(bar)}" height="{num(max(y1 - y0, 1))}" fill="{_bar_color(change)}">'
-                     f'<title>{esc(lesion)}: {change:+.1f} %</title></rect>')
-        parts.append(f'<text x="{num(x + bar / 2)}" y="{num(height - bottom + 16)}" text-anchor="middle" font-size="10" '
-                     f'fill="#424242" {FONT}>{esc(lesion)}</text>')
-        label_y = y_of(0) - 4 if change < 0 else y0 - 4  # above the zero line / above the bar
-        parts.append(f'<text x="{num(x + bar / 2)}" y="{num(label_y)}" text-anchor="middle" font-size="9" fill="#212121" '
-                     f'{FONT}>{change:+.0f}%</text>')
-    for value, name in ((20.0, "+20 % (PD)"), (-30.0, "−30 % (PR)")):
+    for index, (lesion, status, change) in enumerate(rows):
+        parts += _waterfall_item(left + slot * index + slot / 2, bar, lesion, status, change, y_of, top, height - bottom,
+                                 slot)
+    for value, name in ((20.0, "+20 % (PD)"), (-30.0, "-30 % (PR)")):
         parts.append(f'<line class="reference-line" data-value="{value:g}" x1="{num(left)}" y1="{num(y_of(value))}" '
                      f'x2="{num(width - right)}" y2="{num(y_of(value))}" stroke="#000000" stroke-dasharray="5 4"/>'
                      f'<text x="{num(width - right + 4)}" y="{num(y_of(value) + 4)}" text-anchor="start" font-size="10" '
@@ -213,4 +239,36 @@ def waterfall_svg(table, title: str = "Per-lesion change in longest diameter") -
     return "\n".join(parts)
 
 
-__all__ = ["nomogram_svg", "waterfall_svg", "lesion_changes"]
+def _waterfall_item(centre: float, bar: float, lesion: str, status: str, change: float, y_of, top: float,
+                    axis_y: float, slot: float) -> list[str]:
+    """One lesion: its bar and value label, a NEW marker, or "not measured"; and its name below the axis."""
+    parts = []
+    if status == "new":
+        y = top + 24  # at the top of the plot, clear of the +20 % line: a marker, not a value
+        parts.append(f'<g class="waterfall-new" data-lesion="{esc(lesion)}"><title>{esc(lesion)}: new lesion at follow-up'
+                     f'</title>{_new_marker(centre, y, 8)}<text x="{num(centre)}" y="{num(y - 13)}" text-anchor="middle" '
+                     f'font-size="10" font-weight="bold" fill="#000000" {FONT}>NEW</text></g>')
+    elif not math.isfinite(change):
+        parts.append(f'<text class="waterfall-unmeasured" data-lesion="{esc(lesion)}" x="{num(centre)}" y="{num(y_of(0) - 6)}" '
+                     f'text-anchor="middle" font-size="9" fill="#616161" {FONT}>not measured</text>')
+    else:
+        y0, y1 = sorted((y_of(0), y_of(change)))
+        label = change_percent(change)
+        parts.append(f'<rect class="waterfall-bar" data-lesion="{esc(lesion)}" data-change="{change:.4g}" '
+                     f'x="{num(centre - bar / 2)}" y="{num(y0)}" width="{num(bar)}" height="{num(max(y1 - y0, 1))}" '
+                     f'fill="{_bar_color(change)}"><title>{esc(lesion)}: {esc(label)}</title></rect>')
+        label_y = y_of(0) - 4 if change < 0 else y0 - 4  # above the zero line / above the bar
+        parts.append(f'<text class="waterfall-value" x="{num(centre)}" y="{num(label_y)}" text-anchor="middle" '
+                     f'font-size="10" fill="#212121" {FONT}>{esc(label)}</text>')
+    note = STATUS_NOTES.get(status, "") if math.isfinite(change) or status == "new" else "no change computed"
+    rotate = slot < 64
+    transform = f' transform="rotate(-30 {num(centre)} {num(axis_y + 14)})"' if rotate else ""
+    anchor = "end" if rotate else "middle"
+    parts.append(f'<text class="waterfall-label" x="{num(centre)}" y="{num(axis_y + 14)}" text-anchor="{anchor}" '
+                 f'font-size="10" fill="#212121" {FONT}{transform}>{esc(lesion)}'
+                 + (f'<tspan x="{num(centre)}" dy="12" fill="#616161">({esc(note)})</tspan>' if note and not rotate else "")
+                 + "</text>")
+    return parts
+
+
+__all__ = ["nomogram_svg", "waterfall_svg", "waterfall_rows"]

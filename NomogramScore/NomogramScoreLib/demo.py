@@ -60,7 +60,8 @@ def train_demo_nomogram(n: int = 400, seed: int = 2026) -> dict:
         "radiomics_input": "signature_score: patient-level radiomics signature score (0-1)",
     }
     return train_nomogram(demo_cohort(n, seed), "no_benefit_6m", PREDICTORS, kind="logistic", name=DEMO_NAME,
-                          version="1.0.0", outcome_label="Risk of no clinical benefit at 6 months", model_card=card)
+                          version="1.0.0", outcome_label="no clinical benefit at 6 months", outcome_unfavourable=True,
+                          model_card=card)
 
 
 def build_demo_nomogram(out_path: str | Path) -> dict:

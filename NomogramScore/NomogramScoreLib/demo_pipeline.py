@@ -78,6 +78,7 @@ def run_full_demo(out: Path, progress=None) -> dict[str, Any]:
     write_table(patients, out / "patients.csv", provenance)
     signature = {**_model_identity(signature_model), "score": float(patient_row["signature_score"]),
                  "class": int(patient_row["signature_class"]), "threshold": signature_model["threshold"]["value"],
+                 "outcome": signature_model.get("outcome"),
                  "aggregation": "volume-weighted mean of lesion deltas"}
     report = write_report({"patient_id": patient_row["patient_id"], "n_lesions": int(patient_row["n_lesions"]),
                            "diagnosis": "synthetic demo case"},
@@ -93,16 +94,18 @@ def _model_identity(model: dict) -> dict:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``demo``: run everything, print a short summary and where the report is."""
+    from ResponseSignatureLib.formatting import score, with_ci
+    from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
     from ResponseSignatureLib.progress import TextProgressBar
 
     result = run_full_demo(args.out, progress=TextProgressBar())
     recist, signature, risk = result["recist"], result["signature"], result["risk"]
     print(f"\nRECIST 1.1: {recist['recist_category']} ({recist['recist_reason']}); sum of diameters "
           f"{recist['baseline_sum_mm']:.1f} -> {recist['followup_sum_mm']:.1f} mm ({recist['percent_change_from_baseline']:+.1f} %)")
-    print(f"Signature ({signature['name']}): score {signature['score']:.3f}, "
-          f"{'high' if signature['class'] else 'low'} risk (threshold {signature['threshold']:.3f})")
-    print(f"Nomogram: risk {100 * risk['risk']:.0f} % (95 % CI {100 * risk['ci_low']:.0f}-{100 * risk['ci_high']:.0f} %), "
-          f"{risk['band']}, {risk['total_points']:.0f} points")
+    print(f"Signature ({signature['name']}): score {score(signature['score'])}, "
+          f"{read_against_cutoff(signature['score'], signature['threshold'], terms=outcome_terms(signature), show=score).text}")
+    print(f"Nomogram: {risk['outcome']['label']} {with_ci(risk['risk'], risk['ci_low'], risk['ci_high'])}, "
+          f"{risk['reading']['text']}; {risk['total_points']:.0f} points")
     for name in ("lesions", "patients", "report"):
         print(f"{name}: {result[name]}")
     print(f"\nOpen the report: {result['report'].resolve()}")

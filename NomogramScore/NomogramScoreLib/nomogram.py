@@ -7,9 +7,11 @@ Two model kinds share the model-file format of ``ResponseSignatureLib.models.mod
 ``nomogram_cox``       S(t | x) = S0(t) ** exp(lp - centering),  lp = sum_j f_j(x_j)
                        risk shown = 1 - S(t | x) at ``model['time']`` (risk of the event by time t)
 
-The gauge, the report and ``score_patient`` always show the *risk of the model's outcome event*
-(``model['outcome']['label']`` says what the event is); for Cox models the survival probability is
-returned as well (``survival``).
+The gauge, the report and ``score_patient`` always show the *probability of the model's outcome*
+(for Cox: of the event by time t); the document's ``outcome`` block says what the outcome is and
+whether it is unfavourable (only then is the probability called a "risk"; see
+ResponseSignatureLib.models.outcome). For Cox models the survival probability is returned as well
+(``survival``).
 
 Term contributions f_j:
   continuous   f_j(x) = beta_j * g(x), g = identity, or natural log when ``transform == "log"``
@@ -33,7 +35,7 @@ Only numpy is needed here (no statsmodels / lifelines at scoring time).
 
 Model content (``doc['model']``)::
 
-    outcome          {"name": str, "label": str}
+    outcome          older files only: {"name", "label"} (now the document's top-level ``outcome``)
     predictors       [{"name", "label", "unit", "type": "continuous"|"categorical",
                        "min", "max" (continuous: nomogram axis range, by default the training
                                      range widened to round numbers),
@@ -63,6 +65,7 @@ import numpy as np
 
 from ResponseSignatureLib.errors import ModelFileError
 from ResponseSignatureLib.models.modelfile import register_kind
+from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
 
 KINDS = ("nomogram_logistic", "nomogram_cox")
 DEFAULT_BANDS = [
@@ -366,8 +369,10 @@ def score_patient(model: Mapping[str, Any], values: Mapping[str, Any], time: flo
 
     Returns risk, ci_low, ci_high (event risk, CI from lp +/- z SE on the link scale), band (name),
     band_color, points {predictor: points}, total_points, linear_predictor, se_linear_predictor,
-    values (converted), warnings (extrapolation outside the training range), outcome, and for Cox
-    time and survival (= 1 - risk).
+    values (converted), warnings (extrapolation outside the training range), outcome (the words of
+    ``outcome_terms`` with ``label`` = ``outcome_heading``), reading (``read_against_cutoff``:
+    above / below / indeterminate, in words and colour; 'no_cutoff' without a threshold), and for
+    Cox time and survival (= 1 - risk).
     """
     from .clinical import range_warnings, validate_clinical_values
 
@@ -393,7 +398,7 @@ def score_patient(model: Mapping[str, Any], values: Mapping[str, Any], time: flo
         "se_linear_predictor": se,
         "values": clean,
         "warnings": range_warnings(model, clean),
-        "outcome": dict(model["model"].get("outcome", {})),
+        "outcome": {**outcome_terms(model).as_dict(), "label": outcome_heading(model, time)},
         "model_name": model.get("name"),
         "model_version": model.get("version"),
         "model_sha256": model.get("sha256"),
@@ -406,7 +411,18 @@ def score_patient(model: Mapping[str, Any], values: Mapping[str, Any], time: flo
     if threshold is not None:
         result["threshold"] = float(threshold)
         result["above_threshold"] = bool(risk >= float(threshold))  # evaluation.choose_threshold: positive when >=
+    result["reading"] = read_against_cutoff(risk, threshold, low, high, outcome_terms(model)).as_dict()
     return result
+
+
+def outcome_heading(model: Mapping[str, Any], time: float | None = None) -> str:
+    """What the prediction is, in words: 'Risk of no clinical benefit at 6 months', or for Cox
+    'Probability of death by 12 months' (the time shown: ``time`` or the model's display time)."""
+    label = outcome_terms(model).label
+    if is_cox(model):
+        shown = float(model["model"]["time"] if time is None else time)
+        label = f"{label} by {shown:g} {model['model'].get('time_unit', '')}".strip()
+    return label
 
 
 def _normal_quantile(p: float) -> float:

@@ -41,10 +41,12 @@ def add_subcommands(subparsers) -> None:
 
 
 def _add_train(subparsers) -> None:
+    from ResponseSignatureLib.models.cli import add_outcome_arguments
+
     p = subparsers.add_parser("train", help="fit a logistic or Cox nomogram and save it as a JSON model file")
     p.add_argument("--table", required=True, help="patient table CSV")
     p.add_argument("--kind", default="logistic", choices=["logistic", "cox"])
-    p.add_argument("--outcome", help="logistic: 0/1 outcome column (1 = the event whose risk is shown)")
+    p.add_argument("--outcome", help="logistic: 0/1 outcome column (1 = the outcome whose probability is shown)")
     p.add_argument("--time-col", help="Cox: follow-up time column")
     p.add_argument("--event-col", help="Cox: event column (1 = event, 0 = censored)")
     p.add_argument("--times", type=float, nargs="+", help="Cox: times at which the baseline survival is stored")
@@ -55,7 +57,7 @@ def _add_train(subparsers) -> None:
     p.add_argument("--labels", nargs="*", default=[], metavar="NAME=LABEL", help="display label of predictors")
     p.add_argument("--categorical", nargs="*", default=[], metavar="NAME", help="predictors to treat as categorical")
     p.add_argument("--log", nargs="*", default=[], metavar="NAME", help="continuous predictors entered as ln(x)")
-    p.add_argument("--outcome-label", help="what the risk means, e.g. 'Risk of progression at 6 months'")
+    add_outcome_arguments(p)  # --outcome-label, --outcome-unfavourable / --outcome-favourable
     p.add_argument("--threshold-method", default="youden", choices=["youden", "fixed", "sens_at_spec50"])
     p.add_argument("--name", default="nomogram")
     p.add_argument("--version", default="1.0.0")
@@ -64,7 +66,7 @@ def _add_train(subparsers) -> None:
 
 
 def _add_score(subparsers) -> None:
-    p = subparsers.add_parser("score", help="risk with 95 %% CI and points for one patient or a table")
+    p = subparsers.add_parser("score", help="probability with 95 %% CI, its reading and points for one patient or a table")
     p.add_argument("--model", required=True, type=Path)
     p.add_argument("--clinical", nargs="*", default=[], metavar="NAME=VALUE", help='values, e.g. albumin="3.4 g/dL"')
     p.add_argument("--table", type=Path, help="score every row of this CSV instead")
@@ -131,14 +133,19 @@ def _read_csv(path: Path):
     return read_table(path)
 
 
-def _print_result(result: dict) -> None:
-    from .svg import percent
+def _print_result(result: dict, model: dict) -> None:
+    from ResponseSignatureLib.formatting import number, predictor_value, with_ci
 
-    print(f"{result['outcome'].get('label', 'Risk')}: {percent(result['risk'])} "
-          f"(95 % CI {percent(result['ci_low'])} - {percent(result['ci_high'])}), band: {result['band']}")
-    for name, points in result["points"].items():
-        print(f"  {name:<24} {str(result['values'][name]):>12}  {points:6.1f} points")
-    print(f"  {'total':<24} {'':>12}  {result['total_points']:6.1f} points")
+    from .nomogram import predictors
+    from .svg import pretty_unit
+
+    print(f"{result['outcome']['label']}: {with_ci(result['risk'], result['ci_low'], result['ci_high'])}")
+    print(result["reading"]["text"])
+    for predictor in predictors(model):
+        name = predictor["name"]
+        value = f"{predictor_value(result['values'][name])} {pretty_unit(predictor.get('unit'))}".strip()
+        print(f"  {predictor.get('label', name):<24} {value:>14}  {number(result['points'][name], 1):>6} points")
+    print(f"  {'Total':<24} {'':>14}  {number(result['total_points'], 1):>6} points")
     for warning in result["warnings"]:
         print(f"warning: {warning}")
 
@@ -156,7 +163,8 @@ def run_train(args: argparse.Namespace) -> int:
     doc = train_nomogram(_read_csv(args.table), args.outcome, _predictor_specs(args), kind=args.kind,
                          time_col=args.time_col, event_col=args.event_col, times=args.times, time=args.time,
                          time_unit=args.time_unit, name=args.name, version=args.version,
-                         outcome_label=args.outcome_label, threshold_method=args.threshold_method,
+                         outcome_label=args.outcome_label, outcome_unfavourable=args.outcome_unfavourable,
+                         threshold_method=args.threshold_method,
                          model_card={"training_table": str(args.table)})
     doc = save_model(doc, args.out)
     performance = doc["model_card"]["training_performance"]
@@ -187,15 +195,13 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"{len(scores)} patients scored: {out}")
         return 0
     result = nm.score_patient(model, parse_assignments(args.clinical))
-    _print_result(result)
+    _print_result(result, model)
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     if args.gauge:
-        from .gauge import risk_gauge_svg
+        from .gauge import gauge_for
 
-        write_text_atomic(args.gauge, risk_gauge_svg(result["risk"], result["ci_low"], result["ci_high"],
-                                                     model["model"].get("risk_bands"), result["outcome"].get("label", ""),
-                                                     result.get("threshold")))
+        write_text_atomic(args.gauge, gauge_for(model, result))
     if args.chart:
         from .chart import nomogram_svg
 
@@ -245,7 +251,7 @@ def _signature(row: dict, model_path: Path | None) -> dict | None:
 
         model = load_model(model_path)
         signature = {"name": model["name"], "version": model["version"], "sha256": model["sha256"],
-                     "threshold": model.get("threshold", {}).get("value")}
+                     "threshold": model.get("threshold", {}).get("value"), "outcome": model.get("outcome")}
     if row.get("signature_score") is not None:
         signature["score"] = float(row["signature_score"])
         if row.get("signature_class") is not None:
@@ -283,7 +289,7 @@ def run_report(args: argparse.Namespace) -> int:
         patient["n_lesions"] = row["n_lesions"]
     upstream = read_provenance(args.patients)
     provenance = make_provenance(patient_table=str(args.patients),
-                                 settings_hash=upstream.get("settings_hash", "not recorded"),
+                                 settings_hash=upstream.get("settings_hash", "not recorded"), upstream=upstream,
                                  signature_model={k: signature[k] for k in ("name", "version", "sha256") if k in signature}
                                  if signature and "sha256" in signature else "not given")
     path = write_report(patient, lesions, recist, signature, result, model, provenance, path=args.out)

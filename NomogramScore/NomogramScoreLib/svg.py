@@ -1,9 +1,14 @@
-"""Small helpers shared by the SVG pictures (gauge, nomogram chart, waterfall): escaping, numbers."""
+"""Small helpers shared by the SVG pictures (gauge, nomogram chart, waterfall): escaping, coordinates.
+
+Numbers a reader sees are formatted by ``ResponseSignatureLib.formatting`` (``percent`` is re-exported).
+"""
 from __future__ import annotations
 
-import math
 import re
 from html import escape
+
+from ResponseSignatureLib.formatting import percent  # noqa: F401  (one formatting of probabilities)
+from ResponseSignatureLib.formatting import significant as short_number  # noqa: F401  (tick labels)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = "font-family=\"DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif\""
@@ -25,26 +30,6 @@ def num(value: float) -> str:
     """Coordinates with 2 decimals, no trailing zeros ('12.5', '3')."""
     text = f"{float(value):.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
-
-
-def percent(risk: float) -> str:
-    """A probability as a percentage: '37 %', one decimal below 10 % ('4.2 %'), '<0.1 %' / '>99.9 %' at the ends."""
-    value = 100.0 * float(risk)
-    if value < 0.1:
-        return "<0.1 %"
-    if value > 99.9:
-        return ">99.9 %"
-    if value < 10:
-        return f"{value:.1f} %"
-    return f"{value:.0f} %"
-
-
-def short_number(value: float) -> str:
-    """A tick label: 3 significant digits, no exponent for usual clinical magnitudes."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
-    return f"{round(value, digits):.{digits}f}".rstrip("0").rstrip(".") if digits else f"{round(value):.0f}"
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

@@ -24,7 +24,7 @@ Evaluation metrics (conventions of reference/clinical_methods.md §4.5 and §5):
   slope (logistic regression of y on logit(p)), Brier, Hosmer-Lemeshow and grouped curve
   (``ResponseSignatureLib.models.evaluation``).
 * Cut-off: Youden's J on the training predictions (``evaluation.choose_threshold``; a patient is
-  high risk when risk >= cut-off). For Cox models, on the risk at the display time t among
+  above the cut-off when the predicted probability >= cut-off). For Cox models, on the risk at the display time t among
   patients with known status at t (event by t vs. still event-free after t).
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ import pandas as pd
 from ResponseSignatureLib.errors import InputError
 from ResponseSignatureLib.models.evaluation import auc_delong, brier_score, calibration_curve, choose_threshold, hosmer_lemeshow
 from ResponseSignatureLib.models.modelfile import FORMAT, SCHEMA_VERSION, content_hash, validate_model
+from ResponseSignatureLib.models.outcome import OutcomeTerms, declare_outcome, outcome_terms, zone_colours
 
 from . import nomogram as nm
 
@@ -160,12 +161,15 @@ def train_nomogram(table: pd.DataFrame, outcome: str | None, predictors: Sequenc
                    time_col: str | None = None, event_col: str | None = None, times: Sequence[float] | None = None,
                    time: float | None = None, time_unit: str = "", name: str = "nomogram", version: str = "1.0.0",
                    outcome_label: str | None = None, risk_bands: list[dict] | None = None,
-                   threshold_method: str = "youden", model_card: Mapping[str, Any] | None = None) -> dict:
+                   threshold_method: str = "youden", model_card: Mapping[str, Any] | None = None,
+                   outcome_unfavourable: bool | None = None) -> dict:
     """Fit a nomogram and return its model document (with sha256), ready for ``save_model``.
 
     logistic: ``outcome`` is a 0/1 column (1 = the event whose probability the nomogram shows).
     cox: ``time_col`` / ``event_col`` (1 = event), ``times`` where S0(t) is stored, ``time`` the
     one the gauge shows (default: the first of ``times``).
+    ``outcome_label`` (what outcome 1 / the event means in words) and ``outcome_unfavourable``
+    (None: not stated) make the document's ``outcome`` block (ResponseSignatureLib.models.outcome).
     """
     if kind not in ("logistic", "cox"):
         raise InputError(f"kind = {kind!r} is not supported; expected 'logistic' or 'cox'.")
@@ -173,31 +177,34 @@ def train_nomogram(table: pd.DataFrame, outcome: str | None, predictors: Sequenc
     names = [p["name"] for p in declared]
     if kind == "logistic":
         content, performance, threshold = _train_logistic(table, outcome, declared, names, threshold_method)
-        label = outcome_label or f"Probability of {outcome}"
     else:
         content, performance, threshold = _train_cox(table, declared, names, time_col, event_col, times, time,
                                                      time_unit, threshold_method)
-        label = outcome_label or f"Risk of {event_col} by {content['time']:g} {time_unit}".strip()
-    content["outcome"] = {"name": outcome or event_col, "label": label}
-    content["risk_bands"] = [dict(b) for b in (risk_bands or bands_at_threshold(threshold["value"]))]
+    outcome_block = declare_outcome(outcome or event_col, outcome_label or (event_col if kind == "cox" else None),
+                                    outcome_unfavourable)
+    terms = outcome_terms({"outcome": outcome_block})
+    content["risk_bands"] = [dict(b) for b in (risk_bands or bands_at_threshold(threshold["value"], terms))]
     content["points_scale"] = 100
     card = {"intended_use": RESEARCH_USE, "research_use_only": True, "training_performance": performance,
             "ci_method": _ci_note(kind)}
     card.update(dict(model_card or {}))
     doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "name": name, "version": version,
            "kind": f"nomogram_{kind}", "level": "patient", "inputs": names, "model": content,
-           "threshold": threshold, "model_card": card}
+           "threshold": threshold, "model_card": card, "outcome": outcome_block}
     doc = _json_ready(doc)
     validate_model(doc, check_hash=False)
     doc["sha256"] = content_hash(doc)
     return doc
 
 
-def bands_at_threshold(cut: float) -> list[dict]:
-    """Two risk bands split at the decision cut-off: the model's own cut-off, not ad hoc tertiles
-    (reference/clinical_methods.md section 4.4)."""
-    return [{"name": "Low risk", "lower": 0.0, "upper": float(cut), "color": "#2e7d32"},
-            {"name": "High risk", "lower": float(cut), "upper": 1.0, "color": "#c62828"}]
+def bands_at_threshold(cut: float, terms: OutcomeTerms | None = None) -> list[dict]:
+    """Two bands split at the decision cut-off: the model's own cut-off, not ad hoc tertiles
+    (reference/clinical_methods.md section 4.4), named and tinted by the outcome's direction."""
+    below, above = zone_colours(terms)
+    names = [(terms.below_cutoff if terms else "") or "below the cut-off", (terms.above_cutoff if terms else "") or "above the cut-off"]
+    names = [name[:1].upper() + name[1:] for name in names]
+    return [{"name": names[0], "lower": 0.0, "upper": float(cut), "color": below},
+            {"name": names[1], "lower": float(cut), "upper": 1.0, "color": above}]
 
 
 def _ci_note(kind: str) -> str:
@@ -223,8 +230,8 @@ def _train_logistic(table, outcome, declared, names, threshold_method):
     cut = choose_threshold(y, p, threshold_method)
     performance = {"n": int(len(y)), "n_events": int(y.sum()), **auc_delong(y, p), **calibration(y, p, bins=10)}
     performance.pop("table", None)
-    threshold = {"value": cut, "method": threshold_method, "scale": "risk",
-                 "rule": "high risk when predicted risk >= value", "chosen_on": "training predictions"}
+    threshold = {"value": cut, "method": threshold_method, "scale": "probability",
+                 "rule": "above the cut-off when the predicted probability >= value", "chosen_on": "training predictions"}
     return content, performance, threshold
 
 
@@ -257,8 +264,8 @@ def _train_cox(table, declared, names, time_col, event_col, times, time, time_un
         raise InputError(f"At the display time {display_time:g} every patient with known status is in the same class "
                          "(all with or all without the event): no cut-off can be chosen; pick another --time.")
     cut = choose_threshold(status[known], risk[known], threshold_method)
-    threshold = {"value": cut, "method": threshold_method, "scale": "risk",
-                 "rule": f"high risk when predicted risk of the event by {display_time:g} {time_unit} >= value".replace("  ", " "),
+    threshold = {"value": cut, "method": threshold_method, "scale": "probability",
+                 "rule": f"above the cut-off when the predicted probability of the event by {display_time:g} {time_unit} >= value".replace("  ", " "),
                  "chosen_on": "training predictions of patients with known status at the display time"}
     return content, performance, threshold
 
@@ -287,7 +294,8 @@ def _json_ready(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 def predict_table(model: Mapping[str, Any], table: pd.DataFrame, id_col: str | None = "patient_id") -> pd.DataFrame:
-    """score_patient on every row: columns risk, ci_low, ci_high, band, total_points, linear_predictor.
+    """score_patient on every row: columns risk, ci_low, ci_high, band, reading (above / below /
+    indeterminate: the CI against the cut-off), total_points, linear_predictor.
 
     A row whose values are refused raises InputError naming the row (patient id when present).
     """
@@ -299,7 +307,7 @@ def predict_table(model: Mapping[str, Any], table: pd.DataFrame, id_col: str | N
         except InputError as error:
             raise InputError(f"patient {who}: {error}") from None
         rows.append({"risk": result["risk"], "ci_low": result["ci_low"], "ci_high": result["ci_high"],
-                     "band": result["band"], "total_points": result["total_points"],
+                     "band": result["band"], "reading": result["reading"]["kind"], "total_points": result["total_points"],
                      "linear_predictor": result["linear_predictor"]})
     return pd.DataFrame(rows, index=table.index)
 

@@ -139,20 +139,31 @@ def recist_diameter_column(location: Any, timepoint: str, columns: Iterable[str]
     return f"{timepoint}:longest_diameter_mm"
 
 
-def waterfall_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Per-lesion RECIST diameter change in percent, largest increase first (new lesions left out)."""
+def waterfall_table(table: pd.DataFrame, include_new: bool = False) -> pd.DataFrame:
+    """Per-lesion RECIST diameter change in percent (short axis for lymph nodes), largest increase
+    first; a disappeared lesion (0 mm at follow-up) is at -100 %.
+
+    Columns ``lesion_id``, ``status``, ``diameter_change_percent``. By default only lesions with a
+    change are listed; ``include_new=True`` lists every lesion, as a report must: new lesions
+    (no baseline, no percent change: empty) first, then the changes, then lesions whose change
+    cannot be computed (missing or zero baseline; empty).
+    """
     rows = []
     for _, lesion in table.iterrows():
-        if lesion.get("status") == "new":
-            continue
-        location = lesion.get("location")
-        before = lesion[recist_diameter_column(location, "baseline", table.columns)]
-        after = lesion[recist_diameter_column(location, "followup", table.columns)]
-        change = relative_change(before, after)
-        if np.isfinite(change):
-            rows.append({"lesion_id": lesion["lesion_id"], "diameter_change_percent": 100.0 * change})
-    result = pd.DataFrame(rows, columns=["lesion_id", "diameter_change_percent"])
-    return result.sort_values("diameter_change_percent", ascending=False, kind="stable").reset_index(drop=True)
+        status = lesion.get("status")
+        change = math.nan
+        if status != "new":
+            location = lesion.get("location")
+            before = lesion[recist_diameter_column(location, "baseline", table.columns)]
+            after = lesion[recist_diameter_column(location, "followup", table.columns)]
+            change = 100.0 * relative_change(before, after)
+        if include_new or np.isfinite(change):
+            rows.append({"lesion_id": lesion["lesion_id"], "status": status, "diameter_change_percent": change})
+    result = pd.DataFrame(rows, columns=["lesion_id", "status", "diameter_change_percent"])
+    order = np.where(result["status"] == "new", 0, np.where(np.isfinite(result["diameter_change_percent"].astype(float)), 1, 2))
+    result = result.assign(_order=order, _change=-result["diameter_change_percent"].astype(float))
+    result = result.sort_values(["_order", "_change"], kind="stable", na_position="last")
+    return result.drop(columns=["_order", "_change"]).reset_index(drop=True)
 
 
 def column_description(column: str) -> tuple[str, str]:

@@ -500,7 +500,7 @@ class Workstation:
                 html.Div(v_html=("rr_waterfall_svg",), v_if=("rr_waterfall_svg",), classes="rr-svg",
                          style="overflow-x: auto; background: white; border-radius: 4px;")
                 with html.Div(v_if=("!rr_waterfall_svg",), classes="text-caption"):
-                    html.Div("{{ w.lesion_id }}: {{ w.change }} %", v_for="w in rr_waterfall")
+                    html.Div("{{ w.lesion_id }}: {{ w.change }}", v_for="w in rr_waterfall")
 
     def _patient_card(self) -> None:
         with v3.VCard(classes="mb-2", id="rr-patient", v_if=("rr_stages.patient",)):
@@ -518,13 +518,12 @@ class Workstation:
             with v3.VCardText():
                 html.Div("{{ rr_signature_error }}", v_if=("rr_signature_error",), classes="text-error")
                 with html.Div(v_if=("rr_signature.model",)):
-                    html.Div("Score {{ rr_signature.score.toFixed(3) }} "
-                             "({{ rr_signature.class ? 'high risk' : 'low risk' }}, threshold "
-                             "{{ rr_signature.threshold }}) — model {{ rr_signature.model }}", id="rr-signature-score")
+                    html.Div("Score {{ rr_signature.score.toFixed(3) }} — {{ rr_signature.reading }} "
+                             "— model {{ rr_signature.model }}", id="rr-signature-score")
 
     def _nomogram_card(self) -> None:
         with v3.VCard(classes="mb-2", id="rr-nomogram", v_if=("rr_stages.nomogram",)):
-            v3.VCardTitle("Clinical form and risk", classes="text-subtitle-1")
+            v3.VCardTitle("Clinical form and prediction", classes="text-subtitle-1")
             with v3.VCardText():
                 with html.Div(v_for="field in rr_clinical_fields", key="field.name",
                               __properties=[("data_field", "data-field")], data_field=("field.name",)):
@@ -540,8 +539,10 @@ class Workstation:
                 with html.Div(v_if=("rr_nomogram.svg",), classes="mt-2", id="rr-gauge"):
                     html.Div(v_html=("rr_nomogram.svg",), classes="rr-svg",
                              style="background: white; border-radius: 4px;")
-                    html.Div("Risk {{ rr_nomogram.risk }} % (95 % CI {{ rr_nomogram.ci }} %), "
-                             "{{ rr_nomogram.band }}, {{ rr_nomogram.points }} points", classes="text-body-2")
+                    html.Div("{{ rr_nomogram.heading }}: {{ rr_nomogram.risk }} ({{ rr_nomogram.ci }}), "
+                             "{{ rr_nomogram.points }} points", classes="text-body-2")
+                    html.Div("{{ rr_nomogram.reading }}", classes="text-body-2 font-weight-bold", id="rr-reading",
+                             style=("'color: ' + rr_nomogram.reading_colour",))
                     html.Div("{{ w }}", v_for="w in rr_nomogram.warnings", classes="text-warning text-caption")
 
     def _load_dialog(self) -> None:

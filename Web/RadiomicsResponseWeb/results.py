@@ -94,11 +94,13 @@ def waterfall_svg(table: pd.DataFrame) -> str:
 
 
 def waterfall_items(table: pd.DataFrame) -> list[dict]:
-    """Per-lesion diameter change (lesion_table.waterfall_table), for the text under the plot."""
+    """Every lesion's diameter change (lesion_table.waterfall_table), for the text under the plot."""
+    from ResponseSignatureLib.formatting import change_percent
     from ResponseSignatureLib.lesion_table import waterfall_table
 
-    return [{"lesion_id": str(row["lesion_id"]), "change": fmt(row["diameter_change_percent"], 1)}
-            for _, row in waterfall_table(table).iterrows()]
+    return [{"lesion_id": str(row["lesion_id"]),
+             "change": "new lesion" if row["status"] == "new" else change_percent(row["diameter_change_percent"])}
+            for _, row in waterfall_table(table, include_new=True).iterrows()]
 
 
 # ------------------------------------------------------------------------------ later stages
@@ -197,8 +199,13 @@ def signature_score(model: Mapping, lesions: pd.DataFrame, patients: pd.DataFram
     else:
         scored = inference.apply_model(model, patients)
     row = scored.iloc[0]
+    from ResponseSignatureLib.formatting import score
+    from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
+
+    reading = read_against_cutoff(float(row["score"]), model["threshold"]["value"], terms=outcome_terms(model), show=score)
     return {"score": float(row["score"]), "class": int(row["class"]), "model": model.get("name", ""),
-            "threshold": float(model["threshold"]["value"]), "sha256": model.get("sha256", "")}
+            "threshold": float(model["threshold"]["value"]), "sha256": model.get("sha256", ""),
+            "reading": reading.text, "reading_colour": reading.colour}
 
 
 def load_nomogram():
@@ -228,16 +235,17 @@ def clinical_fields(model: Mapping) -> list[dict]:
 
 
 def score_nomogram(model: Mapping, values: Mapping[str, Any]) -> dict:
-    """Risk with CI and the gauge SVG (NomogramScoreLib.nomogram.score_patient + gauge.risk_gauge_svg)."""
-    from NomogramScoreLib.gauge import risk_gauge_svg
+    """Probability with CI, its reading against the cut-off and the gauge SVG
+    (NomogramScoreLib.nomogram.score_patient + gauge.gauge_for)."""
+    from NomogramScoreLib.gauge import gauge_for
     from NomogramScoreLib.nomogram import score_patient
+    from ResponseSignatureLib.formatting import ci_text, percent
 
     result = score_patient(model, values)
-    bands = model["model"].get("risk_bands")
-    svg = risk_gauge_svg(result["risk"], result["ci_low"], result["ci_high"], bands, threshold=result.get("threshold"))
-    return {"risk": fmt(100 * result["risk"], 1), "ci": f"{100 * result['ci_low']:.1f} to {100 * result['ci_high']:.1f}",
-            "band": result.get("band") or "", "points": fmt(result["total_points"], 0),
-            "warnings": list(result.get("warnings") or []), "svg": svg}
+    return {"heading": result["outcome"]["label"], "risk": percent(result["risk"]),
+            "ci": ci_text(result["ci_low"], result["ci_high"]), "reading": result["reading"]["text"],
+            "reading_colour": result["reading"]["colour"], "points": fmt(result["total_points"], 0),
+            "warnings": list(result.get("warnings") or []), "svg": gauge_for(model, result)}
 
 
 def _key(column: str) -> str:

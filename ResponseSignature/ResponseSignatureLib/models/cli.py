@@ -35,6 +35,7 @@ def _add_train(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a response signature and save it as a JSON model file")
     p.add_argument("--table", required=True, help="CSV: one row per patient (or per lesion for elasticnet)")
     p.add_argument("--outcome", required=True, help="0/1 outcome column (1 = the event the signature predicts)")
+    add_outcome_arguments(p)
     p.add_argument("--method", required=True, choices=["dercle", "elasticnet", "rf"])
     p.add_argument("--id-col", default="patient_id", help="patient identifier column (default patient_id)")
     p.add_argument("--out", required=True, help="model file to write (.json)")
@@ -52,6 +53,17 @@ def _add_train(subparsers) -> None:
     p.add_argument("--outer-folds", type=int, default=3,
                    help="folds of the nested cross-validation reported in the model card (0 = skip)")
     p.set_defaults(func=run_train)
+
+
+def add_outcome_arguments(parser) -> None:
+    """--outcome-label and --outcome-unfavourable / --outcome-favourable (the model file's
+    ``outcome`` block: what outcome 1 means and whether it is bad news; see models/outcome.py)."""
+    parser.add_argument("--outcome-label", help="what outcome 1 means in words, e.g. 'progression at 6 months'")
+    direction = parser.add_mutually_exclusive_group()
+    direction.add_argument("--outcome-unfavourable", dest="outcome_unfavourable", action="store_const", const=True,
+                           help="outcome 1 is bad news (progression, death): its probability is called a risk")
+    direction.add_argument("--outcome-favourable", dest="outcome_unfavourable", action="store_const", const=False,
+                           help="outcome 1 is good news (response): never called a risk")
 
 
 def _add_evaluate(subparsers) -> None:
@@ -111,7 +123,8 @@ def run_train(args) -> int:
                             feature_columns=template["inputs"] if template else _feature_columns(args, table), icc_table=icc,
                             threshold_method=template["training"]["threshold_method"] if template else args.threshold_method,
                             seed=args.seed, progress=TextProgressBar(), name=args.name or (template or {}).get("name"),
-                            n_trees=args.n_trees, icc_threshold=args.icc_threshold, outer_folds=args.outer_folds)
+                            n_trees=args.n_trees, icc_threshold=args.icc_threshold, outer_folds=args.outer_folds,
+                            positive_means=args.outcome_label, unfavourable=args.outcome_unfavourable)
     if template:
         model["model_card"] = {**model["model_card"], **template["model_card"], "template": Path(args.template).name}
     saved = save_model(model, args.out)

@@ -117,7 +117,7 @@ def build_demo_model(out_path: str | Path | None = None, n_patients: int = 300, 
     cohort = demo_cohort(n_patients, seed)
     model = train_signature(cohort.table, "outcome", method="rf", feature_columns=list(DEMO_FEATURES),
                             threshold_method="fixed", seed=seed, name=DEMO_NAME, n_trees=100, max_depth=4,
-                            min_samples_leaf=5)
+                            min_samples_leaf=5, positive_means="progression (synthetic demo label)", unfavourable=True)
     card = model["model_card"]
     card["intended_use"] = ("demo — not for clinical use. Trained on a SYNTHETIC cohort to show the workflow; "
                             "its scores mean nothing about real patients. Research use only.")

@@ -5,6 +5,9 @@ A model shared between hospitals must not be able to run code on load, so models
 kind-specific content (validators registered per kind) and the hash. The schema is documented in
 ``docs/model-file.md``.
 
+The optional ``outcome`` block (what outcome 1 means and whether it is unfavourable) is checked by
+``outcome.validate_outcome_block``; files without it load with the direction "not stated".
+
 Canonical content = the document without its ``sha256`` key, serialised as JSON with sorted keys,
 separators ``(",", ":")``, UTF-8, no NaN/Infinity. ``sha256`` = hex SHA-256 of those bytes.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import InputError, ModelFileError
+from .outcome import validate_outcome_block
 
 FORMAT = "radiomics-response-model"
 SCHEMA_VERSION = 1
@@ -85,6 +89,8 @@ def validate_model(doc: Mapping[str, Any], check_hash: bool = True) -> None:
     if validator is None:
         raise ModelFileError(f"Unknown model kind {doc['kind']!r}; known kinds: {', '.join(known_kinds()) or 'none'}.")
     validator(dict(doc))
+    if "outcome" in doc:
+        validate_outcome_block(doc["outcome"])
     if check_hash:
         _check_hash(doc)
 

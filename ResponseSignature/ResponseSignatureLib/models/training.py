@@ -42,6 +42,7 @@ from ..progress import report
 from . import evaluation
 from .inference import apply_model, design_matrix, patient_scores
 from .modelfile import FORMAT, SCHEMA_VERSION, validate_model
+from .outcome import declare_outcome
 
 METHODS = ("dercle", "elasticnet", "rf")
 NON_FEATURE_COLUMNS = ("patient_id", "lesion_id", "location", "status", "n_lesions", "error")
@@ -562,12 +563,14 @@ DEFAULT_OPTIONS = {"k": 4, "folds": 3, "n_trees": 200, "search_trees": 50, "min_
 def train_signature(table: pd.DataFrame, outcome: str, method: str = "dercle", id_col: str = "patient_id",
                     feature_columns: Sequence[str] | None = None, icc_table: pd.DataFrame | None = None,
                     threshold_method: str = "youden", seed: int = 0, progress=None, name: str | None = None,
-                    **options: Any) -> dict:
+                    positive_means: str | None = None, unfavourable: bool | None = None, **options: Any) -> dict:
     """Train a signature and return a validated model document (save it with ``save_model``).
 
     ``table``: one row per patient (or per lesion, with ``lesion_id``, for ``elasticnet``) with the
-    0/1 ``outcome``. ``icc_table``: repeated measurements (``id_col``, ``repeat``, features) for the
-    reproducibility filter. ``options`` override DEFAULT_OPTIONS (k, folds, n_trees, search_trees,
+    0/1 ``outcome``; ``positive_means`` says in words what outcome 1 is and ``unfavourable`` whether
+    it is bad news (None: not stated), for the model file's ``outcome`` block (``outcome.py``).
+    ``icc_table``: repeated measurements (``id_col``, ``repeat``, features) for the reproducibility
+    filter. ``options`` override DEFAULT_OPTIONS (k, folds, n_trees, search_trees,
     min_samples_leaf, max_depth, max_candidates, min_gain, max_abs_rho, icc_threshold, enet_folds,
     outer_folds — 0 skips the nested CV).
     """
@@ -586,6 +589,7 @@ def train_signature(table: pd.DataFrame, outcome: str, method: str = "dercle", i
     fitted = _fit_pipeline(rows, y, features, icc_table, method, level, id_col, settings, progress)
     threshold = evaluation.choose_threshold(fitted["oof_y"], fitted["oof_scores"], threshold_method)
     doc = _document(fitted, method, level, outcome, name, threshold, threshold_method)
+    doc["outcome"] = declare_outcome(outcome, positive_means, unfavourable)
     report(progress, 0.7, "nested cross-validation of the whole pipeline")
     performance = _nested_cv(rows, y, outcome, id_col, features, icc_table, method, level, settings, threshold_method)
     doc["model_card"] = _model_card(rows, y, level, id_col, outcome, method, settings, fitted, excluded, performance)
