@@ -55,15 +55,20 @@ def test_module_self_tests_pass_on_real_mrml_nodes(modules, name):
     assert result.testsRun == len(set(self_test_names(modules[name], name)) - WIDGET_TESTS)
 
 
+def sphere_cases(module, baseline_radius: float, followup_radius: float):
+    """(baseline, follow-up) (volume, segmentation) node pairs of the sphere self-test, in a new scene."""
+    test = module.ResponseSignatureTest("test_ResponseSignature_SphereShrinkage")
+    test.setUp()
+    return (test._sphereCase("baseline", baseline_radius, size=40),
+            test._sphereCase("followup", followup_radius, size=40))
+
+
 def test_response_signature_logic_writes_the_lesion_table_and_waterfall_nodes(modules):
     """The sphere self-test's Logic output, read back from the scene's nodes."""
     import slicer
 
     module = modules["ResponseSignature"]
-    test = module.ResponseSignatureTest("test_ResponseSignature_SphereShrinkage")
-    test.setUp()
-    baseline = test._sphereCase("baseline", 12.0, size=40)
-    followup = test._sphereCase("followup", 6.0, size=40)
+    baseline, followup = sphere_cases(module, 12.0, 6.0)
     logic = module.ResponseSignatureLogic()
     result = logic.process(*baseline, *followup, params="default", patientId="P7", toleranceMm=10.0)
     table = logic.lastTableNode
@@ -82,10 +87,7 @@ def test_response_signature_logic_writes_the_lesion_table_and_waterfall_nodes(mo
 def test_response_signature_logic_computes_only_the_models_features(modules):
     """'Only the model's features': the demo signature's settings narrowed to its inputs, through process()."""
     module = modules["ResponseSignature"]
-    test = module.ResponseSignatureTest("test_ResponseSignature_SphereShrinkage")
-    test.setUp()
-    baseline = test._sphereCase("baseline", 12.0, size=40)
-    followup = test._sphereCase("followup", 8.0, size=40)
+    baseline, followup = sphere_cases(module, 12.0, 8.0)
     logic = module.ResponseSignatureLogic()
     model_path = REPO / "ResponseSignature" / "Resources" / "Models" / "demo_signature.json"
     params = logic.modelExtractionParams(str(model_path))
