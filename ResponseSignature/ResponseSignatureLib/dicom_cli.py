@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 from pathlib import Path
 
 
@@ -32,14 +31,6 @@ def add_subcommands(subparsers) -> None:
     read.set_defaults(func=run_read_sr)
 
 
-def select_features(columns, patterns) -> list[str] | None:
-    """Feature names of the lesion table matching any pattern (None: no selection, all features)."""
-    if not patterns:
-        return None
-    names = [column.split(":", 1)[1] for column in columns if column.startswith("baseline:")]
-    return [name for name in names if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
-
-
 def check_extract_options(args: argparse.Namespace) -> None:
     """Before extracting: --dicom-out needs pydicom/highdicom and DICOM series folders (fail fast)."""
     if args.dicom_out is None:
@@ -62,7 +53,7 @@ def export_after_extract(args: argparse.Namespace, result) -> None:
 
     paths = export_case(result, {"baseline": args.baseline, "followup": args.followup},
                         {"baseline": args.baseline_seg, "followup": args.followup_seg}, args.dicom_out,
-                        features=select_features(result.table.columns, args.sr_features))
+                        features=args.sr_features)
     for name, path in paths.items():
         print(f"DICOM {name.replace('_', ' ')}: {path}")
 

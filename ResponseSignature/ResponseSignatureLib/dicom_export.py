@@ -19,7 +19,7 @@ import pandas as pd
 from . import imageio, lesion_table
 from .dicom_io import derived_uid, require_dicom, source_series, tracking_uid, write_image_series
 from .dicom_seg import SegLesion, write_seg
-from .dicom_sr import SegReference, SrContext, write_sr
+from .dicom_sr import SegReference, SrContext, select_features, write_sr
 from .errors import InputError
 
 SEG_FILE = "{timepoint}_seg.dcm"
@@ -31,7 +31,8 @@ def export_case(result, images: dict, segmentations: dict, out_dir, features=Non
 
     ``result``: the LesionTableResult of the case; ``images`` / ``segmentations``: time point ->
     the DICOM series folder / segmentation file the table was computed from; ``features``:
-    feature names to report (None: all); ``patient_groups``: more patient-level SR groups.
+    feature names or shell patterns to report (None: all); ``patient_groups``: more patient-level
+    SR groups.
     """
     require_dicom()
     out = Path(out_dir)
@@ -48,7 +49,7 @@ def export_case(result, images: dict, segmentations: dict, out_dir, features=Non
         references[timepoint] = SegReference(seg, {lesion.segment.name: n for n, lesion in enumerate(lesions, 1)},
                                              str(source[0].SeriesInstanceUID))
         paths[f"{timepoint}_seg"] = path
-    context = SrContext(patient_id, references, uids, features,
+    context = SrContext(patient_id, references, uids, select_features(table.columns, features),
                         [f"extraction settings sha256 {result.provenance.get('extraction_settings_sha256', '')}"])
     evidence = [*cases["followup"][2], references["followup"].seg, *cases["baseline"][2], references["baseline"].seg]
     paths["sr"] = out / SR_FILE

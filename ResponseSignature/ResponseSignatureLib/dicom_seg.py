@@ -231,6 +231,7 @@ def write_seg(lesions: list[SegLesion], image: sitk.Image, source: list, path, s
         manufacturer_model_name="radiomics-response", software_versions=__version__, device_serial_number="1",
         content_label="LESIONS", content_description=description[:64], series_description=description[:64],
     )
+    seg.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: segment labels in any script
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp")

@@ -30,6 +30,7 @@ gives back exactly the lesion table's numbers.
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -202,6 +203,7 @@ def write_sr(table: pd.DataFrame, recist: dict, context: SrContext, evidence: li
         manufacturer=MANUFACTURER, is_complete=True, series_description=description[:64],
         software_versions=__version__)
     _declare_private_schemes(sr)
+    sr.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: lesion names, model names ("demo — ...") in any script
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp")
@@ -265,6 +267,14 @@ def _lesion_groups(row, columns, context: SrContext) -> list:
             method=private_code(*CHANGE_METHOD), finding_sites=sites, algorithm_id=algorithm(context),
             measurements=changes))
     return groups
+
+
+def select_features(columns, patterns) -> list[str] | None:
+    """Feature names of a lesion table matching any name or shell pattern (None: no selection, all)."""
+    if not patterns:
+        return None
+    names = [column.split(":", 1)[1] for column in columns if column.startswith("baseline:")]
+    return [name for name in names if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
 
 
 def _value_names(columns, features) -> list[str]:
