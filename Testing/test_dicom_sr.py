@@ -103,11 +103,12 @@ def test_sr_references_its_evidence(exported):
     followup_seg = read_dataset(exported["out"] / "followup_seg.dcm")
     baseline_seg = read_dataset(exported["out"] / "baseline_seg.dcm")
     assert sr.StudyInstanceUID == followup_seg.StudyInstanceUID != baseline_seg.StudyInstanceUID
-    current = {item.ReferencedSOPInstanceUID for study in sr.CurrentRequestedProcedureEvidenceSequence
-               for series in study.ReferencedSeriesSequence for item in series.ReferencedSOPSequence}
-    other = {item.ReferencedSOPInstanceUID for study in sr.PertinentOtherEvidenceSequence
-             for series in study.ReferencedSeriesSequence for item in series.ReferencedSOPSequence}
-    assert followup_seg.SOPInstanceUID in current and baseline_seg.SOPInstanceUID in other
+    # highdicom >= 0.23 lists the baseline study as pertinent other evidence, 0.22 as current evidence
+    evidence = {item.ReferencedSOPInstanceUID
+                for sequence in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence")
+                for study in sr.get(sequence, []) for series in study.ReferencedSeriesSequence
+                for item in series.ReferencedSOPSequence}
+    assert {followup_seg.SOPInstanceUID, baseline_seg.SOPInstanceUID} <= evidence
     assert sr.CompletionFlag == "COMPLETE"
 
 

@@ -246,20 +246,14 @@ def _description(number: int, lesion: SegLesion, hd, Code):
     if len(name) > MAX_LABEL or len(lesion.tracking_id) > MAX_LABEL:
         logger.warning("Lesion name '%s' is longer than DICOM's 64 characters; the SEG keeps its first 64.", name)
     region = location_code(lesion.location) if lesion.location else None
-    color = lesion.segment.color
-    kwargs = {}
-    if color is not None:
-        kwargs["display_color"] = hd.color.CIELabColor(*_unscaled_lab(rgb_to_lab(color)))
-    return hd.seg.SegmentDescription(
+    description = hd.seg.SegmentDescription(
         segment_number=number, segment_label=name[:MAX_LABEL],
         segmented_property_category=Code("49755003", "SCT", "Morphologically Altered Structure"),
         segmented_property_type=Code("52988006", "SCT", "Lesion"),
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
         tracking_id=lesion.tracking_id[:MAX_LABEL], tracking_uid=lesion.tracking_uid,
-        anatomic_regions=[region] if region is not None else None, **kwargs)
-
-
-def _unscaled_lab(scaled) -> tuple:
-    """DICOM scaled CIELab -> (L* 0..100, a*, b* -128..127), as highdicom's CIELabColor takes them."""
-    return (scaled[0] / 65535 * 100, scaled[1] / 65535 * 255 - 128, scaled[2] / 65535 * 255 - 128)
+        anatomic_regions=[region] if region is not None else None)
+    if lesion.segment.color is not None:  # set directly: highdicom < 0.23 has no display_color argument
+        description.RecommendedDisplayCIELabValue = rgb_to_lab(lesion.segment.color)
+    return description
 
