@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import demo_pipeline
 
     demo_pipeline.add_subcommand(subparsers)
+    from . import pacs_cli
+
+    pacs_cli.add_subcommands(subparsers)
     for add_subcommand in _plugin_commands():
         add_subcommand(subparsers)
     return parser

@@ -22,6 +22,8 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
     sample.add_argument("outdir", type=Path)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--dicom", action="store_true",
+                        help="also write each CT as a DICOM series and its lesions as a DICOM SEG (needs the dicom extra)")
     sample.set_defaults(func=run_sample_data)
     if include_demo:
         demo = subparsers.add_parser("demo", help="sample case -> lesion table + RECIST, printed and written")
@@ -33,6 +35,9 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     from . import ibsi_phantom
 
     ibsi_phantom.add_subcommand(subparsers)
+    from . import dicom_cli
+
+    dicom_cli.add_subcommands(subparsers)
 
 
 def _add_extract(subparsers) -> None:
@@ -40,8 +45,8 @@ def _add_extract(subparsers) -> None:
         "extract",
         help="baseline + follow-up images and segmentations -> lesion table with RECIST",
         description="Per-lesion measures and radiomic features at baseline and follow-up, their change, "
-        "lesion matching and RECIST 1.1. IMG: NRRD/NIfTI/MHA file or DICOM series folder; SEG: .seg.nrrd or "
-        "label map (each label value one lesion).",
+        "lesion matching and RECIST 1.1. IMG: NRRD/NIfTI/MHA file or DICOM series folder; SEG: .seg.nrrd, "
+        "label map (each label value one lesion), DICOM SEG or DICOM RT Structure Set.",
     )
     extract.add_argument("--baseline", required=True, type=Path, metavar="IMG")
     extract.add_argument("--baseline-seg", required=True, type=Path, metavar="SEG")
@@ -61,6 +66,9 @@ def _add_extract(subparsers) -> None:
                          help="threads measuring lesions side by side (default: 2, or 1 on a one-core machine; "
                          "1 = one lesion after the other). The lesion table does not depend on it")
     extract.add_argument("--out", required=True, type=Path, help="lesion table CSV")
+    from .dicom_cli import add_extract_options
+
+    add_extract_options(extract)
     extract.set_defaults(func=run_extract)
 
 
@@ -228,9 +236,11 @@ def run_recist(args: argparse.Namespace) -> int:
 
 def run_extract(args: argparse.Namespace) -> int:
     """Handler of ``extract``: writes the lesion table, its provenance and the RECIST result."""
+    from .dicom_cli import check_extract_options
     from .pipeline import run_case_files
     from .tableio import write_table
 
+    check_extract_options(args)
     pairs = [_parse_pair(text) for text in args.pair]
     params = args.params
     if args.model is not None:
@@ -247,6 +257,9 @@ def run_extract(args: argparse.Namespace) -> int:
     write_table(result.table, args.out, {**result.provenance, "recist": result.recist, "errors": result.errors})
     print_summary(result)
     print(f"Lesion table: {args.out}")
+    from .dicom_cli import export_after_extract
+
+    export_after_extract(args, result)
     return 0
 
 
@@ -263,7 +276,7 @@ def run_sample_data(args: argparse.Namespace) -> int:
     """Handler of ``sample-data``."""
     from .sample_data import make_sample_case
 
-    paths = make_sample_case(args.outdir, seed=args.seed)
+    paths = make_sample_case(args.outdir, seed=args.seed, dicom=args.dicom)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .dicom_io import is_dicom_file, read_dicom_segments
 from .errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -30,13 +31,18 @@ DEFAULT_COLORS = (
 
 @dataclass
 class Segment:
-    """One lesion: a UInt8 0/1 mask on the reference image grid, with its Slicer name and colour."""
+    """One lesion: a UInt8 0/1 mask on the reference image grid, with its Slicer name and colour.
+
+    ``location`` and ``tracking_uid`` come from a DICOM SEG that codes them (see dicom_seg.py).
+    """
 
     name: str
     mask: sitk.Image
     label_value: int = 1
     color: tuple | None = None
     note: str | None = None
+    location: str | None = None
+    tracking_uid: str | None = None
 
 
 # ---------------------------------------------------------------------------------------- images
@@ -145,10 +151,13 @@ def _count(mask: sitk.Image) -> int:
 # ------------------------------------------------------------------------------------ reading
 
 def read_segments(path, reference: sitk.Image) -> list[Segment]:
-    """Read a Slicer .seg.nrrd or a label map and return its lesions on the reference image grid."""
+    """Read a Slicer .seg.nrrd, a label map, a DICOM SEG or an RT Structure Set; return its lesions on the
+    reference image grid."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Segmentation '{path}' does not exist (expected a .seg.nrrd or a label map file).")
+    if is_dicom_file(path):  # DICOM SEG or RT Structure Set
+        return _onto_reference(read_dicom_segments(path, reference), reference, path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:

@@ -75,7 +75,7 @@ def compute_lesion_table(
     workers = _check_workers(workers)
     settings = load_params(params)
     extractor = FeatureExtractor(settings, engine=engine)
-    location_of = _location_lookup(locations)
+    location_of = _location_lookup(locations, _segment_locations(timepoints))
     values, centroids, errors = _measure_all(timepoints, extractor, progress, should_cancel, workers)
     matches = matching.match_lesions(centroids["baseline"], centroids["followup"], tolerance_mm=tolerance_mm, pairs=pairs)
     rows = _lesion_rows(matches, location_of, errors)
@@ -433,11 +433,14 @@ def _select_targets(rows, baseline_values) -> set[str]:
     return set(recist.select_targets(candidates))
 
 
-def _location_lookup(locations):
-    """A function (baseline name, follow-up name) -> location, from a mapping, a CSV or names."""
+def _location_lookup(locations, coded=None):
+    """A function (baseline name, follow-up name) -> location, from a mapping, a CSV or names.
+
+    ``coded``: locations the segmentation files code (DICOM SEG anatomic regions); the mapping wins.
+    """
     if isinstance(locations, (str, Path)):
         locations = read_locations(locations)
-    known = dict(locations or {})
+    known = {**(coded or {}), **dict(locations or {})}
 
     def location_of(baseline_name, followup_name):
         for name in (baseline_name, followup_name):
@@ -446,6 +449,12 @@ def _location_lookup(locations):
         return lesion_table.infer_location(baseline_name or followup_name)
 
     return location_of
+
+
+def _segment_locations(timepoints) -> dict[str, str]:
+    """Segment name -> location for the segments whose file coded one (e.g. a DICOM SEG)."""
+    return {segment.name: segment.location for _, segments in timepoints.values() for segment in segments
+            if getattr(segment, "location", None)}
 
 
 def read_locations(path: str | Path) -> dict[str, str]:

@@ -184,8 +184,13 @@ def _segment(name: str, inside: np.ndarray, reference: sitk.Image) -> Segment:
 
 # ------------------------------------------------------------------------------------- the case
 
-def make_sample_case(out_dir, seed: int = 0, patient_id: str = "sample", with_labelmaps: bool = False) -> dict:
-    """Write the synthetic baseline/follow-up case into out_dir and return the paths of its files."""
+def make_sample_case(out_dir, seed: int = 0, patient_id: str = "sample", with_labelmaps: bool = False,
+                     dicom: bool = False) -> dict:
+    """Write the synthetic baseline/follow-up case into out_dir and return the paths of its files.
+
+    ``dicom``: also write each time point's CT as a DICOM series folder and its lesions as a DICOM
+    SEG (keys ``<timepoint>_dicom``, ``<timepoint>_dicom_seg``; needs the ``dicom`` extra).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -199,6 +204,11 @@ def make_sample_case(out_dir, seed: int = 0, patient_id: str = "sample", with_la
         if with_labelmaps:
             paths[f"{timepoint}_labelmap"] = out / f"{timepoint}_label.nrrd"
             write_segments(segments, image, paths[f"{timepoint}_labelmap"])
+        if dicom:
+            from .dicom_export import write_sample_dicom
+
+            locations = {lesion.name: lesion.location for lesion in SAMPLE_LESIONS}
+            paths.update(write_sample_dicom(out, timepoint, image, segments, patient_id, locations))
     paths["locations"] = _write_locations(out / "locations.csv")
     paths["design"] = _write_design(out / "design.json", patient_id, seed)
     return paths
