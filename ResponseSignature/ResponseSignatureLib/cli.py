@@ -22,11 +22,11 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
     sample.add_argument("outdir", type=Path)
     sample.add_argument("--seed", type=int, default=0)
-    sample.set_defaults(func=run_sample_data)
+    sample.set_defaults(func=run_sample_data, output_folders=("outdir",))
     if include_demo:
         demo = subparsers.add_parser("demo", help="sample case -> lesion table + RECIST, printed and written")
         demo.add_argument("--out", type=Path, default=Path("demo_output"))
-        demo.set_defaults(func=run_demo)
+        demo.set_defaults(func=run_demo, output_folders=("out",))
     from .models import cli as models_cli
 
     models_cli.add_subcommands(subparsers)
@@ -55,7 +55,7 @@ def _add_extract(subparsers) -> None:
                          help="threads measuring lesions side by side (default: 2, or 1 on a one-core machine; "
                          "1 = one lesion after the other). The lesion table does not depend on it")
     extract.add_argument("--out", required=True, type=Path, help="lesion table CSV")
-    extract.set_defaults(func=run_extract)
+    extract.set_defaults(func=run_extract, output_files=("out",))
 
 
 def _positive_int(text: str) -> int:
@@ -78,7 +78,7 @@ def _add_recist(subparsers) -> None:
     )
     recist.add_argument("tables", nargs="+", type=Path, metavar="LESIONS.csv")
     recist.add_argument("--out", type=Path, help="CSV with one row per follow-up")
-    recist.set_defaults(func=run_recist)
+    recist.set_defaults(func=run_recist, output_files=("out",))
 
 
 def _add_feature_maps(subparsers) -> None:
@@ -101,7 +101,7 @@ def _add_feature_maps(subparsers) -> None:
                       help="folder for <feature>.nrrd maps and feature_maps.provenance.json")
     maps.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
                       help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
-    maps.set_defaults(func=run_feature_maps)
+    maps.set_defaults(func=run_feature_maps, output_folders=("out_dir",))
 
 
 #: provenance sidecar written beside the maps by ``feature-maps``
@@ -299,6 +299,8 @@ def print_summary(result) -> None:
     )
     for error in result.errors:
         print(f"  warning: {error['message']}")
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,15 +312,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse, run the chosen handler, and turn our errors into a one-line message and exit code 2."""
+    from .outputs import check_outputs
+    from .progress import end_progress_line
+
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)  # an --out folder where a file is expected (or the reverse): fail before any work
         return int(args.func(args) or 0)
     except OperationCancelled as error:
+        end_progress_line()
         print(f"cancelled: {error}", file=sys.stderr)
         return 130
     except RadiomicsResponseError as error:
+        end_progress_line()
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        end_progress_line()
         print("interrupted: what was finished is kept (batch runs resume when re-run)", file=sys.stderr)
         return 130
