@@ -428,11 +428,12 @@ def test_segmentation_on_another_grid_is_reported(files, tmp_path, capsys):
     code, stdout, stderr = run_main(resolve(extract(followup_seg="@coarse_seg.nrrd", out="@lesions.csv"), files, tmp_path),
                                     capsys)
     assert code == 0 and "Traceback" not in stdout + stderr
-    expected = (f"Segmentation '{coarse}' is on another grid than its image: resampled from 15 x 14 x 16 voxels of "
-                "2 x 2 x 2 mm to 30 x 28 x 16 voxels of 1 x 1 x 2 mm (nearest neighbour)")
-    assert any(line.startswith("warning: " + expected) for line in message_lines(stderr)), stderr
+    resampled = ("resampled from 15 x 14 x 16 voxels of 2 x 2 x 2 mm to 30 x 28 x 16 voxels of 1 x 1 x 2 mm "
+                 "(nearest neighbour)")
+    warning = f"warning: followup segmentation is on another grid than its image: {resampled}"
+    assert warning in [line.strip() for line in stdout.splitlines()], stdout
     provenance = json.loads((tmp_path / "lesions.csv.provenance.json").read_text(encoding="utf-8"))
-    assert provenance["resampled_segmentations"] == {"followup": expected.split(": ", 1)[1]}
+    assert provenance["resampled_segmentations"] == {"followup": resampled}
     assert pd.read_csv(out)["error"].isna().all()
 
 
@@ -444,7 +445,7 @@ WORKSTATION_CASES = [
     ("baseline_image", "truncated.nrrd", IMAGE.format("truncated.nrrd")[7:] + " is truncated"),
     ("followup_seg", "truncated.nrrd", SEGMENTATION.format("truncated.nrrd")[7:] + " is truncated"),
     ("baseline_seg", "far_seg.nrrd", SEGMENTATION.format("far_seg.nrrd")[7:] + " does not overlap its image"),
-    ("locations", "binary.csv", r"[^ ]*binary\.csv is not a UTF-8 text \(CSV\) file"),
+    ("locations", "binary.csv", r"locations file [^ ]*binary\.csv is not a UTF-8 text \(CSV\) file"),
 ]
 
 
