@@ -392,10 +392,13 @@ def test_console_script_in_a_subprocess(case_id, files, tmp_path):
 # -------------------------------------------------------------------------- lesion-level problems
 
 def test_lesion_level_problems_are_errors_not_measurements(files, tmp_path, capsys):
-    """A segment partly outside its image and NaN voxels in a lesion's filter margin fail that lesion
-    (error column, warning line, no measures); the other lesion is measured; exit 0."""
+    """A segment partly outside its image and NaN/Inf voxels in a lesion or its filter margin fail that
+    lesion (error column, warning line, no measures; the count / fraction given); the other lesion is
+    measured; a NaN far from every lesion changes nothing; exit 0."""
     values = sitk.GetArrayFromImage(sitk.ReadImage(str(files["ct.nrrd"])))
-    values[LESIONS[2]][0, 0, :3] = np.nan                         # 3 NaN voxels inside lesion_2
+    values[LESIONS[2]][0, 0, :3] = np.nan                         # 3 NaN voxels inside lesion_2,
+    values[5, 15, 15] = np.inf                                    # 1 beside it (in its filter margin),
+    values[0, 0, 0] = np.nan                                      # 1 far from every lesion (harmless)
     nan_ct = tmp_path / "nan.nrrd"
     sitk.WriteImage(scan(values), str(nan_ct))
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(files["seg.nrrd"])))
@@ -406,7 +409,7 @@ def test_lesion_level_problems_are_errors_not_measurements(files, tmp_path, caps
                                             files, tmp_path), capsys)
     assert code == 0 and "Traceback" not in stdout + stderr
     table = pd.read_csv(out).set_index("lesion_id")
-    nan_error = "lesion 'lesion_2' at baseline: 3 voxels of the image are NaN or infinite (3 inside the lesion, 0 in its"
+    nan_error = "lesion 'lesion_2' at baseline: 4 voxels of the image are NaN or infinite (3 inside the lesion, 1 in its"
     outside_error = ("lesion 'lesion_1' at followup: 37.5 % of the segment (126 of 336 voxels) lies outside the image")
     assert table.loc["lesion_2", "error"].startswith(nan_error)
     assert table.loc["lesion_1", "error"].startswith(outside_error)

@@ -293,6 +293,30 @@ def test_lesion_problems_are_listed_in_errors_csv(cohort, tmp_path):
     assert lesions.loc[0, "baseline:n_voxels"] == 7 * 9 * 9
 
 
+def test_resampled_segmentation_is_a_warning_in_errors_csv(cohort, tmp_path):
+    """A follow-up label map on a coarser grid: the case finishes, errors.csv says it was resampled."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.random.default_rng(1).normal(50, 10, (12, 24, 24)).astype(np.int16))
+    labels = np.zeros((12, 24, 24), np.uint8)
+    labels[3:9, 6:16, 6:16] = 1
+    label_image = sitk.GetImageFromArray(labels)
+    coarse = sitk.GetImageFromArray(np.ascontiguousarray(labels[:, ::2, ::2]))
+    coarse.SetSpacing((2.0, 2.0, 1.0))
+    coarse.SetOrigin((0.5, 0.5, 0.0))
+    for name, item in (("ct.nrrd", image), ("label.nrrd", label_image), ("coarse.nrrd", coarse)):
+        sitk.WriteImage(item, str(tmp_path / name))
+    manifest = write_manifest(tmp_path / "manifest.csv", [["p", "baseline", "ct.nrrd", "label.nrrd", ""],
+                                                          ["p", "followup", "ct.nrrd", "coarse.nrrd", ""]])
+    summary = run_batch(manifest, tmp_path / "out", params=str(cohort["params"]))
+    assert summary["done"] == 1 and summary["failed"] == 0
+    errors = pd.read_csv(tmp_path / "out" / "errors.csv")
+    assert errors.values.tolist() == [["p", "warning", "followup segmentation is on another grid than its image: "
+                                       "resampled from 12 x 12 x 12 voxels of 2 x 2 x 1 mm to 24 x 24 x 12 voxels "
+                                       "of 1 x 1 x 1 mm (nearest neighbour)"]]
+
+
 # --------------------------------------------------------------------------- kill and resume
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups to kill the CLI and its workers")

@@ -28,7 +28,8 @@ Every file is written atomically (temporary file + ``os.replace``), ``case.json`
 is finished exactly when its ``case.json`` says ``done``. A failed case is recorded (``case.json``
 status ``failed`` and a row of ``errors.csv``; stage ``input`` for unreadable/invalid inputs,
 ``compute`` for any other error, ``worker`` if the worker process died) and the run goes on.
-Per-lesion problems of finished cases are listed in ``errors.csv`` with stage ``lesion``.
+Per-lesion problems of finished cases are listed in ``errors.csv`` with stage ``lesion``, inputs
+accepted but changed (a segmentation resampled onto its image's grid) with stage ``warning``.
 
 **Resume.** A re-run skips every case whose ``case.json`` says ``done`` and whose *fingerprint*
 still matches: the input files (path, size and modification time; every file of a DICOM folder),
@@ -256,7 +257,8 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
         table = result.table
         table.attrs["provenance"] = result.provenance
         write_table(table, case_dir / "lesions.csv")
-        record.update(status="done", n_lesions=int(len(table)), lesion_errors=list(result.errors))
+        record.update(status="done", n_lesions=int(len(table)), lesion_errors=list(result.errors),
+                      warnings=list(result.warnings))
     except OperationCancelled:
         raise
     except Exception as error:  # noqa: BLE001 - a failed case is recorded and the run goes on
@@ -680,6 +682,7 @@ def _write_outputs(out: Path, cases: list[dict[str, Any]], method: str, settings
             tables.append(table)
             done += 1
             errors += [[case["patient_id"], "lesion", e.get("message", "")] for e in record.get("lesion_errors", [])]
+            errors += [[case["patient_id"], "warning", message] for message in record.get("warnings", [])]
         else:
             failed += 1
             errors.append([case["patient_id"], record.get("stage", "compute"), record.get("message", "")])

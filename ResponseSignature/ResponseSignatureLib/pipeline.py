@@ -250,7 +250,8 @@ def _non_finite_voxels(image, mask, extractor) -> str:
     if not count:
         return ""
     in_lesion = int(np.count_nonzero(bad & inside[region]))
-    return (f"{count} voxels of the image are NaN or infinite ({in_lesion} inside the lesion, {count - in_lesion} in "
+    voxels = f"{count} voxels of the image are" if count > 1 else "1 voxel of the image is"
+    return (f"{voxels} NaN or infinite ({in_lesion} inside the lesion, {count - in_lesion} in "
             f"{where}); features cannot be computed from them. Check the image (NaN often marks voxels outside "
             "the reconstructed field of view).")
 
