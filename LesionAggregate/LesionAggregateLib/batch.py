@@ -322,7 +322,6 @@ def run_batch(
     FeatureExtractor(settings, engine=engine)  # unknown or missing engine: fail before any case runs
     settings_sha256 = settings_hash({"params": settings, "engine": engine})
     out = check_output_folder(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out):
         record = folder_settings(settings, engine, settings_sha256)
         moved_to = claim_folder(out, record, restart)
@@ -360,6 +359,13 @@ class FolderLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "FolderLock":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._take()
+        except OSError as error:
+            raise InputError(f"cannot use the output folder '{self.path.parent}': {error.strerror or error}.") from None
+
+    def _take(self) -> "FolderLock":
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             if not _try_lock(fd):
