@@ -20,7 +20,6 @@ duplicate row, missing file) raises InputError naming the line, column and file,
     DIR/lesions.csv (+ .provenance.json)                   all finished cases, sorted by patient_id, lesion_id
     DIR/patients.csv (+ .provenance.json)                  aggregate.patient_table of DIR/lesions.csv
     DIR/errors.csv                                         patient_id, stage, message
-
     DIR/settings.json                                      the folder's settings fingerprint (see below)
     DIR/batch.lock                                         present while a run uses the folder
 
@@ -79,9 +78,9 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from ResponseSignatureLib.errors import InputError, OperationCancelled
+from ResponseSignatureLib.outputs import check_output_folder
 from ResponseSignatureLib.progress import CancelCallback, ProgressCallback, report, scaled
 from ResponseSignatureLib.provenance import make_provenance, settings_hash, versions
-from ResponseSignatureLib.outputs import check_output_folder
 from ResponseSignatureLib.tableio import csv_rows, read_table, read_text, write_json, write_table
 
 from .aggregate import METHODS, patient_table

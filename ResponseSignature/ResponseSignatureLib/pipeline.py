@@ -236,8 +236,10 @@ def _non_finite_voxels(image, mask, extractor) -> str:
     if values.dtype.kind not in "fc" or values.shape[:3] != lesion.shape:
         return ""                          # integer voxels are always finite; another grid fails later
     inside = lesion != 0
+    if not inside.any():
+        return ""                          # an empty segment is reported as such by measure_lesion
     margin = extractor.input_margin(image.GetSpacing())
-    if margin is None or not inside.any():
+    if margin is None:
         region: tuple = (slice(None),) * 3
         where = "the rest of the scan, which these settings read whole"
     else:
