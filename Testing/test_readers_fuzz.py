@@ -37,8 +37,8 @@ MODELS = (REPO_ROOT / "ResponseSignature" / "Resources" / "Models" / "demo_signa
           REPO_ROOT / "NomogramScore" / "Resources" / "Models" / "demo_nomogram.json")
 PARAMS = REPO_ROOT / "ResponseSignature" / "Resources" / "Presets" / "dercle2020.yaml"
 EXAMPLES = int(os.environ.get("RR_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                              HealthCheck.too_slow])
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,  # database=None: no .hypothesis/ folder
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 TABLE = b"patient_id,lesion_id,baseline:volume_ml,delta:volume_ml\nP001,liver_1,2.5,-0.5\nP001,liver_2,1.0,0.25\n"
 LOCATIONS = b"lesion_id,location\nliver_1,liver\nnode_1,node\n"
