@@ -122,6 +122,31 @@ def http_status(url: str, headers: dict | None = None) -> tuple[int, str]:
         return error.code, error.read().decode("utf-8", "replace")
 
 
+def test_access_rules_without_a_server():
+    """The guard's decisions (what the middleware answers 403 to), including --no-token."""
+    from RadiomicsResponseWeb import access
+
+    token = access.new_token()
+    assert len(token) >= 40 and token != access.new_token()
+    guard = access.AccessGuard(token)
+    own = {"Host": "127.0.0.1:8765", "Origin": "http://127.0.0.1:8765"}
+    cookie = {access.COOKIE_PREFIX + "8765": token}
+    assert guard.refusal(own, {"token": token}, {}) == ""
+    assert guard.refusal(own, {}, cookie) == ""
+    assert guard.refusal({"Host": "localhost:8765", "Authorization": f"token {token}"}, {}, {}) == ""
+    assert guard.refusal(own, {}, {}) == access.REFUSED_TOKEN
+    assert guard.refusal(own, {"token": token[:-1]}, {access.COOKIE_PREFIX + "9999": token}) == access.REFUSED_TOKEN
+    assert "another web page" in guard.refusal({**own, "Origin": "http://127.0.0.1:9999"}, {"token": token}, cookie)
+    assert "another web page" in guard.refusal({**own, "Origin": "null"}, {"token": token}, {})
+    assert "answers only to" in guard.refusal({"Host": "rebound.example:8765"}, {"token": token}, {})
+    open_guard = access.AccessGuard(None)                      # --no-token: Origin and Host still checked
+    assert open_guard.refusal(own, {}, {}) == ""
+    assert "another web page" in open_guard.refusal({**own, "Origin": "http://evil.example"}, {}, {})
+    assert access.AccessGuard(token, loopback_only=False).refusal({"Host": "ws1.hospital:8765"}, {"token": token}, {}) == ""
+    assert access.launch_url("127.0.0.1", 8765, token) == f"http://127.0.0.1:8765/?token={token}"
+    assert access.launch_url("::1", 8765, None) == "http://[::1]:8765/"
+
+
 @pytest.mark.browser
 def test_workstation_refuses_requests_without_the_token_and_foreign_origins(tmp_path):
     reason = harness.missing_requirements()
