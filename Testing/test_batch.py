@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -189,13 +190,81 @@ def test_rerun_skips_finished_cases_and_retries_the_failed_one(cohort, reference
     assert done_cases(reference["out"]) == before
 
 
-def test_changed_settings_recompute(cohort, tmp_path):
-    out = tmp_path / "out"
-    run_batch(cohort["small"], out, params=str(cohort["params"]))
+def folder_files(out: Path) -> dict[str, bytes]:
+    """Every file under ``out`` (relative path -> bytes)."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def other_params(tmp_path: Path) -> Path:
     other = tmp_path / "other.yaml"
     other.write_text(LIGHT_PARAMS.replace("binWidth: 25", "binWidth: 10"), encoding="utf-8")
-    summary = run_batch(cohort["small"], out, params=str(other))
+    return other
+
+
+def test_changed_settings_are_refused_then_restart_moves_the_old_results(cohort, tmp_path):
+    out = tmp_path / "out"
+    run_batch(cohort["small"], out, params=str(cohort["params"]))
+    first = folder_files(out)
+    with pytest.raises(InputError) as refused:
+        run_batch(cohort["small"], out, params=str(other_params(tmp_path)))
+    message = str(refused.value)
+    old, new = re.findall(r"fingerprint ([0-9a-f]{12})", message)
+    assert old != new and "extraction settings differ" in message and "--restart" in message
+    assert json.loads((out / "settings.json").read_text(encoding="utf-8"))["fingerprint"].startswith(old)
+    assert folder_files(out) == first                               # nothing replaced, nothing deleted
+
+    summary = run_batch(cohort["small"], out, params=str(other_params(tmp_path)), restart=True)
     assert summary["computed"] == 3 and summary["skipped"] == 0
+    moved = Path(summary["moved_to"])
+    assert moved.parent == out and re.fullmatch(r"previous-\d{8}T\d{6}Z", moved.name)
+    assert folder_files(moved) == {name: data for name, data in first.items()}   # the old results, byte for byte
+    assert json.loads((out / "settings.json").read_text(encoding="utf-8"))["fingerprint"].startswith(new)
+    assert not (out / "batch.lock").exists()
+
+
+def test_a_running_folder_is_refused_naming_the_run(cohort, tmp_path, capsys):
+    """Two concurrent runs with different settings: the second is refused (naming the first); the
+    first completes every case; neither loses a finished case."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "LesionAggregateLib", "batch", str(cohort["small"]), "--out", str(out),
+               "--params", str(cohort["params"]), "--no-progress"]
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not done_cases(out):
+            assert first.poll() is None, "the first run ended before the second could start"
+            assert time.monotonic() < deadline, "no case finished within 120 s"
+            time.sleep(0.02)
+        finished = done_cases(out)
+        code = main(["batch", str(cohort["small"]), "--out", str(out), "--params", str(other_params(tmp_path)),
+                     "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert re.match(rf"error: output folder '{re.escape(str(out))}' is in use by another run: pid {first.pid} on "
+                        r"host \S+, started \d{4}-\d\d-\d\dT[\d:]+\+00:00, command: .*LesionAggregateLib batch", err), err
+        assert first.wait(timeout=300) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    after = done_cases(out)
+    assert set(after) == {"s00", "s01", "s02"}
+    for case_dir, record in finished.items():
+        assert after[case_dir] == record                          # finished before the refusal: untouched
+    assert sorted(pd.read_csv(out / "patients.csv", dtype=str)["patient_id"]) == ["s00", "s01", "s02"]
+    assert not (out / "batch.lock").exists()
+
+
+def test_cli_restart_flag(cohort, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["batch", str(cohort["small"]), "--out", str(out), "--params", str(cohort["params"]), "--no-progress"]) == 0
+    assert main(["batch", str(cohort["small"]), "--out", str(out), "--params", str(other_params(tmp_path)),
+                 "--no-progress"]) == 2
+    assert "holds the results of other settings" in capsys.readouterr().err
+    assert main(["batch", str(cohort["small"]), "--out", str(out), "--params", str(other_params(tmp_path)),
+                 "--no-progress", "--restart"]) == 0
+    assert len(list(out.glob("previous-*/cases/*/case.json"))) == 3
 
 
 def test_lesion_problems_are_listed_in_errors_csv(cohort, tmp_path):
@@ -224,10 +293,34 @@ def test_lesion_problems_are_listed_in_errors_csv(cohort, tmp_path):
     assert lesions.loc[0, "baseline:n_voxels"] == 7 * 9 * 9
 
 
+def test_resampled_segmentation_is_a_warning_in_errors_csv(cohort, tmp_path):
+    """A follow-up label map on a coarser grid: the case finishes, errors.csv says it was resampled."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.random.default_rng(1).normal(50, 10, (12, 24, 24)).astype(np.int16))
+    labels = np.zeros((12, 24, 24), np.uint8)
+    labels[3:9, 6:16, 6:16] = 1
+    label_image = sitk.GetImageFromArray(labels)
+    coarse = sitk.GetImageFromArray(np.ascontiguousarray(labels[:, ::2, ::2]))
+    coarse.SetSpacing((2.0, 2.0, 1.0))
+    coarse.SetOrigin((0.5, 0.5, 0.0))
+    for name, item in (("ct.nrrd", image), ("label.nrrd", label_image), ("coarse.nrrd", coarse)):
+        sitk.WriteImage(item, str(tmp_path / name))
+    manifest = write_manifest(tmp_path / "manifest.csv", [["p", "baseline", "ct.nrrd", "label.nrrd", ""],
+                                                          ["p", "followup", "ct.nrrd", "coarse.nrrd", ""]])
+    summary = run_batch(manifest, tmp_path / "out", params=str(cohort["params"]))
+    assert summary["done"] == 1 and summary["failed"] == 0
+    errors = pd.read_csv(tmp_path / "out" / "errors.csv")
+    assert errors.values.tolist() == [["p", "warning", "followup segmentation is on another grid than its image: "
+                                       "resampled from 12 x 12 x 12 voxels of 2 x 2 x 1 mm to 24 x 24 x 12 voxels "
+                                       "of 1 x 1 x 1 mm (nearest neighbour)"]]
+
+
 # --------------------------------------------------------------------------- kill and resume
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups to kill the CLI and its workers")
-def test_kill_mid_run_then_resume(cohort, reference, tmp_path, capsys):
+def test_kill_mid_run_then_resume(cohort, reference, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "LesionAggregateLib", "batch", str(cohort["manifest"]), "--out", str(out),
                "--jobs", "2", "--params", str(cohort["params"]), "--no-progress"]
@@ -245,10 +338,15 @@ def test_kill_mid_run_then_resume(cohort, reference, tmp_path, capsys):
     finished = done_cases(out)
     assert 3 <= len(finished) < cohort["n_cases"] - 1, "kill came too late to test resuming"
     assert not (out / "lesions.csv").exists()
+    stale = json.loads((out / "batch.lock").read_text(encoding="utf-8"))   # the killed run's lock is left behind
+    assert stale["pid"] == process.pid
 
-    code = main(["batch", str(cohort["manifest"]), "--out", str(out), "--jobs", "2",
-                 "--params", str(cohort["params"]), "--no-progress"])
+    with caplog.at_level(logging.WARNING, logger="LesionAggregateLib.batch"):
+        code = main(["batch", str(cohort["manifest"]), "--out", str(out), "--jobs", "2",
+                     "--params", str(cohort["params"]), "--no-progress"])
     assert code == 1                                  # the corrupt case failed, the rest completed
+    assert f"a previous run (pid {process.pid} on host" in caplog.text and "stopped without finishing" in caplog.text
+    assert not (out / "batch.lock").exists()
     printed = capsys.readouterr().out
     assert f"{cohort['n_cases'] - len(finished)} computed, {len(finished)} already finished" in printed
     after = done_cases(out)

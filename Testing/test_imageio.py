@@ -375,3 +375,85 @@ def test_older_4d_segmentation_file_one_segment_per_slab(tmp_path):
     assert [s.name for s in segments] == ["old_a", "old_b"]
     assert np.array_equal(arrays(segments)[0], sitk.GetArrayFromImage(first))
     assert np.array_equal(arrays(segments)[1], sitk.GetArrayFromImage(second))
+
+
+# ------------------------------------------------------------- bad files, lesions partly outside
+
+@pytest.mark.parametrize("reader", ["image", "segmentation"])
+def test_empty_non_image_and_truncated_files_each_get_their_own_message(tmp_path, reader):
+    reference = make_reference(oblique=False)
+    good = tmp_path / "good.nrrd"
+    sitk.WriteImage(reference, str(good))
+    files = {"empty": b"", "text": b"<html>404 Not Found</html>\n", "truncated": good.read_bytes()[:-100]}
+    expected = {"empty": r"is an empty file \(0 bytes\)",
+                "text": r"is not an image: no reader .* recognises it \(it begins with text: '<html>404 Not Found</html>'\)",
+                "truncated": r"is truncated or damaged: its header describes 5760 voxels but they cannot all be read"}
+    read = read_image if reader == "image" else (lambda path: read_segments(path, reference))
+    what = "Image" if reader == "image" else "Segmentation"
+    for name, data in files.items():
+        path = tmp_path / f"{name}.nrrd"
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=rf"^{what} '{path}' {expected[name]}"):
+            read(path)
+    if reader == "segmentation":
+        with pytest.raises(InputError, match="is a folder"):
+            read(tmp_path)
+
+
+def shifted_labels(reference: sitk.Image, shift_i: int, box) -> sitk.Image:
+    """A label map on the reference's grid moved by ``shift_i`` whole voxels along i (a crop's offset)."""
+    labels = mask_like(reference, box)
+    labels.SetOrigin(reference.TransformIndexToPhysicalPoint((shift_i, 0, 0)))
+    return labels
+
+
+def test_segment_partly_outside_is_noted_with_the_fraction(tmp_path):
+    """Whole-voxel shift on an oblique grid: mask columns i = 2..9 land on i = -3..4, so 3 of 8 columns
+    (24 of 64 voxels) lie outside; the note says so and the pipeline reports it as the lesion's error."""
+    reference = make_reference()
+    path = tmp_path / "shifted.nrrd"
+    sitk.WriteImage(shifted_labels(reference, -5, np.s_[1:3, 2:6, 2:10]), str(path))
+    (segment,) = read_segments(path, reference)
+    assert segment.note == ("37.5 % of the segment (24 of 64 voxels) lies outside the image; "
+                            "check that this segmentation belongs to this image")
+    assert segment.resampled is None                                   # a whole-voxel shift is not a resampling
+    assert int(sitk.GetArrayViewFromImage(segment.mask).sum()) == 40  # the part inside is kept (for display)
+
+
+def test_segment_partly_beyond_the_last_slice_on_a_finer_grid(tmp_path):
+    """A mask on a grid twice as fine whose 8 slices of the segment straddle the image's last slice
+    edge: fine slices 2n-4 .. 2n-1 have centres inside, 2n .. 2n+3 beyond it (n = image slices)."""
+    reference = make_reference(oblique=False)
+    n = reference.GetSize()[2]
+    fine_size = (2 * reference.GetSize()[0], 2 * reference.GetSize()[1], 2 * n + 4)
+    fine = sitk.Image(fine_size, sitk.sitkUInt8)
+    fine.SetSpacing(tuple(s / 2 for s in reference.GetSpacing()))
+    fine.SetOrigin(reference.TransformContinuousIndexToPhysicalPoint((-0.25, -0.25, -0.25)))
+    values = np.zeros(fine_size[::-1], np.uint8)
+    values[2 * n - 4:2 * n + 4, 10:14, 10:15] = 1
+    labels = sitk.GetImageFromArray(values)
+    labels.CopyInformation(fine)
+    path = tmp_path / "fine.nrrd"
+    sitk.WriteImage(labels, str(path))
+    (segment,) = read_segments(path, reference)
+    assert segment.note.startswith("50 % of the segment (80 of 160 voxels) lies outside the image")
+    assert segment.resampled == ("resampled from 48 x 40 x 28 voxels of 0.35 x 0.45 x 1.25 mm to "
+                                 "24 x 20 x 12 voxels of 0.7 x 0.9 x 2.5 mm (nearest neighbour)")
+
+
+def test_only_a_real_resampling_is_reported(tmp_path, caplog):
+    reference = make_reference()
+    same = tmp_path / "same.nrrd"
+    sitk.WriteImage(mask_like(reference, np.s_[1:3, 2:5, 3:7]), str(same))
+    cropped = tmp_path / "cropped.nrrd"       # Slicer-style: the segment's extent only, same voxels
+    sitk.WriteImage(sitk.RegionOfInterest(sitk.ReadImage(str(same)), [6, 5, 3], [2, 1, 0]), str(cropped))
+    moved = tmp_path / "moved.nrrd"           # the same grid moved by half a voxel: resampled
+    half = mask_like(reference, np.s_[1:3, 2:5, 3:7])
+    half.SetOrigin(reference.TransformContinuousIndexToPhysicalPoint((0.5, 0.0, 0.0)))
+    sitk.WriteImage(half, str(moved))
+    with caplog.at_level(logging.WARNING):
+        assert [s.resampled for s in read_segments(same, reference) + read_segments(cropped, reference)] == [None, None]
+        assert not caplog.records
+        (segment,) = read_segments(moved, reference)
+    assert segment.resampled.startswith("resampled from 24 x 20 x 12 voxels of 0.7 x 0.9 x 2.5 mm at origin (")
+    assert "is on another grid than its image: resampled from" in caplog.text

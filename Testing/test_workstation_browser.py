@@ -6,14 +6,22 @@ with Slicer's segment editor (add segment, name, location, Paint in the axial vi
 computes, and checks the lesion table and the result panels against the libraries run headless
 on the files the workstation wrote. Screenshots: Testing/artifacts/workstation_*.png.
 
-Both tests skip with a message when what they need (slicer-core; trame-slicer, playwright,
+The browser tests open the address the workstation prints (it carries the launch's access
+token); ``test_workstation_refuses_requests_without_the_token_and_foreign_origins`` checks that a
+request without the token and a WebSocket opened by another page (another origin, even with the
+token's cookie in the browser) are refused, while the workstation's own page connects.
+
+The tests skip with a message when what they need (slicer-core; trame-slicer, playwright,
 chromium) is missing.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -72,6 +80,101 @@ def test_session_round_trip_matches_pipeline(tmp_path):
                      "followup_image": paths["followup_image"], "followup_seg": written["demo_followup.seg.nrrd"],
                      "locations": written["demo_locations.csv"]})
     assert session.compute(again.pipeline_inputs()).table[columns].equals(result.table[columns])
+
+
+# ------------------------------------------------------------------------------- access control
+OPEN_WEBSOCKET = """(url) => new Promise((resolve) => {
+    const socket = new WebSocket(url);
+    socket.onopen = () => { socket.close(); resolve('open'); };
+    socket.onerror = () => resolve('refused');
+    setTimeout(() => resolve('no answer'), 15000);
+})"""
+
+
+@contextlib.contextmanager
+def foreign_site():
+    """Another web page on this computer: a plain HTTP server on another port (another origin)."""
+    import functools
+    import http.server
+    import tempfile
+    import threading
+
+    folder = tempfile.mkdtemp()
+    Path(folder, "index.html").write_text("<html><body>another site</body></html>", encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def http_status(url: str, headers: dict | None = None) -> tuple[int, str]:
+    """(status, body) of a GET (no redirect followed by hand: urllib follows them)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def test_access_rules_without_a_server():
+    """The guard's decisions (what the middleware answers 403 to), including --no-token."""
+    from RadiomicsResponseWeb import access
+
+    token = access.new_token()
+    assert len(token) >= 40 and token != access.new_token()
+    guard = access.AccessGuard(token)
+    own = {"Host": "127.0.0.1:8765", "Origin": "http://127.0.0.1:8765"}
+    cookie = {access.COOKIE_PREFIX + "8765": token}
+    assert guard.refusal(own, {"token": token}, {}) == ""
+    assert guard.refusal(own, {}, cookie) == ""
+    assert guard.refusal({"Host": "localhost:8765", "Authorization": f"token {token}"}, {}, {}) == ""
+    assert guard.refusal(own, {}, {}) == access.REFUSED_TOKEN
+    assert guard.refusal(own, {"token": token[:-1]}, {access.COOKIE_PREFIX + "9999": token}) == access.REFUSED_TOKEN
+    assert "another web page" in guard.refusal({**own, "Origin": "http://127.0.0.1:9999"}, {"token": token}, cookie)
+    assert "another web page" in guard.refusal({**own, "Origin": "null"}, {"token": token}, {})
+    assert "answers only to" in guard.refusal({"Host": "rebound.example:8765"}, {"token": token}, {})
+    open_guard = access.AccessGuard(None)                      # --no-token: Origin and Host still checked
+    assert open_guard.refusal(own, {}, {}) == ""
+    assert "another web page" in open_guard.refusal({**own, "Origin": "http://evil.example"}, {}, {})
+    assert access.AccessGuard(token, loopback_only=False).refusal({"Host": "ws1.hospital:8765"}, {"token": token}, {}) == ""
+    assert access.launch_url("127.0.0.1", 8765, token) == f"http://127.0.0.1:8765/?token={token}"
+    assert access.launch_url("::1", 8765, None) == "http://[::1]:8765/"
+
+
+@pytest.mark.browser
+def test_workstation_refuses_requests_without_the_token_and_foreign_origins(tmp_path):
+    reason = harness.missing_requirements()
+    if reason:
+        pytest.skip(f"the browser test needs the web extra and chromium: {reason}")
+    with harness.running_workstation(tmp_path / "workstation", demo=False) as server:
+        base, token = server["base_url"], server["token"]
+        assert len(token) >= 40 and server["url"] == f"{base}?token={token}"
+        status, body = http_status(base + "index.html")
+        assert status == 403 and "needs its access token" in body
+        assert http_status(base + "index.html?token=" + token[::-1])[0] == 403
+        assert http_status(base + "index.html", {"Authorization": "token " + token})[0] == 200
+        assert http_status(server["url"])[0] == 200
+        assert http_status(base + "index.html?token=" + token, {"Origin": "http://127.0.0.1:1"})[0] == 403
+        assert http_status(base + "index.html?token=" + token, {"Host": "rebound.example:80"})[0] == 403
+        websocket = base.replace("http://", "ws://") + "ws"
+        with harness.chromium_page() as first, foreign_site() as foreign:
+            refused = first.goto(base)                                 # a visit without the token
+            assert refused.status == 403 and "needs its access token" in first.inner_text("body")
+            browser = first.context.browser.new_context()
+            page = browser.new_page()
+            page.goto(server["url"], timeout=60000)                   # the printed address: sets the cookie
+            page.wait_for_selector("#rr-load-demo", timeout=60000)    # rendered over the page's WebSocket
+            assert page.evaluate(OPEN_WEBSOCKET, websocket) == "open"
+            other = browser.new_page()                                # same browser, the cookie is there
+            other.goto(foreign)
+            assert other.evaluate(OPEN_WEBSOCKET, websocket) == "refused"
+            browser.close()
 
 
 # ------------------------------------------------------------------------------- browser part

@@ -20,18 +20,32 @@ duplicate row, missing file) raises InputError naming the line, column and file,
     DIR/lesions.csv (+ .provenance.json)                   all finished cases, sorted by patient_id, lesion_id
     DIR/patients.csv (+ .provenance.json)                  aggregate.patient_table of DIR/lesions.csv
     DIR/errors.csv                                         patient_id, stage, message
+    DIR/settings.json                                      the folder's settings fingerprint (see below)
+    DIR/batch.lock                                         present while a run uses the folder
 
 Every file is written atomically (temporary file + ``os.replace``), ``case.json`` last, so a case
 is finished exactly when its ``case.json`` says ``done``. A failed case is recorded (``case.json``
 status ``failed`` and a row of ``errors.csv``; stage ``input`` for unreadable/invalid inputs,
 ``compute`` for any other error, ``worker`` if the worker process died) and the run goes on.
-Per-lesion problems of finished cases are listed in ``errors.csv`` with stage ``lesion``.
+Per-lesion problems of finished cases are listed in ``errors.csv`` with stage ``lesion``, inputs
+accepted but changed (a segmentation resampled onto its image's grid) with stage ``warning``.
 
 **Resume.** A re-run skips every case whose ``case.json`` says ``done`` and whose *fingerprint*
 still matches: the input files (path, size and modification time; every file of a DICOM folder),
 the SHA-256 of the extraction settings and the versions of radiomics-response and pyradiomics.
 Failed and unfinished cases are computed again. The final tables are rebuilt from the case files,
 so they are the same whether the run was interrupted or not.
+
+**One run at a time, one settings fingerprint per folder.** A run holds an operating-system lock
+on ``DIR/batch.lock`` (which names its pid, host, start time and command) from before its first
+case until its tables are written; a second run on the same folder is refused with an InputError
+naming the running one. The kernel releases the lock when a run dies (even by SIGKILL): the next run
+finds the file unlocked, says that the previous run stopped without finishing, and resumes.
+``DIR/settings.json`` records the folder's *settings fingerprint* (SHA-256 of the extraction
+settings with the engine, and of the radiomics-response and pyradiomics versions). A run whose
+fingerprint differs is refused (InputError naming both fingerprints and what differs) unless
+``restart=True`` (``--restart``), which first moves the folder's results (``cases/``, the tables,
+``settings.json``) into ``DIR/previous-<UTC time>/``: results are never replaced or deleted silently.
 
 **Parallelism.** ``jobs=1`` runs the cases one after the other in this process (and passes
 ``progress``/``should_cancel`` into each case). ``jobs=N`` uses a ``ProcessPoolExecutor`` of N
@@ -46,11 +60,13 @@ OperationCancelled; cases already running finish in the background and are kept.
 """
 from __future__ import annotations
 
-import csv
 import json
+import logging
 import os
 import re
+import shlex
 import socket
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -62,9 +78,10 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from ResponseSignatureLib.errors import InputError, OperationCancelled
+from ResponseSignatureLib.outputs import check_output_folder
 from ResponseSignatureLib.progress import CancelCallback, ProgressCallback, report, scaled
 from ResponseSignatureLib.provenance import make_provenance, settings_hash, versions
-from ResponseSignatureLib.tableio import read_table, write_json, write_table
+from ResponseSignatureLib.tableio import csv_rows, read_table, read_text, write_json, write_table
 
 from .aggregate import METHODS, patient_table
 
@@ -73,6 +90,13 @@ OPTIONAL_MANIFEST_COLUMNS = ("locations",)
 TIMEPOINTS = ("baseline", "followup")
 ERROR_COLUMNS = ["patient_id", "stage", "message"]
 POLL_SECONDS = 0.1
+LOCK_NAME = "batch.lock"
+SETTINGS_NAME = "settings.json"
+#: what a run writes into DIR: moved together into DIR/previous-<time>/ by restart
+RESULT_NAMES = ("cases", SETTINGS_NAME) + tuple(
+    name + suffix for name in ("lesions.csv", "patients.csv", "errors.csv") for suffix in ("", ".provenance.json"))
+
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------- manifest
@@ -100,16 +124,13 @@ def read_manifest(manifest_path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def _manifest_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) of a manifest CSV with the required columns."""
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"manifest not found: {path}")
-    with path.open(newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in MANIFEST_COLUMNS if c not in columns]
-        if missing:
-            raise InputError(f"manifest {path} has no column {', '.join(missing)} "
-                             f"(expected {', '.join(MANIFEST_COLUMNS)}[, locations])")
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    columns, rows = csv_rows(read_text(path, "manifest"), path, "manifest")
+    missing = [c for c in MANIFEST_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(f"manifest {path} has no column {', '.join(missing)} "
+                         f"(expected {', '.join(MANIFEST_COLUMNS)}[, locations])")
     rows_with_lines = [(index + 2, row) for index, row in enumerate(rows) if any(row.values())]
     if not rows_with_lines:
         raise InputError(f"manifest {path} lists no case")
@@ -235,7 +256,8 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
         table = result.table
         table.attrs["provenance"] = result.provenance
         write_table(table, case_dir / "lesions.csv")
-        record.update(status="done", n_lesions=int(len(table)), lesion_errors=list(result.errors))
+        record.update(status="done", n_lesions=int(len(table)), lesion_errors=list(result.errors),
+                      warnings=list(result.warnings))
     except OperationCancelled:
         raise
     except Exception as error:  # noqa: BLE001 - a failed case is recorded and the run goes on
@@ -273,13 +295,17 @@ def run_batch(
     should_cancel: CancelCallback = None,
     aggregation_method: str = "volume_weighted",
     engine: str = "builtin",
+    restart: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) every case of a manifest and write the cohort tables; return a summary.
 
     ``params``: pyradiomics YAML path, preset name or dict (``ResponseSignatureLib.extraction.load_params``).
     ``engine``: feature engine, 'builtin' or 'pyradiomics' (part of the resume fingerprint).
+    ``restart``: move the folder's earlier results into ``DIR/previous-<UTC time>/`` and start afresh.
     Summary keys: ``cases, done, failed, computed, skipped, seconds, lesions_csv, patients_csv,
-    errors_csv``. Raises InputError for a bad manifest, OperationCancelled when cancelled.
+    errors_csv, fingerprint, moved_to`` (None unless results were moved). Raises InputError for a
+    bad manifest, a folder in use by another run or holding another settings' results;
+    OperationCancelled when cancelled.
     """
     from ResponseSignatureLib.extraction import FeatureExtractor, load_params
 
@@ -294,20 +320,214 @@ def run_batch(
     settings = load_params(params)
     FeatureExtractor(settings, engine=engine)  # unknown or missing engine: fail before any case runs
     settings_sha256 = settings_hash({"params": settings, "engine": engine})
-    out = Path(out_dir)
-    (out / "cases").mkdir(parents=True, exist_ok=True)
-    fingerprints = {case["patient_id"]: case_fingerprint(case, settings_sha256) for case in cases}
-    todo = [case for case in cases if not is_finished(out, case, fingerprints[case["patient_id"]])]
-    context = _RunContext(todo, out, settings, engine, fingerprints, len(cases) - len(todo), progress, should_cancel)
-    if todo and scheduler:
-        _run_dask(context, scheduler)
-    elif todo and jobs > 1:
-        _run_pool(context, jobs)
-    elif todo:
-        _run_serial(context)
-    summary = _write_outputs(out, cases, aggregation_method, settings, settings_sha256, manifest_path)
-    summary.update(computed=len(todo), skipped=len(cases) - len(todo), seconds=round(time.perf_counter() - start, 3))
+    out = check_output_folder(out_dir)
+    with FolderLock(out):
+        record = folder_settings(settings, engine, settings_sha256)
+        moved_to = claim_folder(out, record, restart)
+        (out / "cases").mkdir(exist_ok=True)
+        fingerprints = {case["patient_id"]: case_fingerprint(case, settings_sha256) for case in cases}
+        todo = [case for case in cases if not is_finished(out, case, fingerprints[case["patient_id"]])]
+        context = _RunContext(todo, out, settings, engine, fingerprints, len(cases) - len(todo), progress, should_cancel)
+        if todo and scheduler:
+            _run_dask(context, scheduler)
+        elif todo and jobs > 1:
+            _run_pool(context, jobs)
+        elif todo:
+            _run_serial(context)
+        summary = _write_outputs(out, cases, aggregation_method, settings, settings_sha256, manifest_path)
+    summary.update(computed=len(todo), skipped=len(cases) - len(todo), seconds=round(time.perf_counter() - start, 3),
+                   fingerprint=record["fingerprint"], moved_to=str(moved_to) if moved_to else None)
     return summary
+
+
+# ----------------------------------------------------------------------- one run per output folder
+
+class FolderLock:
+    """An operating-system lock on ``DIR/batch.lock`` for the duration of a run (a context manager).
+
+    The file names the holder (pid, host, UTC start time, command) so that a refused run can say who
+    holds the folder. The kernel drops the lock when its process ends, however it ends; a lock file
+    left by a run that died is therefore unlocked, and the next run takes it over (``previous``
+    holds what the dead run had written; a warning says that it stopped without finishing).
+    POSIX ``flock``; ``msvcrt.locking`` on Windows.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LOCK_NAME
+        self.previous: dict | None = None
+        self._fd: int | None = None
+
+    def __enter__(self) -> "FolderLock":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._take()
+        except OSError as error:
+            raise InputError(f"cannot use the output folder '{self.path.parent}': {error.strerror or error}.") from None
+
+    def _take(self) -> "FolderLock":
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not _try_lock(fd):
+                holder = _read_lock(fd)
+                os.close(fd)
+                raise InputError(f"output folder '{self.path.parent}' is in use by another run: {_describe(holder)}. "
+                                 "Wait for it to finish, or choose another --out.")
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)             # the holder removed the file between our open and our lock: again
+        self._fd = fd
+        self.previous = _read_lock(fd) or None
+        if self.previous:
+            logger.warning("a previous run (%s) stopped without finishing; resuming from its finished cases.",
+                           _describe(self.previous))
+        command = getattr(sys, "orig_argv", None) or sys.argv   # orig_argv (3.10+) keeps 'python -m ...'
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "command": shlex.join(command) if command and command[0] else "(library call)"}
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (json.dumps(holder) + "\n").encode("utf-8"))
+        os.fsync(fd)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        if os.name == "nt":          # Windows cannot remove an open file
+            os.close(fd)
+            os.unlink(self.path)
+        else:                        # remove while still holding the lock: nobody takes a removed file
+            os.unlink(self.path)
+            os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock without waiting; False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:              # Windows: lock one byte far beyond the text, so the text stays readable
+        import msvcrt
+
+        os.lseek(fd, 1 << 30, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True if ``path`` still names the open file ``fd`` (POSIX; always True where inodes are unknown)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return not here.st_ino or (here.st_ino, here.st_dev) == (there.st_ino, there.st_dev)
+
+
+def _read_lock(fd: int) -> dict:
+    """What a lock file says about its holder ({} if empty or unreadable)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        data = json.loads(os.read(fd, 65536).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _describe(holder: dict) -> str:
+    if not holder:
+        return "no details written yet"
+    return (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, started {holder.get('started_utc', '?')}, "
+            f"command: {holder.get('command', '?')}")
+
+
+def folder_settings(settings: dict, engine: str, settings_sha256: str) -> dict[str, Any]:
+    """The settings record of an output folder: what the case results depend on besides the inputs."""
+    code = {k: v for k, v in versions().items() if k in ("radiomics-response", "pyradiomics")}
+    return {"fingerprint": _fingerprint(settings_sha256, code), "extraction_settings_sha256": settings_sha256,
+            "engine": engine, "versions": code, "extraction_settings": settings, "created_utc": _utc_now()}
+
+
+def _fingerprint(settings_sha256: str, code_versions: dict) -> str:
+    return settings_hash({"extraction_settings_sha256": settings_sha256, "versions": code_versions})
+
+
+def _folder_record(out: Path) -> dict[str, Any] | None:
+    """The settings record of the results in ``out``: settings.json, else rebuilt from a case.json; None if none."""
+    path = out / SETTINGS_NAME
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InputError(f"{path} is damaged ({error}); move it away or use --restart.") from None
+        if isinstance(record, dict) and isinstance(record.get("fingerprint"), str):
+            return record
+        raise InputError(f"{path} holds no settings fingerprint; move it away or use --restart.")
+    for case_file in sorted(out.glob("cases/*/case.json")):
+        try:
+            fingerprint = json.loads(case_file.read_text(encoding="utf-8"))["fingerprint"]
+            settings_sha256, code = fingerprint["extraction_settings_sha256"], fingerprint["versions"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        return {"fingerprint": _fingerprint(settings_sha256, code), "extraction_settings_sha256": settings_sha256,
+                "versions": code, "engine": "(not recorded)"}
+    return None
+
+
+def claim_folder(out: Path, record: dict[str, Any], restart: bool) -> Path | None:
+    """Make ``out`` this run's folder: refuse another settings' results, or move them away on restart.
+
+    Returns the ``previous-<UTC time>`` folder the earlier results were moved to (None if nothing moved).
+    """
+    existing = _folder_record(out)
+    moved_to = None
+    if restart and (existing is not None or any((out / name).exists() for name in RESULT_NAMES)):
+        moved_to = _move_results(out)
+        existing = None
+    elif existing is not None and existing["fingerprint"] != record["fingerprint"]:
+        raise InputError(
+            f"output folder '{out}' holds the results of other settings (fingerprint {existing['fingerprint'][:12]}) "
+            f"than this run's (fingerprint {record['fingerprint'][:12]}): {_differences(existing, record)}. "
+            "Choose another --out, or add --restart to move the earlier results into a previous-<time> "
+            "sub-folder and start again.")
+    if existing is None:
+        write_json(out / SETTINGS_NAME, record)
+    return moved_to
+
+
+def _differences(old: dict, new: dict) -> str:
+    """What differs between two folder settings records, in words."""
+    found = []
+    if old.get("extraction_settings_sha256") != new["extraction_settings_sha256"]:
+        engines = f" (engine {old.get('engine')} -> {new['engine']})" if old.get("engine") != new["engine"] else ""
+        found.append(f"extraction settings differ{engines}")
+    for name, version in new["versions"].items():
+        before = (old.get("versions") or {}).get(name)
+        if before != version:
+            found.append(f"{name} {before} -> {version}")
+    return "; ".join(found) or "settings differ"
+
+
+def _move_results(out: Path) -> Path:
+    """Move what earlier runs wrote into ``out/previous-<UTC time>/`` (never deleted); return that folder."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target, number = out / f"previous-{stamp}", 1
+    while target.exists():
+        number += 1
+        target = out / f"previous-{stamp}-{number}"
+    target.mkdir()
+    for name in RESULT_NAMES:
+        if (out / name).exists():
+            os.replace(out / name, target / name)
+    logger.warning("moved the earlier results of '%s' into '%s'.", out, target)
+    return target
 
 
 class _RunContext:
@@ -467,6 +687,7 @@ def _write_outputs(out: Path, cases: list[dict[str, Any]], method: str, settings
             tables.append(table)
             done += 1
             errors += [[case["patient_id"], "lesion", e.get("message", "")] for e in record.get("lesion_errors", [])]
+            errors += [[case["patient_id"], "warning", message] for message in record.get("warnings", [])]
         else:
             failed += 1
             errors.append([case["patient_id"], record.get("stage", "compute"), record.get("message", "")])

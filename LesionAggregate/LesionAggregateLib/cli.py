@@ -1,7 +1,7 @@
 """Command line of LesionAggregateLib: ``aggregate`` (lesions -> patients) and ``batch`` (cohort runs).
 
 ``radiomics-response aggregate LESIONS.csv [more...] --method volume_weighted --out patients.csv``
-``radiomics-response batch MANIFEST.csv --out DIR [--jobs N] [--params YAML] [--scheduler ADDRESS]``
+``radiomics-response batch MANIFEST.csv --out DIR [--jobs N] [--params YAML] [--scheduler ADDRESS] [--restart]``
 
 ``python -m LesionAggregateLib`` runs the same two sub-commands. Exit codes: 0 success, 1 a batch
 finished but some cases failed (see DIR/errors.csv), 2 bad input, 130 cancelled.
@@ -41,7 +41,7 @@ def _add_aggregate(subparsers) -> None:
                         help="time point whose volume_ml weights the weighted methods (default: baseline)")
     parser.add_argument("--no-recist", action="store_true", help="do not carry RECIST 1.1 results over")
     parser.add_argument("--out", required=True, metavar="patients.csv", help="output patient table")
-    parser.set_defaults(func=run_aggregate)
+    parser.set_defaults(func=run_aggregate, output_files=("out",))
 
 
 def _add_batch(subparsers) -> None:
@@ -65,7 +65,10 @@ def _add_batch(subparsers) -> None:
                         help="bar: a progress bar on stderr (default); json: for programs running this command "
                              '(the Slicer module): one JSON object per line on stdout, {"progress": 0.25, '
                              '"message": "..."} as the run goes, then {"summary": {...}}')
-    parser.set_defaults(func=run_batch_command)
+    parser.add_argument("--restart", action="store_true",
+                        help="move the folder's earlier results into DIR/previous-<time>/ and start again "
+                             "(needed to run other settings into a folder that holds results)")
+    parser.set_defaults(func=run_batch_command, output_folders=("out",))
 
 
 def _column_methods(pairs: Sequence[str]) -> dict[str, str]:
@@ -103,7 +106,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     json_lines = args.progress_format == "json"
     progress = None if args.no_progress else _print_progress_json if json_lines else TextProgressBar()
     summary = run_batch(args.manifest, args.out, jobs=args.jobs, params=args.params, engine=args.engine,
-                        scheduler=args.scheduler, aggregation_method=args.method, progress=progress)
+                        scheduler=args.scheduler, aggregation_method=args.method, restart=args.restart,
+                        progress=progress)
     if json_lines:
         _print_json({"summary": summary})
     print(f"{summary['done']} cases done ({summary['computed']} computed, {summary['skipped']} already "

@@ -201,7 +201,8 @@ def validate_clinical_values(model: Mapping[str, Any], values: Mapping[str, Any]
 
     Raises InputError for the first missing, non-numeric, NaN, unknown-unit, unknown-level or
     implausible value, naming the field, the value and the expected range or levels.
-    Values for names the model does not use are ignored.
+    Values for names the model does not use are ignored here (a table row holds many other
+    columns); check names a user typed with ``check_variable_names``.
     """
     clean: dict[str, Any] = {}
     for predictor in model["model"]["predictors"]:
@@ -214,6 +215,23 @@ def validate_clinical_values(model: Mapping[str, Any], values: Mapping[str, Any]
         else:
             clean[name] = _check_continuous(predictor, raw)
     return clean
+
+
+def check_variable_names(model: Mapping[str, Any], names) -> None:
+    """InputError for a name the user typed that is not one of the model's predictors (a misspelt
+    variable would otherwise be ignored without a word), listing the expected names."""
+    expected = [predictor["name"] for predictor in model["model"]["predictors"]]
+    unknown = [str(name) for name in names if name not in expected]
+    if not unknown:
+        return
+    import difflib
+
+    hints = [f"'{close[0]}' for '{name}'" for name in unknown
+             for close in [difflib.get_close_matches(name, expected, n=1, cutoff=0.6)] if close]
+    plural = "s" if len(unknown) > 1 else ""
+    raise InputError(f"unknown clinical variable{plural} {', '.join(repr(n) for n in unknown)}; the nomogram "
+                     f"'{model.get('name', '')}' uses: {', '.join(expected)}."
+                     + (f" Did you mean {', '.join(hints)}?" if hints else ""))
 
 
 def _expected(predictor: Mapping[str, Any]) -> str:

@@ -30,7 +30,7 @@ def add_subcommand(subparsers) -> None:
     """Add ``demo`` to the ``radiomics-response`` sub-commands."""
     demo = subparsers.add_parser("demo", help="run the whole pipeline on the synthetic sample case and write a report")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the case, tables and report")
-    demo.set_defaults(func=run_demo)
+    demo.set_defaults(func=run_demo, output_folders=("out",))
 
 
 def shipped_model(package: str, file_name: str) -> Path:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from ResponseSignatureLib.errors import InputError
 
+from .clinical import check_variable_names
+
 RECIST_KEYS = ("recist_category", "recist_reason", "recist_targets", "baseline_sum_mm", "followup_sum_mm", "nadir_mm",
                "percent_change_from_baseline", "percent_change_from_nadir", "volumetric_change_percent",
                "volumetric_category", "choi_category")
@@ -62,7 +64,7 @@ def _add_train(subparsers) -> None:
     p.add_argument("--name", default="nomogram")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--out", required=True, type=Path, help="model file to write (.json)")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, output_files=("out",))
 
 
 def _add_score(subparsers) -> None:
@@ -73,7 +75,7 @@ def _add_score(subparsers) -> None:
     p.add_argument("--out", type=Path, help="with --table: CSV to write; else: JSON of the result")
     p.add_argument("--gauge", type=Path, help="write the risk gauge SVG here (single patient)")
     p.add_argument("--chart", type=Path, help="write the nomogram SVG with the patient marked (single patient)")
-    p.set_defaults(func=run_score)
+    p.set_defaults(func=run_score, output_files=("out", "gauge", "chart"))
 
 
 def _add_evaluate(subparsers) -> None:
@@ -84,7 +86,7 @@ def _add_evaluate(subparsers) -> None:
     p.add_argument("--time-col", help="Cox: follow-up time column")
     p.add_argument("--event-col", help="Cox: event column")
     p.add_argument("--out", type=Path, help="metrics JSON to write (printed otherwise)")
-    p.set_defaults(func=run_evaluate)
+    p.set_defaults(func=run_evaluate, output_files=("out",))
 
 
 def _add_report(subparsers) -> None:
@@ -96,7 +98,7 @@ def _add_report(subparsers) -> None:
     p.add_argument("--nomogram-model", type=Path, help="nomogram model file")
     p.add_argument("--clinical", nargs="*", default=[], metavar="NAME=VALUE", help="override/add clinical values")
     p.add_argument("--out", required=True, type=Path, help="HTML file to write")
-    p.set_defaults(func=run_report)
+    p.set_defaults(func=run_report, output_files=("out",))
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +196,9 @@ def run_score(args: argparse.Namespace) -> int:
         write_table(scores, out, {"model": {"name": model["name"], "version": model["version"], "sha256": model["sha256"]}})
         print(f"{len(scores)} patients scored: {out}")
         return 0
-    result = nm.score_patient(model, parse_assignments(args.clinical))
+    values = parse_assignments(args.clinical)
+    check_variable_names(model, values)
+    result = nm.score_patient(model, values)
     _print_result(result, model)
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
@@ -282,7 +286,9 @@ def run_report(args: argparse.Namespace) -> int:
     model = result = None
     if args.nomogram_model:
         model = load_model(args.nomogram_model)
-        values = {**row, **parse_assignments(args.clinical)}
+        typed = parse_assignments(args.clinical)
+        check_variable_names(model, typed)
+        values = {**row, **typed}
         result = nm.score_patient(model, values)
     patient = {"patient_id": row["patient_id"]}
     if row.get("n_lesions") is not None:

@@ -24,11 +24,11 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--dicom", action="store_true",
                         help="also write each CT as a DICOM series and its lesions as a DICOM SEG (needs the dicom extra)")
-    sample.set_defaults(func=run_sample_data)
+    sample.set_defaults(func=run_sample_data, output_folders=("outdir",))
     if include_demo:
         demo = subparsers.add_parser("demo", help="sample case -> lesion table + RECIST, printed and written")
         demo.add_argument("--out", type=Path, default=Path("demo_output"))
-        demo.set_defaults(func=run_demo)
+        demo.set_defaults(func=run_demo, output_folders=("out",))
     from .models import cli as models_cli
 
     models_cli.add_subcommands(subparsers)
@@ -69,7 +69,7 @@ def _add_extract(subparsers) -> None:
     from .dicom_cli import add_extract_options
 
     add_extract_options(extract)
-    extract.set_defaults(func=run_extract)
+    extract.set_defaults(func=run_extract, output_files=("out",))
 
 
 def _positive_int(text: str) -> int:
@@ -92,7 +92,7 @@ def _add_recist(subparsers) -> None:
     )
     recist.add_argument("tables", nargs="+", type=Path, metavar="LESIONS.csv")
     recist.add_argument("--out", type=Path, help="CSV with one row per follow-up")
-    recist.set_defaults(func=run_recist)
+    recist.set_defaults(func=run_recist, output_files=("out",))
 
 
 def _add_feature_maps(subparsers) -> None:
@@ -115,7 +115,7 @@ def _add_feature_maps(subparsers) -> None:
                       help="folder for <feature>.nrrd maps and feature_maps.provenance.json")
     maps.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
                       help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
-    maps.set_defaults(func=run_feature_maps)
+    maps.set_defaults(func=run_feature_maps, output_folders=("out_dir",))
 
 
 #: provenance sidecar written beside the maps by ``feature-maps``
@@ -324,6 +324,8 @@ def print_summary(result) -> None:
     )
     for error in result.errors:
         print(f"  warning: {error['message']}")
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -335,15 +337,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse, run the chosen handler, and turn our errors into a one-line message and exit code 2."""
+    from .outputs import check_outputs
+    from .progress import end_progress_line
+
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)  # an --out folder where a file is expected (or the reverse): fail before any work
         return int(args.func(args) or 0)
     except OperationCancelled as error:
+        end_progress_line()
         print(f"cancelled: {error}", file=sys.stderr)
         return 130
     except RadiomicsResponseError as error:
+        end_progress_line()
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        end_progress_line()
         print("interrupted: what was finished is kept (batch runs resume when re-run)", file=sys.stderr)
         return 130

@@ -192,10 +192,20 @@ def load_params(source=None) -> dict:
     else:
         raise InputError(f"extraction parameters must be a preset name, a file path or a dict, "
                          f"not {type(source).__name__}")
+    _check_sections(params, origin)
     pyradiomics_part, _, _ = split_zhao_params(params, origin)
     if pyradiomics_part.get("featureClass") or not zhao_groups(params):
         validate_params(pyradiomics_part, origin)
     return params
+
+
+def _check_sections(params: dict, origin: str) -> None:
+    """Every section given is a mapping (InputError naming it otherwise), before anything reads it."""
+    for name in ("imageType", "featureClass", "setting", "voxelSetting", "zhao"):
+        value = params.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"invalid parameters in {origin}: section '{name}' must be a mapping "
+                             f"(name: value lines), found {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------------------------

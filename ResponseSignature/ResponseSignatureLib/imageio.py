@@ -40,9 +40,10 @@ class Segment:
     mask: sitk.Image
     label_value: int = 1
     color: tuple | None = None
-    note: str | None = None
-    location: str | None = None
-    tracking_uid: str | None = None
+    note: str | None = None         # why the lesion cannot be measured (empty, outside the image)
+    resampled: str | None = None    # "resampled from <grid> to <grid> ..." when the file was on another grid
+    location: str | None = None     # organ coded in the file (DICOM SEG anatomic region), if any
+    tracking_uid: str | None = None  # DICOM Tracking UID of the lesion, if the file gave one
 
 
 # ---------------------------------------------------------------------------------------- images
@@ -52,11 +53,53 @@ def read_image(path) -> sitk.Image:
     path = Path(path)
     if not path.exists():
         raise InputError(f"Image '{path}' does not exist (expected an image file or a DICOM folder).")
-    try:
-        image = _read_dicom_folder(path) if path.is_dir() else sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        raise InputError(f"Image '{path}' cannot be read: {_first_line(exc)}") from exc
+    if path.is_dir():
+        try:
+            image = _read_dicom_folder(path)
+        except RuntimeError as exc:
+            raise InputError(f"Image '{path}' cannot be read: {_first_line(exc)}") from None
+    else:
+        image = read_image_file(path, "Image")
     return _as_3d(image, path)
+
+
+def read_image_file(path: Path, what: str) -> sitk.Image:
+    """Read one image file; an empty file, a file that is not an image and a truncated or damaged
+    one each raise their own InputError (``what`` starts the message: 'Image', 'Segmentation')."""
+    label = f"{what} '{path}'"
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{label} cannot be read: {exc.strerror or exc}.") from None
+    if size == 0:
+        raise InputError(f"{label} is an empty file (0 bytes); it was not saved or copied completely.")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{label} cannot be read: permission denied.")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise InputError(f"{label} is not an image: no reader of NRRD, NIfTI, MetaImage or DICOM recognises it "
+                         f"({_content_hint(path)}).") from None
+    try:
+        return reader.Execute()
+    except RuntimeError as exc:
+        voxels = int(np.prod(reader.GetSize())) * reader.GetNumberOfComponents()
+        raise InputError(f"{label} is truncated or damaged: its header describes {voxels} voxels but they cannot "
+                         f"all be read ({_first_line(exc)}); copy the file again.") from None
+
+
+def _content_hint(path: Path) -> str:
+    """How a file that is not an image begins, e.g. "it begins with text: 'patient notes'"."""
+    with open(path, "rb") as stream:
+        head = stream.read(40)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{path.stat().st_size} bytes of binary data"
+    shown = " ".join(text.split())[:30]
+    return f"it begins with text: '{shown}'" if shown else "it holds only blank text"
 
 
 def _read_dicom_folder(folder: Path) -> sitk.Image:
@@ -87,8 +130,9 @@ def _as_3d(image: sitk.Image, path) -> sitk.Image:
 
 
 def _first_line(exc: Exception) -> str:
+    """The informative line of an ITK error (its last), without ITK's 'sitk::ERROR: ' prefix."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    return lines[-1].replace("sitk::ERROR: ", "") if lines else type(exc).__name__
 
 
 # -------------------------------------------------------------------------------------- geometry
@@ -144,24 +188,25 @@ def _shifted_copy(mask: sitk.Image, reference: sitk.Image, offset) -> sitk.Image
     return image
 
 
-def _count(mask: sitk.Image) -> int:
-    return int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
-
-
 # ------------------------------------------------------------------------------------ reading
 
 def read_segments(path, reference: sitk.Image) -> list[Segment]:
-    """Read a Slicer .seg.nrrd, a label map, a DICOM SEG or an RT Structure Set; return its lesions on the
-    reference image grid."""
+    """Read a Slicer .seg.nrrd, a label map, a DICOM SEG or an RT Structure Set; return its lesions on
+    the reference image grid.
+
+    Segments on another grid are resampled (nearest neighbour) and marked (``Segment.resampled``,
+    and a warning); a segment partly or wholly outside the image gets a ``note`` (the pipeline
+    reports it as that lesion's error, with the fraction outside); if every segment lies
+    outside, InputError.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Segmentation '{path}' is a folder (expected a .seg.nrrd or a label map file).")
     if not path.is_file():
         raise InputError(f"Segmentation '{path}' does not exist (expected a .seg.nrrd or a label map file).")
     if is_dicom_file(path):  # DICOM SEG or RT Structure Set
         return _onto_reference(read_dicom_segments(path, reference), reference, path)
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        raise InputError(f"Segmentation '{path}' cannot be read: {_first_line(exc)}") from exc
+    image = read_image_file(path, "Segmentation")
     is_slicer = image.HasMetaDataKey("Segment0_ID")
     raw = _slicer_segments(image, path) if is_slicer else _label_segments(image, path)
     if not raw:
@@ -236,21 +281,72 @@ def _label_segments(image: sitk.Image, path) -> list[Segment]:
 
 def _onto_reference(segments: list[Segment], reference: sitk.Image, path) -> list[Segment]:
     had_voxels = kept_voxels = False
+    resampled = _resampling(segments[0].mask, reference)
+    if resampled:
+        logger.warning("Segmentation '%s' is on another grid than its image: %s.", path, resampled)
     for segment in segments:
-        before = _count(segment.mask)
+        total, outside = _voxels_outside(segment.mask, reference)
         segment.mask = _onto_grid(segment.mask, reference)
-        after = _count(segment.mask) if before else 0
-        had_voxels = had_voxels or before > 0
-        kept_voxels = kept_voxels or after > 0
-        if before == 0:
+        segment.resampled = resampled
+        had_voxels = had_voxels or total > 0
+        kept_voxels = kept_voxels or outside < total
+        if total == 0:
             segment.note = EMPTY_NOTE
-        elif after == 0:
+        elif outside == total:
             segment.note = OUTSIDE_NOTE
             logger.warning("Segment '%s' of '%s' lies outside the image.", segment.name, path)
+        elif outside:
+            segment.note = (f"{100.0 * outside / total:.3g} % of the segment ({outside} of {total} voxels) "
+                            f"{OUTSIDE_NOTE}; check that this segmentation belongs to this image")
+            logger.warning("Segment '%s' of '%s': %s.", segment.name, path, segment.note)
     if had_voxels and not kept_voxels:
         raise InputError(f"Segmentation '{path}' does not overlap its image (every segment lies outside "
                          "the image; check that the right image and segmentation were paired).")
     return segments
+
+
+def _voxels_outside(mask: sitk.Image, reference: sitk.Image) -> tuple[int, int]:
+    """(voxels of the mask, how many of them have their centre outside the reference image's extent)."""
+    values = sitk.GetArrayViewFromImage(mask)
+    total = int(np.count_nonzero(values))
+    if total == 0 or same_geometry(mask, reference):
+        return total, 0
+    kji = np.argwhere(values != 0).astype(float)
+    homogeneous = np.column_stack([kji[:, ::-1], np.ones(len(kji))]).T          # (i, j, k, 1) x N
+    index = np.linalg.inv(_index_to_physical(reference)) @ (_index_to_physical(mask) @ homogeneous)
+    size = np.array(reference.GetSize(), float)[:, None]
+    inside = np.all((index[:3] >= -0.5 - GEOMETRY_TOLERANCE) & (index[:3] <= size - 0.5 + GEOMETRY_TOLERANCE), axis=0)
+    return total, int(total - np.count_nonzero(inside))
+
+
+def _index_to_physical(image: sitk.Image) -> np.ndarray:
+    """The 4 x 4 matrix taking a continuous index (i, j, k, 1) to a physical point (x, y, z, 1)."""
+    matrix = np.eye(4)
+    matrix[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) @ np.diag(image.GetSpacing())
+    matrix[:3, 3] = image.GetOrigin()
+    return matrix
+
+
+def _resampling(mask: sitk.Image, reference: sitk.Image) -> str | None:
+    """"resampled from <grid> to <grid>" if bringing the mask onto the reference grid resamples it
+    (not the same grid, and not a whole-voxel crop of it), else None."""
+    if same_geometry(mask, reference) or _voxel_offset(mask, reference) is not None:
+        return None
+    same_size = mask.GetSize() == reference.GetSize() and np.allclose(mask.GetSpacing(), reference.GetSpacing())
+    oriented = not np.allclose(mask.GetDirection(), reference.GetDirection(), atol=GEOMETRY_TOLERANCE)
+    return (f"resampled from {_grid_text(mask, same_size, oriented)} to {_grid_text(reference, same_size, oriented)} "
+            "(nearest neighbour)")
+
+
+def _grid_text(image: sitk.Image, with_origin: bool, with_direction: bool) -> str:
+    """'30 x 28 x 16 voxels of 1 x 1 x 2 mm' (+ origin / direction when only those differ)."""
+    text = (" x ".join(str(n) for n in image.GetSize()) + " voxels of "
+            + " x ".join(f"{s:g}" for s in image.GetSpacing()) + " mm")
+    if with_origin:
+        text += " at origin (" + ", ".join(f"{o:g}" for o in image.GetOrigin()) + ") mm"
+    if with_direction:
+        text += " with direction (" + " ".join(f"{d:.3g}" for d in image.GetDirection()) + ")"
+    return text
 
 
 # ------------------------------------------------------------------------------------ writing

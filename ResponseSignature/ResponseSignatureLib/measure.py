@@ -151,6 +151,16 @@ def _longest_chord(points: np.ndarray) -> tuple[float, np.ndarray]:
     return length, diff[first, second] / length
 
 
+def lesion_centroid(mask: sitk.Image, *, offset=(0, 0, 0), frame: sitk.Image | None = None) -> dict | None:
+    """Only the centroid keys of measure_lesion (None for an empty mask): a lesion that cannot be
+    measured (an error, not a measurement) is still matched across time points by its position."""
+    mask_kji = sitk.GetArrayViewFromImage(mask) != 0
+    if not mask_kji.any():
+        return None
+    centroid = _centroid_mm(mask_kji, frame if frame is not None else mask, tuple(int(v) for v in offset))
+    return {f"centroid_{axis}_mm": value for axis, value in zip("xyz", centroid)}
+
+
 def _centroid_mm(mask_kji: np.ndarray, frame: sitk.Image, offset=(0, 0, 0)) -> tuple[float, float, float]:
     """Mean voxel centre of the mask, as an LPS physical point (an affine map keeps means).
 

@@ -22,7 +22,6 @@ run in the calling thread; outcomes are gathered in segment order.
 """
 from __future__ import annotations
 
-import csv
 import os
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -43,12 +42,14 @@ from .provenance import make_provenance, settings_hash
 
 @dataclass
 class LesionTableResult:
-    """What compute_lesion_table returns: the lesion table, patient RECIST, per-lesion errors, provenance."""
+    """What compute_lesion_table returns: the lesion table, patient RECIST, per-lesion errors, provenance,
+    and warnings about inputs that were accepted but changed (a segmentation resampled to its image)."""
 
     table: pd.DataFrame
     recist: dict
     errors: list = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
 
 def compute_lesion_table(
@@ -91,7 +92,17 @@ def compute_lesion_table(
         extraction_settings_sha256=settings_hash(extractor.settings),
         matching={"tolerance_mm": tolerance_mm, "pairs": [list(pair) for pair in pairs or []]},
     )
-    return LesionTableResult(table, lesion_table.recist_from_lesion_table(table), errors, provenance)
+    resampled = _resampled_segmentations(timepoints)
+    if resampled:
+        provenance["resampled_segmentations"] = resampled
+    warnings = [f"{name} segmentation is on another grid than its image: {text}" for name, text in resampled.items()]
+    return LesionTableResult(table, lesion_table.recist_from_lesion_table(table), errors, provenance, warnings)
+
+
+def _resampled_segmentations(timepoints) -> dict[str, str]:
+    """{time point: "resampled from ... to ..."} for the time points whose segments were resampled."""
+    return {name: next(s.resampled for s in segments if s.resampled)
+            for name, (_, segments) in timepoints.items() if any(s.resampled for s in segments)}
 
 
 def run_case_files(
@@ -199,8 +210,9 @@ def _measure_segment(image, segment, extractor, timepoint, **place):
 
     ``place`` (offset, frame) is passed to measure_lesion when ``image`` is a crop of the scan.
     """
-    if segment.note:
-        return None, {}, str(LesionError(segment.name, segment.note, timepoint))
+    problem = segment.note or _non_finite_voxels(image, segment.mask, extractor)
+    if problem:  # an error, not a measurement; the centroid still lets the lesion be matched
+        return measure.lesion_centroid(segment.mask, **place), {}, str(LesionError(segment.name, problem, timepoint))
     try:
         measures = measure.measure_lesion(image, segment.mask, segment.name, **place)
     except LesionError as error:
@@ -210,6 +222,40 @@ def _measure_segment(image, segment, extractor, timepoint, **place):
     except LesionError as error:
         return measures, {}, _with_timepoint(error, segment.name, timepoint)
     return measures, features, ""
+
+
+def _non_finite_voxels(image, mask, extractor) -> str:
+    """'' if every image voxel the lesion's measures and features read is a finite number, else why not.
+
+    Those voxels are the lesion and its filter margin (``extractor.input_margin``; the whole scan
+    when the settings read it whole). NaN or infinite values there would make every feature NaN or
+    fail deep inside the filters, so the lesion is an error naming the count instead.
+    """
+    values = sitk.GetArrayViewFromImage(image)
+    lesion = sitk.GetArrayViewFromImage(mask)
+    if values.dtype.kind not in "fc" or values.shape[:3] != lesion.shape:
+        return ""                          # integer voxels are always finite; another grid fails later
+    inside = lesion != 0
+    if not inside.any():
+        return ""                          # an empty segment is reported as such by measure_lesion
+    margin = extractor.input_margin(image.GetSpacing())
+    if margin is None:
+        region: tuple = (slice(None),) * 3
+        where = "the rest of the scan, which these settings read whole"
+    else:
+        lower, upper = roi_bbox(lesion, "mask")
+        margin = np.asarray(margin)[::-1]
+        region = tuple(slice(max(lo - m, 0), hi + m + 1) for lo, hi, m in zip(lower, upper, margin))
+        where = "its filter margin"
+    bad = ~np.isfinite(values[region])
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return ""
+    in_lesion = int(np.count_nonzero(bad & inside[region]))
+    voxels = f"{count} voxels of the image are" if count > 1 else "1 voxel of the image is"
+    return (f"{voxels} NaN or infinite ({in_lesion} inside the lesion, {count - in_lesion} in "
+            f"{where}); features cannot be computed from them. Check the image (NaN often marks voxels outside "
+            "the reconstructed field of view).")
 
 
 # ---------------------------------------------------------------------------- lesions in parallel
@@ -458,12 +504,13 @@ def _segment_locations(timepoints) -> dict[str, str]:
 
 
 def read_locations(path: str | Path) -> dict[str, str]:
-    """Read a locations CSV (columns lesion_id,location) into a dict."""
+    """Read a locations CSV (columns lesion_id,location) into a dict; InputError naming the file."""
+    from .tableio import csv_rows, read_text
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"Locations file not found: {path}")
-    with path.open(newline="", encoding="utf-8") as stream:
-        reader = csv.DictReader(stream)
-        if not reader.fieldnames or not {"lesion_id", "location"} <= set(reader.fieldnames):
-            raise InputError(f"{path} must have the columns lesion_id,location; found {reader.fieldnames}.")
-        return {row["lesion_id"].strip(): row["location"].strip() for row in reader if row["lesion_id"].strip()}
+    columns, rows = csv_rows(read_text(path, "locations file"), path, "locations file")
+    if not {"lesion_id", "location"} <= set(columns):
+        raise InputError(f"{path} must have the columns lesion_id,location; found {columns}.")
+    return {row["lesion_id"]: row["location"] for row in rows if row["lesion_id"]}

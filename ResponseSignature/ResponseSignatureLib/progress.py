@@ -36,6 +36,9 @@ def scaled(progress: ProgressCallback, start: float, stop: float) -> ProgressCal
 class TextProgressBar:
     """A one-line progress bar with ETA for terminals (used by the CLI as a ``progress`` callback)."""
 
+    #: the stream whose last line is a progress bar not yet finished (see end_progress_line)
+    unfinished = None
+
     def __init__(self, stream=None, width: int = 30):
         import sys
         import time
@@ -52,6 +55,15 @@ class TextProgressBar:
         eta_text = f"ETA {eta:5.0f} s" if eta == eta else "ETA   ?  "
         line = f"\r[{'#' * filled}{'.' * (self._width - filled)}] {fraction * 100:5.1f}% {eta_text} {message[:60]:<60}"
         self._stream.write(line)
+        TextProgressBar.unfinished = self._stream
         if fraction >= 1.0:
-            self._stream.write("\n")
+            end_progress_line()
         self._stream.flush()
+
+
+def end_progress_line() -> None:
+    """End an unfinished progress-bar line, so that a message printed next starts on a line of its own."""
+    stream, TextProgressBar.unfinished = TextProgressBar.unfinished, None
+    if stream is not None:
+        stream.write("\n")
+        stream.flush()

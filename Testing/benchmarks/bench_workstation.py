@@ -3,8 +3,9 @@
     .venv/bin/python Testing/benchmarks/bench_workstation.py [--repeat N]
 
 Starts ``python -m RadiomicsResponseWeb --demo`` on 127.0.0.1 and a free port (as a user would,
-in a fresh process), opens it in Debian's headless chromium through Playwright (no browser
-download) and prints, per run:
+in a fresh process), opens the address it prints (with the launch's access token, read from its
+output by ``harness.running_workstation``) in Debian's headless chromium through Playwright (no
+browser download) and prints, per run:
 
 - server ready: process start until the server answers HTTP (includes building the views and
   segment editor, writing and loading the demo case; the server's own split is printed too);
@@ -38,7 +39,7 @@ def one_run(out_dir: Path) -> dict:
     with harness.running_workstation(out_dir, demo=True) as server, harness.chromium_page() as page:
         times = {"server ready": server["ready_s"]}
         start = time.monotonic()
-        page.goto(server["url"], timeout=60000)
+        page.goto(server["url"], timeout=60000)  # the printed address, token included
         harness.wait_for_lesions(page, 4)
         harness.wait_for_views(page)
         times["demo shown in browser"] = time.monotonic() - start

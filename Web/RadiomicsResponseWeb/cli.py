@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from . import access
+
 DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
 REQUIRED_MODULES = ("trame", "trame_slicer", "slicer")
@@ -26,7 +28,8 @@ def add_subcommand(subparsers) -> None:
         help="the reading workstation in a web browser (segment, name lesions, compute, results)",
         description="Serve the RadiomicsResponse workstation: Slicer's slice views and segment editor in a "
         "browser (trame-slicer), lesion naming and location, the lesion table, RECIST 1.1, the waterfall "
-        "plot and the later stages as they are installed. Listens on 127.0.0.1 unless --host says otherwise.",
+        "plot and the later stages as they are installed. Listens on 127.0.0.1 unless --host says otherwise; "
+        "open the address it prints (it carries a per-launch access token, as Jupyter's does).",
     )
     parser.add_argument("--demo", action="store_true", help="load the synthetic demo case at start")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT}; 0: any free port)")
@@ -37,7 +40,10 @@ def add_subcommand(subparsers) -> None:
                         help="work folder: demo case, lesion tables and their provenance (default ./workstation_output)")
     parser.add_argument("--params", default=None, help="feature extraction preset name or pyradiomics YAML (default: 'default')")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
-    parser.set_defaults(func=run_workstation)
+    parser.add_argument("--no-token", action="store_true",
+                        help="serve without the per-launch access token (not recommended: every program and web "
+                        "page on this computer could then open the workstation and its images)")
+    parser.set_defaults(func=run_workstation, output_folders=("out",))
 
 
 def missing_modules() -> list[str]:
@@ -52,11 +58,17 @@ def run_workstation(args: argparse.Namespace) -> int:
         print(f"The workstation needs the optional 'web' extra (missing: {', '.join(missing)}). "
               f"Install it with: {INSTALL_HINT}", file=sys.stderr)
         return 2
+    from ResponseSignatureLib.errors import RadiomicsResponseError
+    from ResponseSignatureLib.outputs import check_output_folder
+
+    try:
+        check_output_folder(args.out, "--out")
+    except RadiomicsResponseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     os.environ.setdefault("TRAME_ARGS", "")  # trame must not parse radiomics-response's own arguments
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # offscreen, no X server
     from trame.app import get_server
-
-    from ResponseSignatureLib.errors import RadiomicsResponseError
 
     from .app import Workstation
 
@@ -74,11 +86,29 @@ def run_workstation(args: argparse.Namespace) -> int:
     except RadiomicsResponseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.host not in access.LOOPBACK_HOSTS:
         print(f"warning: listening on {args.host}: other computers can reach the workstation and its images.",
               file=sys.stderr)
-    server.start(host=args.host, port=args.port, open_browser=not args.no_browser, timeout=0)
+    token = None if args.no_token else access.new_token()
+    if token is None:
+        print("warning: --no-token: any program or web page on this computer that can reach the port can open the "
+              "workstation and its images.", file=sys.stderr)
+    guard = access.AccessGuard(token, loopback_only=args.host in access.LOOPBACK_HOSTS)
+    server.controller.on_server_bind.add(guard.install)
+    server.controller.on_server_ready.add(lambda **_: _announce(access.launch_url(args.host, server.port, token),
+                                                                open_browser=not args.no_browser))
+    server.start(host=args.host, port=args.port, open_browser=False, show_connection_info=False, timeout=0)
     return 0
+
+
+def _announce(url: str, open_browser: bool) -> None:
+    """Print the address to open (with its token), as Jupyter does, and open it in a browser if asked."""
+    print(f"workstation: open {url}\n  (this address carries the access token of this launch; Ctrl-C stops the "
+          "workstation)", flush=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -52,6 +53,19 @@ def _environment() -> dict:
     return env
 
 
+def wait_for_address(log_path: Path, process: subprocess.Popen, timeout_s: float) -> str:
+    """The address (with its access token) the workstation prints once it serves, as a user reads it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the workstation exited with code {process.returncode} before serving")
+        found = re.search(r"workstation: open (http://\S+)", Path(log_path).read_text(encoding="utf-8", errors="replace"))
+        if found:
+            return found.group(1)
+        time.sleep(0.25)
+    raise RuntimeError(f"the workstation printed no address within {timeout_s:.0f} s (see {log_path})")
+
+
 def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float) -> None:
     """Wait until the server answers (RuntimeError if it exits or takes longer than timeout_s)."""
     deadline = time.monotonic() + timeout_s
@@ -68,7 +82,8 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float) -> None
 
 @contextlib.contextmanager
 def running_workstation(out_dir: Path, demo: bool = True, timeout_s: float = 120.0) -> Iterator[dict]:
-    """Run ``python -m RadiomicsResponseWeb`` on 127.0.0.1:<free port>; yields url, log, seconds to ready."""
+    """Run ``python -m RadiomicsResponseWeb`` on 127.0.0.1:<free port>; yields ``url`` (the printed
+    address, with the access token), ``base_url`` (without it), ``token``, log, seconds to ready."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -79,9 +94,11 @@ def running_workstation(out_dir: Path, demo: bool = True, timeout_s: float = 120
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=_environment(), cwd=str(out_dir))
         try:
-            url = f"http://127.0.0.1:{port}/"
+            url = wait_for_address(log_path, process, timeout_s)
             wait_for_http(url, process, timeout_s)
-            yield {"url": url, "log": log_path, "ready_s": time.monotonic() - start, "process": process}
+            base_url, _, token = url.partition("?token=")
+            yield {"url": url, "base_url": base_url, "token": token, "port": port, "log": log_path,
+                   "ready_s": time.monotonic() - start, "process": process}
         finally:
             stop(process)
 

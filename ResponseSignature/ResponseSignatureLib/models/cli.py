@@ -52,7 +52,7 @@ def _add_train(subparsers) -> None:
                    help="keep features with ICC(2,1) >= this in --icc-table (default 0.75; Ligero 2021 used 0.7)")
     p.add_argument("--outer-folds", type=int, default=3,
                    help="folds of the nested cross-validation reported in the model card (0 = skip)")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, output_files=("out",))
 
 
 def add_outcome_arguments(parser) -> None:
@@ -78,7 +78,7 @@ def _add_evaluate(subparsers) -> None:
     p.add_argument("--compare-lower-is-positive", action="store_true",
                    help="lower values of --compare predict outcome 1 (the column is negated for the test)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the AUC (0 = none)")
-    p.set_defaults(func=run_evaluate)
+    p.set_defaults(func=run_evaluate, output_files=("out",))
 
 
 def _add_apply(subparsers) -> None:
@@ -88,7 +88,7 @@ def _add_apply(subparsers) -> None:
     p.add_argument("--out", required=True, help="scored CSV: id columns, score, class")
     p.add_argument("--id-col", default="patient_id")
     p.add_argument("--patient-out", help="for lesion-level models: also write patient scores (mean of lesions)")
-    p.set_defaults(func=run_apply)
+    p.set_defaults(func=run_apply, output_files=("out", "patient_out"))
 
 
 # --------------------------------------------------------------------------------------------

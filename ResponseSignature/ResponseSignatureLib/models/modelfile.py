@@ -16,13 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import InputError, ModelFileError
 from .outcome import validate_outcome_block
+from ..outputs import write_text_atomic  # noqa: F401 - re-exported: models and tables are written with it
 
 FORMAT = "radiomics-response-model"
 SCHEMA_VERSION = 1
@@ -88,7 +87,14 @@ def validate_model(doc: Mapping[str, Any], check_hash: bool = True) -> None:
     validator = _KIND_VALIDATORS.get(doc["kind"])
     if validator is None:
         raise ModelFileError(f"Unknown model kind {doc['kind']!r}; known kinds: {', '.join(known_kinds()) or 'none'}.")
-    validator(dict(doc))
+    try:
+        validator(dict(doc))
+    except InputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
+        # a validator reading a malformed structure (a list where a number belongs...): the file is malformed
+        raise ModelFileError(f"Model '{doc['name']}' has malformed '{doc['kind']}' content "
+                             f"({type(error).__name__}: {error}).") from None
     if "outcome" in doc:
         validate_outcome_block(doc["outcome"])
     if check_hash:
@@ -149,21 +155,6 @@ def require_columns(model: Mapping[str, Any], columns: Iterable[str]) -> None:
             f"Model '{model['name']}' needs {len(missing)} column(s) the table does not have: {', '.join(missing)}. "
             "Extract them with the model's extraction settings (see its 'extraction_settings')."
         )
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; model files and tables are meant to be shared
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        raise
 
 
 def _refuse_constant(name: str) -> float:
