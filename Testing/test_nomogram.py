@@ -429,7 +429,7 @@ def run_cli(*argv: str) -> int:
     import argparse
 
     from NomogramScoreLib import nomogram_cli
-    from ResponseSignatureLib.cli import dispatch
+    from ResponseSignatureLib.cli_support import dispatch
 
     parser = argparse.ArgumentParser(prog="radiomics-response")
     nomogram_cli.add_subcommands(parser.add_subparsers(dest="command", required=True))

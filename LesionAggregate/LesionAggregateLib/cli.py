@@ -118,6 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m LesionAggregateLib``; returns the exit code."""
-    from ResponseSignatureLib.cli import dispatch
+    from ResponseSignatureLib.cli_support import dispatch
 
     return dispatch(build_parser(), argv)

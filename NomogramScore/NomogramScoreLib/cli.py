@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ResponseSignatureLib import __version__
 from ResponseSignatureLib import cli as lesion_cli
+from ResponseSignatureLib.cli_support import dispatch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,4 +52,4 @@ def _plugin_commands() -> list:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``radiomics-response`` console script."""
-    return lesion_cli.dispatch(build_parser(), argv)
+    return dispatch(build_parser(), argv)

@@ -225,7 +225,7 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 
 def main(argv=None) -> int:
     """Stand-alone entry point with only these three sub-commands (for tests and debugging)."""
-    from ..cli import dispatch
+    from ..cli_support import dispatch
 
     parser = argparse.ArgumentParser(prog="radiomics-response")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
