@@ -1,7 +1,8 @@
 """Applying a model file with numpy only: preprocessing, logistic / random-forest / Cox scores.
 
-Registers the model kinds ``logistic`` (plain, L1, L2 or elastic-net logistic regression),
-``random_forest`` and ``cox`` with their validators (see ``docs/model-file.md``).
+Validates the model kinds ``logistic`` (plain, L1, L2 or elastic-net logistic regression),
+``random_forest`` and ``cox`` (``VALIDATORS``, registered with the model-file loader by the
+``models`` package; see ``docs/model-file.md``).
 
 Scores (a higher score always means the positive outcome / higher risk is more likely):
 
@@ -37,7 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InputError, ModelFileError
-from .modelfile import register_kind, require_columns
+from .modelfile import require_columns
 
 KINDS = ("logistic", "random_forest", "cox")
 ID_COLUMNS = ("patient_id", "lesion_id")
@@ -191,9 +192,8 @@ def validate_cox(doc: Mapping) -> None:
         _numbers(doc, baseline.get("survival"), "baseline_survival.survival", times.size)
 
 
-register_kind("logistic", validate_logistic)
-register_kind("random_forest", validate_random_forest)
-register_kind("cox", validate_cox)
+#: model kind -> validator of its ``model`` content (registered by the package, models/__init__.py)
+VALIDATORS = {"logistic": validate_logistic, "random_forest": validate_random_forest, "cox": validate_cox}
 
 
 # --------------------------------------------------------------------------------------------
