@@ -69,7 +69,6 @@ from ResponseSignatureLib.tableio import read_table, write_json, write_table
 from .aggregate import METHODS, patient_table
 
 MANIFEST_COLUMNS = ("patient_id", "timepoint", "image", "segmentation")
-OPTIONAL_MANIFEST_COLUMNS = ("locations",)
 TIMEPOINTS = ("baseline", "followup")
 ERROR_COLUMNS = ["patient_id", "stage", "message"]
 POLL_SECONDS = 0.1

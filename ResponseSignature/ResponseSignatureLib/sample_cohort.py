@@ -2,7 +2,8 @@
 
 ``make_sample_cohort(out_dir, n_patients)`` writes, for each patient ``C01, C02, ...``, a sample
 case (``sample_data.make_sample_case``: baseline + follow-up CT and segmentations) whose three
-lesions (two liver, one node) respond according to a latent response ``z`` of the patient, plus
+lesions (two liver, one node; 65-80 % of the sample case's sizes, so that a cohort computes
+quickly) respond according to a latent response ``z`` of the patient, plus
 
 * ``manifest.csv``: ``patient_id,timepoint,image,segmentation,locations`` (relative paths), the
   input of ``radiomics-response batch``;
@@ -66,7 +67,7 @@ def cohort_lesions(z: float, rng: np.random.Generator) -> tuple:
             continue
         scale = float(np.clip(math.exp(-0.3 * z) * rng.normal(1.0, 0.05), 0.45, 1.6))
         lobes = tuple(float(a * rng.uniform(4.0, 6.0)) for a in lesion.lobes)  # lobulated: shape index varies
-        designs.append(replace(lesion, radius_mm=lesion.radius_mm * rng.uniform(0.85, 1.15), lobes=lobes,
+        designs.append(replace(lesion, radius_mm=lesion.radius_mm * rng.uniform(0.65, 0.8), lobes=lobes,
                                followup_scale=scale,
                                followup_texture_sd_hu=lesion.texture_sd_hu * float(np.clip(scale, 0.3, 1.5))))
     return tuple(designs)

@@ -51,8 +51,8 @@ def _add_train(subparsers) -> None:
                                       "columns); the only way to use clinical or other columns")
     p.add_argument("--template", help="model template fixing the input columns, threshold and model card: a shipped "
                                       "template's name (dercle2020_signature) or a template JSON file")
-    p.add_argument("--feature-prefix", help="use the numeric columns whose name starts with this prefix "
-                                            "(e.g. volume_weighted:reldelta:)")
+    p.add_argument("--feature-prefix", help="use only the radiomics feature columns whose name starts with this "
+                                            "prefix (e.g. volume_weighted:delta:)")
     p.add_argument("--icc-table", help="CSV of repeated measurements (id column, 'repeat', features) for the ICC filter")
     p.add_argument("--threshold-method", default="youden", choices=list(evaluation.THRESHOLD_METHODS),
                    help="how the decision threshold is chosen on out-of-fold scores: youden (max sensitivity + "
@@ -118,11 +118,10 @@ def read_table(path: str, id_col: str = "patient_id") -> pd.DataFrame:
     return table
 
 
-def _feature_columns(args, table: pd.DataFrame):
+def _feature_columns(args):
+    """The columns named with --features (None: the radiomics feature columns, see train_signature)."""
     if args.features:
         return [c.strip() for c in args.features.split(",") if c.strip()]
-    if args.feature_prefix:
-        return [c for c in table.columns if c.startswith(args.feature_prefix) and pd.api.types.is_numeric_dtype(table[c])]
     return None
 
 
@@ -135,18 +134,19 @@ def run_train(args) -> int:
     icc = read_table(args.icc_table, args.id_col) if args.icc_table else None
     template = read_template(args.template, args.method) if args.template else None
     model = train_signature(table, args.outcome, method=args.method, id_col="patient_id",
-                            feature_columns=template["inputs"] if template else _feature_columns(args, table), icc_table=icc,
+                            feature_columns=template["inputs"] if template else _feature_columns(args), icc_table=icc,
                             threshold_method=template["training"]["threshold_method"] if template else args.threshold_method,
                             seed=args.seed, progress=TextProgressBar(), name=args.name or (template or {}).get("name"),
                             n_trees=args.n_trees, icc_threshold=args.icc_threshold, outer_folds=args.outer_folds,
-                            allow_separation=args.allow_separation, require_all_features=template is not None)
+                            allow_separation=args.allow_separation, require_all_features=template is not None,
+                            feature_prefix=args.feature_prefix)
     if template:
         model["model_card"] = {**model["model_card"], **template["model_card"], "template": template["file"]}
     saved = save_model(model, args.out)
     _print_excluded(saved["model_card"].get("excluded_columns") or {})
     cv = saved["model_card"]["performance"].get("cv_auc")
     cv_text = f"nested CV AUC {cv['auc']:.3f} ({cv['auc_ci_low']:.3f}-{cv['auc_ci_high']:.3f})" if isinstance(cv, dict) else "no nested CV"
-    print(f"{args.out}: {saved['kind']} on {len(saved['inputs'])} input(s) {saved['inputs']}; {cv_text}; "
+    print(f"{args.out}: {saved['kind']} on {len(saved['inputs'])} input(s) ({_names(saved['inputs'])}); {cv_text}; "
           f"sha256 {saved['sha256'][:12]}")
     return 0
 
@@ -157,6 +157,7 @@ EXCLUDED_TEXT = {
     "identifier": "identifier",
     "separates_outcome": "separates the outcome perfectly (--allow-separation keeps them)",
     "not_a_radiomics_feature": "not a radiomics feature column (name it with --features to use it)",
+    "other_prefix": "radiomics columns without the --feature-prefix",
     "empty": "empty", "missing_values": "missing values", "constant": "constant", "not_numeric": "not numeric",
 }
 
@@ -164,8 +165,12 @@ EXCLUDED_TEXT = {
 def _print_excluded(excluded: dict) -> None:
     """One line per reason: which columns were not candidate features, and why."""
     for reason, columns in excluded.items():
-        shown = ", ".join(columns[:8]) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
-        print(f"not used, {EXCLUDED_TEXT.get(reason, reason)}: {shown}")
+        print(f"not used, {EXCLUDED_TEXT.get(reason, reason)}: {_names(columns)}")
+
+
+def _names(columns, shown: int = 6) -> str:
+    """Column names for one line of output: the first few, then how many more."""
+    return ", ".join(columns[:shown]) + (f" and {len(columns) - shown} more" if len(columns) > shown else "")
 
 
 def template_path(name_or_path: str) -> Path:

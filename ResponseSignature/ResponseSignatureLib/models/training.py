@@ -441,11 +441,13 @@ def _looks_like_identifier(column: str, values: np.ndarray) -> bool:
 
 
 def candidate_features(table: pd.DataFrame, outcome: str, id_col: str, feature_columns: Sequence[str] | None,
-                       allow_separation: bool = False, require_all: bool = False) -> tuple[list[str], dict]:
+                       allow_separation: bool = False, require_all: bool = False,
+                       prefix: str | None = None) -> tuple[list[str], dict]:
     """Numeric, complete, non-constant candidate columns that do not leak the outcome.
 
     Default (``feature_columns`` None): the radiomics feature columns only
-    (``radiomics_feature_columns``), never ids, outcomes, times, RECIST or clinical columns.
+    (``radiomics_feature_columns``; those starting with ``prefix`` when given), never ids,
+    outcomes, times, RECIST or clinical columns.
     Columns named in ``feature_columns`` are used as given, but one that is an identifier or
     another coding of the outcome is refused (InputError naming it), and so is one that separates
     the outcome perfectly unless ``allow_separation``. ``require_all`` (a template's inputs):
@@ -456,12 +458,13 @@ def candidate_features(table: pd.DataFrame, outcome: str, id_col: str, feature_c
     named = feature_columns is not None
     excluded: dict[str, list[str]] = {}
     if not named:
-        feature_columns = radiomics_feature_columns(table)
+        feature_columns = [c for c in radiomics_feature_columns(table) if c.startswith(prefix or "")]
         _note_unused_columns(table, outcome, id_col, y, feature_columns, excluded)
         if not feature_columns:
-            raise InputError("No radiomics feature columns in the training table (names like 'delta:<feature>' or "
-                             "'volume_weighted:reldelta:<feature>', see the README); name the candidate columns "
-                             "with --features.")
+            wanted = f"starting with '{prefix}' " if prefix else ""
+            raise InputError(f"No radiomics feature columns {wanted}in the training table (names like "
+                             "'delta:<feature>' or 'volume_weighted:reldelta:<feature>', see the README); name the "
+                             "candidate columns with --features.")
     _require(table, feature_columns)
     kept = []
     for column in feature_columns:
@@ -516,7 +519,10 @@ def _note_unused_columns(table, outcome, id_col, y, features, excluded) -> None:
         if column in features or column == outcome or not pd.api.types.is_numeric_dtype(table[column]):
             continue
         leak = leakage_reason(table, column, outcome, id_col, y)
-        key = _leak_key(leak) if leak and not leak.startswith("separates") else "not_a_radiomics_feature"
+        if leak and not leak.startswith("separates"):
+            key = _leak_key(leak)
+        else:
+            key = "other_prefix" if is_radiomics_column(column) else "not_a_radiomics_feature"
         excluded.setdefault(key, []).append(column)
 
 
@@ -672,12 +678,14 @@ DEFAULT_OPTIONS = {"k": 4, "folds": 3, "n_trees": 200, "search_trees": 50, "min_
 def train_signature(table: pd.DataFrame, outcome: str, method: str = "dercle", id_col: str = "patient_id",
                     feature_columns: Sequence[str] | None = None, icc_table: pd.DataFrame | None = None,
                     threshold_method: str = "youden", seed: int = 0, progress=None, name: str | None = None,
-                    allow_separation: bool = False, require_all_features: bool = False, **options: Any) -> dict:
+                    allow_separation: bool = False, require_all_features: bool = False,
+                    feature_prefix: str | None = None, **options: Any) -> dict:
     """Train a signature and return a validated model document (save it with ``save_model``).
 
     ``table``: one row per patient (or per lesion, with ``lesion_id``, for ``elasticnet``) with the
     0/1 ``outcome``. ``icc_table``: repeated measurements (``id_col``, ``repeat``, features) for the
-    reproducibility filter. ``feature_columns`` default to the radiomics feature columns; see
+    reproducibility filter. ``feature_columns`` default to the radiomics feature columns (those
+    starting with ``feature_prefix`` if given); see
     ``candidate_features`` for what is refused (identifiers, other outcome codings, perfect
     separators unless ``allow_separation``; with ``require_all_features`` every named column must
     be usable, as a template's inputs). ``options`` override DEFAULT_OPTIONS (k, folds, n_trees, search_trees,
@@ -696,7 +704,7 @@ def train_signature(table: pd.DataFrame, outcome: str, method: str = "dercle", i
     y = _outcome_vector(rows, outcome)
     report(progress, 0.02, "checking candidate features")
     features, excluded = candidate_features(rows, outcome, id_col, feature_columns, allow_separation,
-                                            require_all_features)
+                                            require_all_features, feature_prefix)
     fitted = _fit_pipeline(rows, y, features, icc_table, method, level, id_col, settings, progress)
     threshold = evaluation.choose_threshold(fitted["oof_y"], fitted["oof_scores"], threshold_method)
     doc = _document(fitted, method, level, outcome, name, threshold, threshold_method)
