@@ -306,3 +306,21 @@ def test_radiomics_column_names():
                  "delta:volume_ml", "volume_weighted:baseline:longest_diameter_mm", "count:delta:original_shape_Sphericity",
                  "vote:score", "os_months"):
         assert not training.is_radiomics_column(name), name
+
+
+def test_shipped_demo_signature_is_what_its_recipe_trains():
+    """The model card's recipe (demo_cohort, rf, its settings) trains the shipped demo signature again."""
+    from ResponseSignatureLib.models.demo import DEMO_FEATURES, DEMO_NAME, demo_cohort, default_demo_path
+
+    shipped = load_model(default_demo_path())
+    assert shipped["name"] == DEMO_NAME and shipped["inputs"] == list(DEMO_FEATURES)
+    settings = shipped["model_card"]["settings"]
+    cohort = demo_cohort(shipped["model_card"]["training_cohort"]["n_patients"], settings["seed"])
+    rebuilt = training.train_signature(cohort.table, "outcome", method="rf", feature_columns=list(DEMO_FEATURES),
+                                       threshold_method="fixed", seed=settings["seed"], n_trees=settings["n_trees"],
+                                       max_depth=settings["max_depth"], min_samples_leaf=settings["min_samples_leaf"],
+                                       outer_folds=0)
+    held_out = demo_cohort(200, seed=7).table
+    shipped_scores, rebuilt_scores = predict_scores(shipped, held_out), predict_scores(rebuilt, held_out)
+    assert np.corrcoef(shipped_scores, rebuilt_scores)[0, 1] > 0.95  # same forest up to scikit-learn versions
+    assert auc_value(held_out["outcome"], shipped_scores) > 0.8
