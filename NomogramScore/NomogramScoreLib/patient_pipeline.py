@@ -98,9 +98,12 @@ def from_tables(patients: pd.DataFrame, patient_id: str, lesions: pd.DataFrame |
     recist = {key: values[key] for key in RECIST_KEYS if values.get(key) is not None} or None
     result = PatientResult(patient=row, lesions=lesions, recist=recist,
                            provenance={"patient_table": patients.attrs.get("source_file", "given"),
-                                       "settings_hash": upstream.get("settings_hash", "not recorded")})
+                                       "extraction_settings_sha256": _find(upstream, "extraction_settings_sha256")
+                                       or "not recorded"})
     if signature_model is None and values.get(SIGNATURE_SCORE) is not None:
-        result = replace(result, signature=_signature_from_row(values, upstream.get("signature_model")))
+        identity = upstream.get("signature_model")
+        result = replace(result, signature=_signature_from_row(values, identity),
+                         provenance={**result.provenance, "signature_model": identity or "not recorded"})
     return _later_steps(result, signature_model, nomogram_model, clinical)
 
 
@@ -185,6 +188,19 @@ def write_report(result: PatientResult, path: str | Path) -> Path:
         patient["n_lesions"] = int(result.row["n_lesions"])
     return write(patient, result.lesions, result.recist, result.signature, result.risk, result.nomogram,
                  provenance(result), path=path)
+
+
+def _find(provenance: Any, key: str) -> Any:
+    """The first value of ``key`` in a nested provenance record (the upstream stages' records nest)."""
+    if isinstance(provenance, Mapping):
+        if provenance.get(key) is not None:
+            return provenance[key]
+        values = provenance.values()
+    elif isinstance(provenance, list):
+        values = provenance
+    else:
+        return None
+    return next((found for found in (_find(v, key) for v in values) if found is not None), None)
 
 
 def _plain(value: Any) -> Any:
