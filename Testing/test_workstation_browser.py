@@ -313,7 +313,7 @@ def _check_later_stages(out_dir: Path, shown: dict) -> None:
     signature = load_model(shipped_model("ResponseSignatureLib", "demo_signature.json"))
     score = float(inference.apply_model(signature, patients).loc[0, "score"])
     assert f"Score {score:.3f}" in shown["signature_text"]
-    values = {**CLINICAL_VALUES, "stage": CLINICAL_STAGE, "signature_score": round(score, 4)}
+    values = {**CLINICAL_VALUES, "stage": CLINICAL_STAGE, "signature_score": score}
     risk = nomogram.score_patient(nomogram.load_nomogram(shipped_model("NomogramScoreLib", "demo_nomogram.json")),
                                   values)["risk"]
     assert f"Risk {100 * risk:.1f} %" in shown["gauge_text"]

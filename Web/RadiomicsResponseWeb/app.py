@@ -3,8 +3,9 @@
 Layout: on the left trame-slicer's segment editor (paint, erase, scissors, draw, threshold, islands,
 smoothing, undo/redo); in the middle Slicer's slice views; on the right the reading panel: time
 point selector, lesions (name and location), Compute with progress, and the results (lesion
-table, RECIST, waterfall, patient aggregation, signature, clinical form and risk gauge as those
-stages exist). Data and computation go through ``session`` and ``results`` (the libraries).
+table, RECIST, waterfall, patient aggregation, signature, clinical form and risk gauge). Data and
+computation go through ``session`` and ``results`` (the libraries; the later stages through
+``NomogramScoreLib.patient_pipeline``).
 """
 from __future__ import annotations
 
@@ -508,6 +509,7 @@ class Workstation:
                                v_model=("rr_clinical_values[field.name]",), label=("field.label",),
                                density="compact", hide_details=True, classes="mb-2")
                     v3.VTextField(v_else=True, v_model=("rr_clinical_values[field.name]",),
+                                  readonly=("field.name === 'signature_score'",),
                                   label=("field.label + (field.unit ? ' (' + field.unit + ')' : '')",),
                                   density="compact", hide_details=True, classes="mb-2")
                 v3.VBtn("Score", click=(self.score_patient, "[rr_clinical_values]"), color="primary",

@@ -144,10 +144,13 @@ def patient_result(lesion_result, signature: Mapping):
 
 
 def with_nomogram(result, model: Mapping, values: Mapping[str, Any]):
-    """The patient result with the clinical form's values and the nomogram's risk."""
+    """The patient result with the clinical form's values and the nomogram's risk. The form shows
+    the signature score rounded; the risk uses the patient row's own (full precision) score."""
     from NomogramScoreLib.patient_pipeline import add_clinical, add_nomogram
+    from ResponseSignatureLib.models.inference import SIGNATURE_SCORE
 
-    return add_nomogram(add_clinical(result, values), model)
+    clinical = {name: value for name, value in values.items() if name != SIGNATURE_SCORE}
+    return add_nomogram(add_clinical(result, clinical), model)
 
 
 def patient_items(result, columns=None) -> list[dict]:
