@@ -248,6 +248,26 @@ def test_cli_aggregate(tmp_path, capsys):
     assert "'nope:x'" in capsys.readouterr().err
 
 
+def test_cli_aggregate_adds_the_clinical_table(tmp_path, capsys):
+    source = tmp_path / "lesions.csv"
+    lesions().to_csv(source, index=False)
+    ids = sorted(lesions()["patient_id"].astype(str).unique())
+    clinical = pd.DataFrame({"patient_id": ids[:-1], "response": [1, 0, 1][:len(ids) - 1],
+                             "albumin": [38.5, 41.0, 35.2][:len(ids) - 1]})
+    clinical.to_csv(tmp_path / "clinical.csv", index=False)
+    out = tmp_path / "patients.csv"
+    assert main(["aggregate", str(source), "--clinical-table", str(tmp_path / "clinical.csv"), "--out", str(out)]) == 0
+    table = pd.read_csv(out, dtype={"patient_id": str}).set_index("patient_id")
+    for _, row in clinical.iterrows():
+        assert table.loc[row["patient_id"], "albumin"] == row["albumin"]
+        assert table.loc[row["patient_id"], "response"] == row["response"]
+    assert math.isnan(table.loc[ids[-1], "albumin"])                      # no clinical row: empty
+    assert f"no row in {tmp_path / 'clinical.csv'} for patient(s) {ids[-1]}" in capsys.readouterr().err
+    clinical.assign(n_lesions=1).to_csv(tmp_path / "clash.csv", index=False)
+    assert main(["aggregate", str(source), "--clinical-table", str(tmp_path / "clash.csv"), "--out", str(out)]) == 2
+    assert "n_lesions" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------------- RECIST carry-over
 
 def recist_lesions() -> pd.DataFrame:

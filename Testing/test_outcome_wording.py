@@ -19,7 +19,7 @@ from NomogramScoreLib import nomogram_cli
 from NomogramScoreLib.demo import demo_cohort
 from NomogramScoreLib.report import build_report
 from ResponseSignatureLib import formatting
-from ResponseSignatureLib.cli import dispatch
+from ResponseSignatureLib.cli_support import dispatch
 from ResponseSignatureLib.errors import ModelFileError
 from ResponseSignatureLib.models import cli as signature_cli
 from ResponseSignatureLib.models import plots

@@ -147,3 +147,45 @@ def test_extract_command_writes_table_and_provenance(sample_case, tmp_path):
     assert (tmp_path / "lesions.csv.provenance.json").is_file()
     bad = subprocess.run(command[:-2] + ["--pair", "nonsense", "--out", str(out)], capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert bad.returncode == 2 and "BASELINE=FOLLOWUP" in bad.stderr
+
+
+def test_label_map_lesions_without_locations_each_count_as_their_own_organ(tmp_path):
+    """Label maps name lesions lesion_<label>, location unknown: the 2-per-organ cap cannot group
+    them, so every measurable baseline lesion of the sample case (3 liver + 1 node) is a target."""
+    from ResponseSignatureLib.sample_data import make_sample_case
+
+    paths = make_sample_case(tmp_path / "case", with_labelmaps=True)
+    result = pipeline.run_case_files(paths["baseline_image"], paths["baseline_labelmap"], paths["followup_image"],
+                                     paths["followup_labelmap"], params={"imageType": {"Original": {}},
+                                     "featureClass": {"firstorder": ["Mean"]}})
+    baseline = result.table[result.table["status"] != "new"]
+    assert set(baseline["location"]) == {"other"}
+    measurable = baseline[baseline["baseline:longest_diameter_mm"] >= 10.0]
+    assert len(measurable) == 4
+    assert set(result.recist["recist_targets"].split(",")) == set(measurable["lesion_id"])
+    assert result.recist["baseline_sum_mm"] == pytest.approx(measurable["baseline:longest_diameter_mm"].sum())
+    assert "location missing for target lesion(s)" in result.recist["recist_reason"]
+
+
+def test_location_from_segment_tags_in_seg_nrrd(tmp_path):
+    """A .seg.nrrd segment tag RadiomicsResponse.Location names the organ when no locations CSV does."""
+    from ResponseSignatureLib.sample_data import make_sample_case
+
+    paths = make_sample_case(tmp_path / "case")
+    renamed, anonymous = {}, {"liver_1": "a", "liver_2": "b", "liver_3": "c", "node_1": "d", "liver_4": "e"}
+    for timepoint in ("baseline", "followup"):
+        image = imageio.read_image(paths[f"{timepoint}_image"])
+        segments = imageio.read_segments(paths[f"{timepoint}_seg"], image)
+        for segment in segments:
+            segment.location = "lung" if segment.name == "node_1" else None
+            segment.name = f"lesion_{anonymous[segment.name]}"  # no organ in the name any more
+        imageio.write_segments(segments, image, tmp_path / f"{timepoint}.seg.nrrd")
+        renamed[timepoint] = imageio.read_segments(tmp_path / f"{timepoint}.seg.nrrd", image)
+    assert {s.name: s.location for s in renamed["baseline"]}["lesion_d"] == "lung"
+    result = pipeline.run_case_files(paths["baseline_image"], tmp_path / "baseline.seg.nrrd", paths["followup_image"],
+                                     tmp_path / "followup.seg.nrrd", locations={"lesion_b": "liver"},
+                                     params={"imageType": {"Original": {}}, "featureClass": {"firstorder": ["Mean"]}})
+    locations = result.table.set_index("lesion_id")["location"]
+    assert locations["lesion_d"] == "lung"    # from the tag
+    assert locations["lesion_b"] == "liver"   # from the mapping given
+    assert locations["lesion_a"] == "other"   # nothing known: its own organ for RECIST

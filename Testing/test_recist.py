@@ -193,6 +193,20 @@ def test_select_targets_caps_paired_organs_and_nodes():
         "liver_a", "lung_l", "node_med", "kidney"]
 
 
+def test_lesions_of_unknown_location_each_count_as_their_own_organ():
+    """'other' / 'unknown' / empty names no organ: such lesions are never capped together."""
+    unknown = [liver("lesion_1", 40.0, location="other"), liver("lesion_2", 35.0, location="unknown"),
+               liver("lesion_3", 30.0, location=""), liver("lesion_4", 25.0, location="other")]
+    assert select_targets(unknown) == ["lesion_1", "lesion_2", "lesion_3", "lesion_4"]
+    located = [liver(m.lesion_id, m.longest_diameter_mm) for m in unknown]
+    assert select_targets(located) == ["lesion_1", "lesion_2"]  # the same lesions, all in the liver
+    assert organ_group("other", "lesion_1") != organ_group("other", "lesion_4")
+    response = assess_response([as_map(*unknown), as_map(*unknown)], ["lesion_1", "lesion_2"])[0]
+    assert response.category == "SD"
+    assert "location missing for target lesion(s) lesion_1, lesion_2" in response.reason
+    assert "location missing" not in assess_response([as_map(*located), as_map(*located)], ["lesion_1"])[0].reason
+
+
 def test_select_targets_ties_by_id_and_dict_input():
     lesions = {"z": {"location": "liver", "longest_diameter_mm": 20.0, "short_axis_mm": 10.0},
                "b": {"location": "liver", "longest_diameter_mm": 20.0, "short_axis_mm": 10.0},

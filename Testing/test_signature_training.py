@@ -157,7 +157,7 @@ def test_dercle_finds_planted_reproducible_signal(tmp_path):
     train = synthetic_cohort(n_patients=200, n_noise_features=30, seed=11)
     held_out = synthetic_cohort(n_patients=200, n_noise_features=30, seed=12)  # other patients, same model
     model = training.train_signature(train.table, "outcome", method="dercle", icc_table=train.repeats,
-                                     seed=0, outer_folds=0, **FAST)
+                                     feature_columns=train.features, seed=0, outer_folds=0, **FAST)
     allowed = set(train.planted) | set(train.redundant)
     selected = set(model["inputs"])
     assert selected <= allowed, f"selected {selected}: noise or non-reproducible features"
@@ -173,7 +173,7 @@ def test_dercle_finds_planted_reproducible_signal(tmp_path):
 def test_null_cohort_cross_validated_auc_near_half():
     cohort = synthetic_cohort(n_patients=150, n_noise_features=30, seed=21, planted={}, unreliable_coefficient=0)
     model = training.train_signature(cohort.table, "outcome", method="dercle", icc_table=cohort.repeats,
-                                     seed=0, outer_folds=3, **FAST)
+                                     feature_columns=cohort.features, seed=0, outer_folds=3, **FAST)
     cv = model["model_card"]["performance"]["cv_auc"]
     assert abs(cv["auc"] - 0.5) < 0.15, cv
     assert cv["auc_ci_low"] < 0.5 + 0.05  # the CI does not claim signal
@@ -188,7 +188,7 @@ def test_elasticnet_lesion_level_model(tmp_path):
     held_out = synthetic_lesion_table(synthetic_cohort(n_patients=60, n_noise_features=4, seed=32, n_unreliable=0,
                                                        redundant_copy=False), seed=32)
     model = training.train_signature(lesions, "outcome", method="elasticnet", seed=0, outer_folds=3,
-                                     threshold_method="sens_at_spec50")
+                                     feature_columns=cohort.features, threshold_method="sens_at_spec50")
     assert model["level"] == "lesion" and model["patient_score"] == "mean_of_lesions"
     assert "BinomialBayesMixedGLM" in model["model_card"]["selection"]["mixed_model"]
     assert model["model_card"]["performance"]["cv_auc"]["auc"] > 0.75  # nested, grouped by patient
@@ -243,3 +243,84 @@ def test_icc_subjects_are_lesions_and_names_map_by_suffix():
     assert "absent" not in iccs
     kept, report = training.reproducibility_filter(repeats, ["feature_02", "unreliable_02", "absent"], 0.75)
     assert kept == ["feature_02"] and report["no_icc"] == ["absent"]
+
+
+# --------------------------------------------------------------------------------------------
+# leakage: what default training may use
+# --------------------------------------------------------------------------------------------
+def leaky_patient_table(seed: int = 51) -> pd.DataFrame:
+    """A patient table as a researcher has it: radiomics columns named like the patient table's,
+    plus an id-like number, a copy of the outcome coded the other way round and a clinical value."""
+    cohort = synthetic_cohort(n_patients=60, n_noise_features=4, seed=seed, n_unreliable=0, redundant_copy=False)
+    table = cohort.table.rename(columns={f: f"volume_weighted:delta:original_firstorder_{f}" for f in cohort.features})
+    table["subject_number"] = np.arange(1, len(table) + 1)
+    table["no_benefit"] = 1 - table["outcome"]
+    table["albumin"] = np.random.default_rng(seed).normal(38, 5, len(table))
+    return table
+
+
+def test_default_training_uses_radiomics_columns_only_and_says_why(tmp_path, capsys):
+    """A copied outcome and an id-like column are in the table: default train selects neither."""
+    from ResponseSignatureLib.models.cli import main as cli_main
+
+    table = leaky_patient_table()
+    table.to_csv(tmp_path / "patients.csv", index=False)
+    assert cli_main(["train", "--table", str(tmp_path / "patients.csv"), "--outcome", "outcome", "--method", "rf",
+                     "--n-trees", "20", "--outer-folds", "0", "--out", str(tmp_path / "model.json")]) == 0
+    model = load_model(tmp_path / "model.json")
+    assert all(column.startswith("volume_weighted:delta:") for column in model["inputs"]), model["inputs"]
+    excluded = model["model_card"]["excluded_columns"]
+    assert excluded["other_outcome"] == ["no_benefit"] and excluded["identifier"] == ["subject_number"]
+    assert excluded["not_a_radiomics_feature"] == ["albumin"]
+    printed = capsys.readouterr().out
+    assert "not used, another coding of the outcome: no_benefit" in printed
+    assert "not used, identifier: subject_number" in printed
+
+    # named on purpose: refused, naming the column and why
+    for column, why in (("no_benefit", "another coding of the outcome"), ("subject_number", "identifier")):
+        with pytest.raises(InputError, match=f"'{column}'.*{why}"):
+            training.train_signature(table, "outcome", method="rf", feature_columns=[column, "albumin"],
+                                     outer_folds=0, n_trees=10)
+
+
+def test_perfectly_separating_feature_refused_unless_allowed():
+    table = leaky_patient_table(seed=52)
+    leak = "volume_weighted:delta:original_firstorder_Leak"
+    table[leak] = table["outcome"] * 10.0 + np.random.default_rng(0).random(len(table))  # cases above all controls
+    assert training.leakage_reason(table, leak, "outcome", "patient_id", table["outcome"].to_numpy()).startswith(
+        "separates outcome perfectly")
+    model = training.train_signature(table, "outcome", method="rf", outer_folds=0, n_trees=10)
+    assert leak not in model["inputs"] and model["model_card"]["excluded_columns"]["separates_outcome"] == [leak]
+    with pytest.raises(InputError, match="separates outcome perfectly.*--allow-separation"):
+        training.train_signature(table, "outcome", method="rf", feature_columns=[leak], outer_folds=0, n_trees=10)
+    allowed = training.train_signature(table, "outcome", method="rf", feature_columns=[leak], outer_folds=0,
+                                       n_trees=10, allow_separation=True)
+    assert allowed["inputs"] == [leak]
+
+
+def test_radiomics_column_names():
+    for name in ("delta:original_firstorder_Entropy", "volume_weighted:reldelta:zhao_shapeindex_SI4",
+                 "baseline:log-sigma-2-0-mm-3D_glcm_Idm", "mean:followup2:wavelet-LLH_ngtdm_Contrast"):
+        assert training.is_radiomics_column(name), name
+    for name in ("patient_id", "no_benefit", "albumin", "baseline_sum_mm", "recist_category", "n_lesions",
+                 "delta:volume_ml", "volume_weighted:baseline:longest_diameter_mm", "count:delta:original_shape_Sphericity",
+                 "vote:score", "os_months"):
+        assert not training.is_radiomics_column(name), name
+
+
+def test_shipped_demo_signature_is_what_its_recipe_trains():
+    """The model card's recipe (demo_cohort, rf, its settings) trains the shipped demo signature again."""
+    from ResponseSignatureLib.models.demo import DEMO_FEATURES, DEMO_NAME, demo_cohort, default_demo_path
+
+    shipped = load_model(default_demo_path())
+    assert shipped["name"] == DEMO_NAME and shipped["inputs"] == list(DEMO_FEATURES)
+    settings = shipped["model_card"]["settings"]
+    cohort = demo_cohort(shipped["model_card"]["training_cohort"]["n_patients"], settings["seed"])
+    rebuilt = training.train_signature(cohort.table, "outcome", method="rf", feature_columns=list(DEMO_FEATURES),
+                                       threshold_method="fixed", seed=settings["seed"], n_trees=settings["n_trees"],
+                                       max_depth=settings["max_depth"], min_samples_leaf=settings["min_samples_leaf"],
+                                       outer_folds=0)
+    held_out = demo_cohort(200, seed=7).table
+    shipped_scores, rebuilt_scores = predict_scores(shipped, held_out), predict_scores(rebuilt, held_out)
+    assert np.corrcoef(shipped_scores, rebuilt_scores)[0, 1] > 0.95  # same forest up to scikit-learn versions
+    assert auc_value(held_out["outcome"], shipped_scores) > 0.8

@@ -29,7 +29,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "Web"))
 
-from RadiomicsResponseWeb import harness  # noqa: E402
+import workstation_harness as harness  # noqa: E402
 
 NEW_LESION = "liver_5"
 # Where to paint, in mm from the image centre (LPS x, y): inside the follow-up liver, more than
@@ -286,9 +286,6 @@ def test_demo_paint_compute_in_browser(tmp_path, artifacts_dir):
     reason = harness.missing_requirements()
     if reason:
         pytest.skip(f"the browser test needs the web extra and chromium: {reason}")
-    from RadiomicsResponseWeb import results
-
-    stages = results.available_stages()
     out_dir = tmp_path / "workstation"
     with harness.running_workstation(out_dir, demo=True) as server, harness.chromium_page() as page:
         page.goto(server["url"], timeout=60000)
@@ -321,7 +318,7 @@ def test_demo_paint_compute_in_browser(tmp_path, artifacts_dir):
         page.evaluate("() => document.querySelector('#rr-waterfall').scrollIntoView({block: 'end'})")
         page.wait_for_timeout(300)
         _shot(page, artifacts_dir, "5_recist_waterfall")
-        shown = _later_panels(page, stages, artifacts_dir)
+        shown = _later_panels(page, artifacts_dir)
 
         page.click("#rr-tp-baseline")
         harness.wait_for_lesions(page, 4)
@@ -341,11 +338,11 @@ def test_demo_paint_compute_in_browser(tmp_path, artifacts_dir):
     _check_lesion_results(out_dir, rows, recist, has_waterfall)
     assert baseline_names == ["liver_1", "liver_2", "liver_3", "node_1"]
     assert "missing.nrrd" in load_error and still_loaded == baseline_names
-    _check_later_stages(out_dir, stages, shown)
+    _check_later_stages(out_dir, shown)
 
 
-def _later_panels(page, stages: dict, artifacts_dir: Path) -> dict:
-    """Read the patient, signature and nomogram panels (present only when their stage exists)."""
+def _later_panels(page, artifacts_dir: Path) -> dict:
+    """Read the patient, signature and nomogram panels (each must be there: no stage is optional)."""
     shown = {name: page.locator(f"#rr-{name}").count() == 1 for name in ("patient", "signature", "nomogram")}
     if shown["patient"]:
         page.locator("#rr-patient").scroll_into_view_if_needed()
@@ -403,35 +400,27 @@ def _check_lesion_results(out_dir: Path, rows: dict, recist: dict, has_waterfall
     assert recist["followup_sum_mm"] == _fmt(expected.recist["followup_sum_mm"], 1)
 
 
-def _check_later_stages(out_dir: Path, stages: dict, shown: dict) -> None:
-    """Each later panel is shown exactly when its stage exists, with the libraries' values."""
-    for name in ("patient", "signature", "nomogram"):
-        assert shown[name] == stages[name], f"{name} panel shown={shown[name]} but stage available={stages[name]}"
-    if not stages["patient"]:
-        return
+def _check_later_stages(out_dir: Path, shown: dict) -> None:
+    """Every later panel is shown, with the values the libraries give on the table the workstation wrote."""
+    missing = [name for name in ("patient", "signature", "nomogram") if not shown[name]]
+    assert not missing, f"result panel(s) not shown: {', '.join(missing)} (see workstation.log)"
     from LesionAggregateLib.aggregate import patient_table
+    from NomogramScoreLib import nomogram
+    from NomogramScoreLib.demo_pipeline import shipped_model
+    from ResponseSignatureLib.models import inference, load_model
     from ResponseSignatureLib.tableio import read_table
 
     lesions = read_table(sorted(out_dir.glob("*_lesions.csv"))[0])
     patients = patient_table(lesions, method="volume_weighted")
     assert f"{int(patients.loc[0, 'n_lesions'])}" in shown["patient_text"]
-    if not stages["signature"]:
-        return
-    from ResponseSignatureLib.models import inference, load_model
-
-    from RadiomicsResponseWeb.results import nomogram_model_path, signature_model_path
-
-    signature = load_model(signature_model_path())
+    signature = load_model(shipped_model("ResponseSignatureLib", "demo_signature.json"))
     score = float(inference.apply_model(signature, patients).loc[0, "score"])
     assert f"Score {score:.3f}" in shown["signature_text"]
-    if not stages["nomogram"]:
-        return
-    import NomogramScoreLib.nomogram as nomogram
-
-    values = {**CLINICAL_VALUES, "stage": CLINICAL_STAGE, "signature_score": round(score, 4)}
     from ResponseSignatureLib.formatting import with_ci
 
-    result = nomogram.score_patient(load_model(nomogram_model_path()), values)
+    values = {**CLINICAL_VALUES, "stage": CLINICAL_STAGE, "signature_score": score}
+    result = nomogram.score_patient(nomogram.load_nomogram(shipped_model("NomogramScoreLib", "demo_nomogram.json")),
+                                    values)
     assert f"{result['outcome']['label']}: {with_ci(result['risk'], result['ci_low'], result['ci_high'])}" in shown["gauge_text"]
     assert result["reading"]["text"] in shown["gauge_text"]
 

@@ -330,6 +330,30 @@ def _output_columns(rows: list[dict], plan: dict[str, str]) -> list[str]:
     return columns + ["aggregation_notes"]
 
 
+def with_clinical(patients: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
+    """The patient table with the columns of a clinical table (one row per ``patient_id``) added.
+
+    Clinical values (outcomes, laboratory values, times) are copied as they are; a patient without
+    a clinical row gets empty values. InputError for a clinical table without ``patient_id``, with a
+    patient twice, or with a column the patient table already has.
+    """
+    if "patient_id" not in clinical.columns:
+        raise InputError("the clinical table has no 'patient_id' column")
+    ids = clinical["patient_id"].astype(str)
+    if ids.duplicated().any():
+        raise InputError(f"the clinical table lists patient '{ids[ids.duplicated()].iloc[0]}' twice")
+    clash = [c for c in clinical.columns if c != "patient_id" and c in patients.columns]
+    if clash:
+        raise InputError(f"the clinical table's column(s) {', '.join(clash)} are already in the patient table")
+    values = clinical.assign(patient_id=ids).set_index("patient_id")
+    added = values.reindex(patients["patient_id"].astype(str).to_numpy()).reset_index(drop=True)
+    joined = pd.concat([patients.reset_index(drop=True), added], axis=1)
+    joined.attrs = {"provenance": {**dict(patients.attrs.get("provenance") or {}),
+                                   "clinical_table": clinical.attrs.get("source_file", "given"),
+                                   "clinical_columns": [c for c in clinical.columns if c != "patient_id"]}}
+    return joined
+
+
 # --------------------------------------------------------------------------------------------
 # Reading lesion tables (CSV + provenance sidecar: ResponseSignatureLib.tableio)
 # --------------------------------------------------------------------------------------------

@@ -86,7 +86,6 @@ from ResponseSignatureLib.tableio import csv_rows, read_table, read_text, write_
 from .aggregate import METHODS, patient_table
 
 MANIFEST_COLUMNS = ("patient_id", "timepoint", "image", "segmentation")
-OPTIONAL_MANIFEST_COLUMNS = ("locations",)
 TIMEPOINTS = ("baseline", "followup")
 ERROR_COLUMNS = ["patient_id", "stage", "message"]
 POLL_SECONDS = 0.1

@@ -27,8 +27,11 @@ def add_subcommands(subparsers) -> None:
 def _add_aggregate(subparsers) -> None:
     parser = subparsers.add_parser(
         "aggregate", help="lesion table(s) -> patient table",
-        description="Aggregate lesion-table columns into one value per patient (formulas: "
-                    "LesionAggregateLib.aggregate). Writes OUT and OUT.provenance.json.")
+        description="Aggregate lesion-table columns into one value per patient and write the patient table "
+                    "(OUT and OUT.provenance.json). Columns: patient_id, n_lesions, '<method>:<lesion column>' "
+                    "(e.g. volume_weighted:delta:original_firstorder_Entropy), the RECIST 1.1 result, "
+                    "aggregation_notes, and the clinical table's columns with --clinical-table. Formulas: "
+                    "LesionAggregateLib.aggregate.")
     parser.add_argument("lesions", nargs="+", metavar="LESIONS.csv", help="one or more lesion tables")
     parser.add_argument("--method", default="volume_weighted", choices=list(METHODS),
                         help="aggregation for every column (default: volume_weighted)")
@@ -40,6 +43,8 @@ def _add_aggregate(subparsers) -> None:
     parser.add_argument("--weight-timepoint", default="baseline",
                         help="time point whose volume_ml weights the weighted methods (default: baseline)")
     parser.add_argument("--no-recist", action="store_true", help="do not carry RECIST 1.1 results over")
+    parser.add_argument("--clinical-table", metavar="CLINICAL.csv",
+                        help="add this table's columns (one row per patient_id: outcomes, laboratory values...)")
     parser.add_argument("--out", required=True, metavar="patients.csv", help="output patient table")
     parser.set_defaults(func=run_aggregate, output_files=("out",))
 
@@ -47,9 +52,12 @@ def _add_aggregate(subparsers) -> None:
 def _add_batch(subparsers) -> None:
     parser = subparsers.add_parser(
         "batch", help="cohort run: manifest -> lesion table + patient table",
-        description="Run every case of a manifest (patient_id, timepoint, image, segmentation[, "
-                    "locations]); resumable: a re-run skips finished cases. See LesionAggregateLib.batch.")
-    parser.add_argument("manifest", metavar="MANIFEST.csv")
+        description="Run every case of a manifest (CSV columns patient_id, timepoint, image, segmentation and "
+                    "optionally locations; timepoint is 'baseline' or 'followup', one of each per patient; relative "
+                    "paths are relative to the manifest). Writes DIR/lesions.csv, DIR/patients.csv (volume-weighted "
+                    "by default) and DIR/errors.csv; resumable: a re-run skips finished cases. See "
+                    "LesionAggregateLib.batch.")
+    parser.add_argument("manifest", metavar="MANIFEST.csv", help="the cohort's manifest CSV")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes (default 1)")
     parser.add_argument("--params", metavar="YAML", help="pyradiomics parameter file or preset name")
@@ -92,9 +100,26 @@ def run_aggregate(args: argparse.Namespace) -> int:
         lesions, method=args.method, columns=args.columns, location=args.location,
         weight_timepoint=args.weight_timepoint, methods=_column_methods(args.column_method),
         recist=False if args.no_recist else None)
+    if args.clinical_table:
+        patients = _with_clinical_table(patients, args.clinical_table)
     write_table(patients, args.out)
     print(f"wrote {len(patients)} patients to {args.out}")
     return 0
+
+
+def _with_clinical_table(patients, path):
+    """The patient table joined with a clinical CSV; says which patients have no clinical row."""
+    from ResponseSignatureLib.tableio import read_table
+
+    from .aggregate import with_clinical
+
+    clinical = read_table(path)
+    joined = with_clinical(patients, clinical)
+    missing = sorted(set(patients["patient_id"].astype(str)) - set(clinical["patient_id"].astype(str)))
+    if missing:
+        print(f"note: no row in {path} for patient(s) {', '.join(missing[:10])}: their clinical values are empty",
+              file=sys.stderr)
+    return joined
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
@@ -139,6 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m LesionAggregateLib``; returns the exit code."""
-    from ResponseSignatureLib.cli import dispatch
+    from ResponseSignatureLib.cli_support import dispatch
 
     return dispatch(build_parser(), argv)

@@ -1,8 +1,8 @@
-"""``radiomics-response``: one command, one sub-command per pipeline stage.
+"""``radiomics-response``: one command, one sub-command per pipeline stage (``DESCRIPTION``).
 
-Lesion stage (ResponseSignatureLib): extract, sample-data, train, evaluate, apply.
-Patient stage (LesionAggregateLib): aggregate, batch.
-Risk stage (NomogramScoreLib): nomogram train|score|evaluate, report, and demo (whole pipeline).
+Lesion stage (ResponseSignatureLib.cli, models.cli), patient stage (LesionAggregateLib.cli), risk
+stage (nomogram_cli), the whole-pipeline demo (demo_pipeline) and front ends plugged in through the
+``radiomics_response.commands`` entry points (the web workstation).
 """
 from __future__ import annotations
 
@@ -11,11 +11,29 @@ from typing import Sequence
 
 from ResponseSignatureLib import __version__
 from ResponseSignatureLib import cli as lesion_cli
+from ResponseSignatureLib.cli_support import dispatch
+
+
+#: the top-level --help text (plain text: argparse prints it as written)
+DESCRIPTION = """\
+Radiomic tumour-response assessment: lesion features and RECIST 1.1, patient aggregation,
+response signatures, nomograms and reports. Research use only; not a medical device.
+
+commands by stage:
+  images -> lesion table     sample-data, extract, recist, feature-maps
+  lesions -> patient table   aggregate, batch
+  signatures                 train, evaluate, apply
+  risk and report            nomogram train|score|evaluate|report, report
+  all stages at once         demo
+  in a web browser           workstation (needs the 'web' extra)
+
+'radiomics-response COMMAND --help' describes a command and every option."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``radiomics-response`` argument parser."""
-    parser = argparse.ArgumentParser(prog="radiomics-response", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="radiomics-response", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"radiomics-response {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     lesion_cli.add_subcommands(subparsers, include_demo=False)
@@ -54,4 +72,4 @@ def _plugin_commands() -> list:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``radiomics-response`` console script."""
-    return lesion_cli.dispatch(build_parser(), argv)
+    return dispatch(build_parser(), argv)

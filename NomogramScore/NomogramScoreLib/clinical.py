@@ -67,10 +67,49 @@ QUANTITIES: dict[str, tuple[float, float, str, str]] = {
     "neutrophils": (0.05, 100.0, "x10^9/L", "absolute neutrophil count"),
     "cea": (0.0, 100000.0, "ng/mL", "carcinoembryonic antigen"),
     "ldh": (20.0, 20000.0, "U/L", "lactate dehydrogenase"),
-    "crp": (0.0, 0.6, "g/L", "C-reactive protein"),
+    "crp": (0.0, 600.0, "mg/L", "C-reactive protein"),
     "age": (0.0, 120.0, "years", "age"),
     "signature_score": (0.0, 1.0, "", "radiomics signature score"),
 }
+
+
+def standard_unit(name: str) -> str:
+    """The unit a known predictor is read in when the model does not say (``QUANTITIES``; '' else):
+    albumin g/L, lymphocytes and neutrophils x10^9/L, CEA ng/mL, LDH U/L, CRP mg/L, age years."""
+    known = QUANTITIES.get(str(name).lower())
+    return known[2] if known else ""
+
+
+def check_training_values(predictor: Mapping[str, Any], low: float, high: float) -> None:
+    """InputError when a training column's values (low..high) are implausible in the predictor's
+    unit, with the unit that would make them plausible, e.g. albumin 2.9-4.6 read as g/L."""
+    plausible = plausible_range(predictor)
+    if plausible is None or (plausible[0] <= low and high <= plausible[1]):
+        return
+    unit = predictor.get("unit", "")
+    hint = ""
+    own = unit_factor(unit)
+    for dimension, factor, display in UNITS.values():
+        if own and dimension == own[0] and factor != own[1] and all(
+                plausible[0] <= v * factor / own[1] <= plausible[1] for v in (low, high)):
+            hint = f" If the column is in {display}, give --units {predictor['name']}={display}."
+            break
+    raise InputError(f"{predictor['name']} values in the table range {low:g}-{high:g}, which is implausible in "
+                     f"{unit or 'the model unit'} ({plausible[2]}: {_format_range(plausible[0], plausible[1], unit)})."
+                     f"{hint}")
+
+
+def describe_reading(predictor: Mapping[str, Any], raw: Any, clean: Any) -> str:
+    """How a given value was read, e.g. '3.4 g/dL = 34 g/L' or '38 g/L (no unit given: the model's unit)'."""
+    if predictor["type"] == "categorical":
+        return str(clean)
+    unit = predictor.get("unit", "")
+    number, given_unit = parse_value(raw)
+    if given_unit is None:
+        return f"{_with_unit(clean, unit)}" + (" (no unit given: read in the model's unit)" if unit else "")
+    if normalise_unit(given_unit) == normalise_unit(unit):
+        return _with_unit(clean, unit)
+    return f"{_with_unit(float(number), given_unit)} = {_with_unit(clean, unit)}"
 
 
 def normalise_unit(unit: str | None) -> str:

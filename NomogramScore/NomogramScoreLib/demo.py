@@ -1,7 +1,8 @@
 """Demo nomogram and demo report inputs, from a synthetic cohort (demo — not for clinical use).
 
-``build_demo_nomogram(out_path)`` simulates a cohort of 400 patients (fixed seed) and trains the
-logistic nomogram shipped as ``NomogramScore/Resources/Models/demo_nomogram.json``:
+``train_demo_nomogram()`` simulates a cohort of 400 patients (fixed seed) and trains the logistic
+nomogram shipped as ``NomogramScore/Resources/Models/demo_nomogram.json`` (saved with
+``ResponseSignatureLib.models.save_model``; the tests check that the shipped file is what it trains):
 outcome = no clinical benefit at 6 months (1 = progression or death within 6 months),
 predictors = radiomics signature score (column ``signature_score``, 0-1), serum albumin (g/L),
 absolute lymphocyte count (x10^9/L), CEA (ng/mL, log-transformed) and stage (II / III / IV).
@@ -12,12 +13,8 @@ The simulated truth (made up to look clinically plausible; no real patient data)
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-
-from ResponseSignatureLib.models.modelfile import save_model
 
 DEMO_NAME = "Demo radiomics-clinical nomogram (demo — not for clinical use)"
 STAGE_EFFECT = {"II": 0.0, "III": 0.4, "IV": 0.9}
@@ -62,11 +59,6 @@ def train_demo_nomogram(n: int = 400, seed: int = 2026) -> dict:
     return train_nomogram(demo_cohort(n, seed), "no_benefit_6m", PREDICTORS, kind="logistic", name=DEMO_NAME,
                           version="1.0.0", outcome_label="no clinical benefit at 6 months", outcome_unfavourable=True,
                           model_card=card)
-
-
-def build_demo_nomogram(out_path: str | Path) -> dict:
-    """Train the demo nomogram and save it (JSON with SHA-256) to ``out_path``; returns the document."""
-    return save_model(train_demo_nomogram(), out_path)
 
 
 def demo_report_inputs() -> dict:

@@ -1,7 +1,8 @@
 """``radiomics-response demo``: the whole pipeline on the built-in synthetic sample case.
 
-sample case -> lesion table + RECIST (ResponseSignatureLib) -> patient table, volume-weighted
-(LesionAggregateLib) -> demo signature score -> demo nomogram risk with CI -> HTML report.
+sample case -> lesion table + RECIST (ResponseSignatureLib) -> ``patient_pipeline``: patient row,
+volume-weighted (LesionAggregateLib) -> demo signature score -> demo nomogram risk with CI -> HTML
+report. The web workstation's demo runs the same settings, models and clinical values.
 The shipped demo models were trained on synthetic cohorts: "demo — not for clinical use".
 """
 from __future__ import annotations
@@ -28,68 +29,48 @@ def demo_params() -> dict:
 
 def add_subcommand(subparsers) -> None:
     """Add ``demo`` to the ``radiomics-response`` sub-commands."""
-    demo = subparsers.add_parser("demo", help="run the whole pipeline on the synthetic sample case and write a report")
-    demo.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the case, tables and report")
+    demo = subparsers.add_parser(
+        "demo", help="run the whole pipeline on the synthetic sample case and write a report",
+        description="Write the synthetic sample case, compute its lesion table and RECIST 1.1, aggregate it into "
+        "the patient row, score the demo signature and the demo nomogram (demo models trained on synthetic "
+        "cohorts: not for clinical use) and write lesions.csv, patients.csv and report.html.")
+    demo.add_argument("--out", type=Path, default=Path("demo_output"),
+                      help="folder for the case, tables and report (default ./demo_output)")
     demo.set_defaults(func=run_demo, output_folders=("out",))
 
 
 def shipped_model(package: str, file_name: str) -> Path:
     """Path of a model shipped with a Lib (source tree layout first, then the installed package)."""
-    import importlib
+    from ResponseSignatureLib.resources import shipped_file
 
-    library = Path(importlib.import_module(package).__file__).resolve().parent
-    for candidate in (library.parent / "Resources" / "Models" / file_name, library / "models_data" / file_name):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"shipped model {file_name} not found beside {library}")
+    return shipped_file(package, "Models", file_name)
+
+
+def demo_models() -> tuple[dict, dict]:
+    """(signature, nomogram): the shipped demo models, loaded and verified."""
+    from ResponseSignatureLib.models import load_model
+
+    from .nomogram import load_nomogram
+
+    return (load_model(shipped_model("ResponseSignatureLib", "demo_signature.json")),
+            load_nomogram(shipped_model("NomogramScoreLib", "demo_nomogram.json")))
 
 
 def run_full_demo(out: Path, progress=None) -> dict[str, Any]:
-    """Run every stage; returns the written paths and the key results."""
-    from LesionAggregateLib.aggregate import patient_table
+    """Run every stage (lesions, then ``patient_pipeline``); returns the written paths and results."""
     from ResponseSignatureLib.cli import run_lesion_demo
-    from ResponseSignatureLib.models import apply_model, load_model
-    from ResponseSignatureLib.provenance import make_provenance
-    from ResponseSignatureLib.tableio import write_table
 
-    from . import nomogram
-    from .report import write_report
+    from . import patient_pipeline
 
     out = Path(out)
     _, lesion_result = run_lesion_demo(out, params=demo_params(), progress=progress)
-    patients = patient_table(lesion_result.table, method="volume_weighted")
-    signature_model = load_model(shipped_model("ResponseSignatureLib", "demo_signature.json"))
-    scored = apply_model(signature_model, patients)
-    patients["signature_score"] = scored["score"].to_numpy()
-    patients["signature_class"] = scored["class"].to_numpy()
-    nomogram_model = load_model(shipped_model("NomogramScoreLib", "demo_nomogram.json"))
-    patient_row = patients.iloc[0]
-    values = {**DEMO_CLINICAL, "signature_score": float(patient_row["signature_score"])}
-    risk = nomogram.score_patient(nomogram_model, values)
-    for name, value in DEMO_CLINICAL.items():
-        patients[name] = value
-    provenance = make_provenance(
-        stage="demo",
-        lesion_stage=lesion_result.provenance,
-        aggregation=patients.attrs.get("provenance"),
-        signature_model=_model_identity(signature_model),
-        nomogram_model=_model_identity(nomogram_model),
-    )
-    write_table(patients, out / "patients.csv", provenance)
-    signature = {**_model_identity(signature_model), "score": float(patient_row["signature_score"]),
-                 "class": int(patient_row["signature_class"]), "threshold": signature_model["threshold"]["value"],
-                 "outcome": signature_model.get("outcome"),
-                 "aggregation": "volume-weighted mean of lesion deltas"}
-    report = write_report({"patient_id": patient_row["patient_id"], "n_lesions": int(patient_row["n_lesions"]),
-                           "diagnosis": "synthetic demo case"},
-                          lesion_result.table, lesion_result.recist, signature, risk, nomogram_model, provenance,
-                          path=out / "report.html")
-    return {"lesions": out / "lesions.csv", "patients": out / "patients.csv", "report": report,
-            "recist": lesion_result.recist, "signature": signature, "risk": risk, "errors": lesion_result.errors}
-
-
-def _model_identity(model: dict) -> dict:
-    return {key: model[key] for key in ("name", "version", "sha256")}
+    signature_model, nomogram_model = demo_models()
+    result = patient_pipeline.from_lesion_result(lesion_result, signature_model, nomogram_model, DEMO_CLINICAL)
+    result.details["diagnosis"] = "synthetic demo case"
+    patients = patient_pipeline.write_patient_table(result, out / "patients.csv")
+    report = patient_pipeline.write_report(result, out / "report.html")
+    return {"lesions": out / "lesions.csv", "patients": patients, "report": report, "recist": result.recist,
+            "signature": result.signature, "risk": result.risk, "errors": lesion_result.errors, "result": result}
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -64,7 +64,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from ResponseSignatureLib.errors import ModelFileError
-from ResponseSignatureLib.models.modelfile import register_kind
 from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
 
 KINDS = ("nomogram_logistic", "nomogram_cox")
@@ -190,10 +189,16 @@ def lp_to_risk(model: Mapping[str, Any], lp: float | np.ndarray, time: float | N
     lp = np.asarray(lp, dtype=float)
     if is_cox(model):
         s0 = baseline_survival_at(model, time)
-        risk = 1.0 - np.power(s0, np.exp(lp))
+        with np.errstate(over="ignore"):  # exp(lp) = inf is the right limit: risk 1
+            risk = -np.expm1(np.exp(lp) * math.log(s0))
     else:
-        risk = 1.0 / (1.0 + np.exp(-lp))
+        risk = expit(lp)
     return float(risk) if risk.ndim == 0 else risk
+
+
+def expit(lp: float | np.ndarray) -> Any:
+    """1 / (1 + exp(-lp)) without overflow for any lp (written as (1 + tanh(lp / 2)) / 2)."""
+    return 0.5 * (1.0 + np.tanh(np.asarray(lp, dtype=float) / 2.0))
 
 
 def risk_to_lp(model: Mapping[str, Any], risk: float | np.ndarray, time: float | None = None) -> Any:
@@ -555,5 +560,12 @@ def validate_nomogram(model: dict) -> None:
         _fail(model, f"threshold value {threshold} must be a risk between 0 and 1.")
 
 
-for _kind in KINDS:
-    register_kind(_kind, validate_nomogram)
+def load_nomogram(source) -> dict:
+    """Read and verify a nomogram model file (path or parsed dict); ModelFileError if it is not one."""
+    from ResponseSignatureLib.models.modelfile import load_model
+
+    model = load_model(source)
+    if model["kind"] not in KINDS:
+        raise ModelFileError(f"{source if not isinstance(source, Mapping) else 'model'}: '{model['name']}' is a "
+                             f"{model['kind']} model, not a nomogram ({' or '.join(KINDS)}).")
+    return model

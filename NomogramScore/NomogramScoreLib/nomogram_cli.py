@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from ResponseSignatureLib.errors import InputError
 
 from .clinical import check_variable_names
 
-RECIST_KEYS = ("recist_category", "recist_reason", "recist_targets", "baseline_sum_mm", "followup_sum_mm", "nadir_mm",
-               "percent_change_from_baseline", "percent_change_from_nadir", "volumetric_change_percent",
-               "volumetric_category", "choi_category")
-
 
 def add_subcommands(subparsers) -> None:
     """Add ``nomogram`` (train, score, evaluate, report) and the top-level ``report``."""
-    nomogram = subparsers.add_parser("nomogram", help="train, apply and evaluate radiomics + clinical nomograms")
+    nomogram = subparsers.add_parser(
+        "nomogram", help="train, apply and evaluate radiomics + clinical nomograms (train|score|evaluate|report)",
+        description="Nomograms combine the signature score with clinical variables into a risk with its 95 %% "
+        "confidence interval and points per predictor (R rms::nomogram arithmetic). Each predictor keeps its "
+        "unit; values given in another unit are converted.")
     inner = nomogram.add_subparsers(dest="nomogram_command", required=True, metavar="ACTION")
     _add_train(inner)
     _add_score(inner)
@@ -45,9 +44,16 @@ def add_subcommands(subparsers) -> None:
 def _add_train(subparsers) -> None:
     from ResponseSignatureLib.models.cli import add_outcome_arguments
 
-    p = subparsers.add_parser("train", help="fit a logistic or Cox nomogram and save it as a JSON model file")
-    p.add_argument("--table", required=True, help="patient table CSV")
-    p.add_argument("--kind", default="logistic", choices=["logistic", "cox"])
+    p = subparsers.add_parser(
+        "train", help="fit a logistic or Cox nomogram and save it as a JSON model file",
+        description="Fit a logistic (0/1 outcome) or Cox (time to event) model on a patient table and save it as a "
+        "nomogram model file. Each continuous predictor keeps a unit: --units, else the standard unit of a known "
+        "variable (albumin g/L, lymphocytes and neutrophils x10^9/L, CEA ng/mL, LDH U/L, CRP mg/L, age years), "
+        "else none; training values implausible in that unit are refused with the unit that fits. A perfectly "
+        "separated outcome (infinite coefficients) is refused unless --allow-separation.")
+    p.add_argument("--table", required=True, type=Path, help="patient table CSV (e.g. from 'apply --table-out')")
+    p.add_argument("--kind", default="logistic", choices=["logistic", "cox"],
+                   help="logistic: probability of a 0/1 outcome; cox: of an event by a time (default logistic)")
     p.add_argument("--outcome", help="logistic: 0/1 outcome column (1 = the outcome whose probability is shown)")
     p.add_argument("--time-col", help="Cox: follow-up time column")
     p.add_argument("--event-col", help="Cox: event column (1 = event, 0 = censored)")
@@ -55,21 +61,29 @@ def _add_train(subparsers) -> None:
     p.add_argument("--time", type=float, help="Cox: time whose risk the gauge shows (default: first of --times)")
     p.add_argument("--time-unit", default="", help="Cox: unit of the times, e.g. months")
     p.add_argument("--predictors", required=True, nargs="+", help="predictor columns (the radiomics score is 'signature_score')")
-    p.add_argument("--units", nargs="*", default=[], metavar="NAME=UNIT", help="unit of each continuous predictor")
+    p.add_argument("--units", nargs="*", default=[], metavar="NAME=UNIT",
+                   help="unit of a continuous predictor's column, e.g. albumin=g/dL (default: its standard unit)")
     p.add_argument("--labels", nargs="*", default=[], metavar="NAME=LABEL", help="display label of predictors")
     p.add_argument("--categorical", nargs="*", default=[], metavar="NAME", help="predictors to treat as categorical")
     p.add_argument("--log", nargs="*", default=[], metavar="NAME", help="continuous predictors entered as ln(x)")
     add_outcome_arguments(p)  # --outcome-label, --outcome-unfavourable / --outcome-favourable
-    p.add_argument("--threshold-method", default="youden", choices=["youden", "fixed", "sens_at_spec50"])
-    p.add_argument("--name", default="nomogram")
-    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--threshold-method", default="youden", choices=["youden", "fixed", "sens_at_spec50"],
+                   help="how the cut-off is chosen on the training predictions (default youden)")
+    p.add_argument("--name", default="nomogram", help="model name (default 'nomogram')")
+    p.add_argument("--version", default="1.0.0", help="model version (default 1.0.0)")
+    p.add_argument("--allow-separation", action="store_true",
+                   help="save the model even if the outcome is perfectly separated (not recommended)")
     p.add_argument("--out", required=True, type=Path, help="model file to write (.json)")
     p.set_defaults(func=run_train, output_files=("out",))
 
 
 def _add_score(subparsers) -> None:
-    p = subparsers.add_parser("score", help="probability with 95 %% CI, its reading and points for one patient or a table")
-    p.add_argument("--model", required=True, type=Path)
+    p = subparsers.add_parser(
+        "score", help="probability with 95 %% CI, its reading and points for one patient or a table",
+        description="Probability with its 95 %% CI, its reading against the cut-off and points per predictor for one patient (--clinical) or for "
+        "every row of a table (--table). A value with a unit (albumin=\"3.4 g/dL\") is converted to the model's "
+        "unit; a value without one is read in the model's unit. How each value was read is printed.")
+    p.add_argument("--model", required=True, type=Path, help="nomogram model file (.json)")
     p.add_argument("--clinical", nargs="*", default=[], metavar="NAME=VALUE", help='values, e.g. albumin="3.4 g/dL"')
     p.add_argument("--table", type=Path, help="score every row of this CSV instead")
     p.add_argument("--out", type=Path, help="with --table: CSV to write; else: JSON of the result")
@@ -79,9 +93,13 @@ def _add_score(subparsers) -> None:
 
 
 def _add_evaluate(subparsers) -> None:
-    p = subparsers.add_parser("evaluate", help="C-index / AUC, calibration and decision curve on a table")
-    p.add_argument("--model", required=True, type=Path)
-    p.add_argument("--table", required=True, type=Path)
+    p = subparsers.add_parser(
+        "evaluate", help="C-index / AUC, calibration and decision curve on a table",
+        description="Validate a nomogram on a table: logistic models get AUC (DeLong CI), calibration intercept and "
+        "slope, Brier score, Hosmer-Lemeshow, decision curve and sensitivity/specificity at the cut-off; Cox "
+        "models get Harrell's C, time-dependent AUC and calibration by risk group.")
+    p.add_argument("--model", required=True, type=Path, help="nomogram model file (.json)")
+    p.add_argument("--table", required=True, type=Path, help="CSV with the predictors and the outcome")
     p.add_argument("--outcome", help="logistic: 0/1 outcome column")
     p.add_argument("--time-col", help="Cox: follow-up time column")
     p.add_argument("--event-col", help="Cox: event column")
@@ -90,13 +108,20 @@ def _add_evaluate(subparsers) -> None:
 
 
 def _add_report(subparsers) -> None:
-    p = subparsers.add_parser("report", help="one self-contained HTML report for one patient")
+    p = subparsers.add_parser(
+        "report", help="one self-contained HTML report for one patient",
+        description="One HTML page for one patient from the files earlier steps wrote: the patient table row "
+        "(RECIST, signature_score from 'apply --table-out', clinical values), the lesion table and the model "
+        "files. --clinical adds or overrides values; it is needed only for values the table does not have. "
+        "'nomogram report' is the same command.")
     p.add_argument("--patient", required=True, help="patient_id of the patient")
     p.add_argument("--patients", required=True, type=Path, help="patient table CSV (patient_id, RECIST, scores, clinical)")
     p.add_argument("--lesions", type=Path, help="lesion table CSV (rows of this patient are shown)")
-    p.add_argument("--signature-model", type=Path, help="signature model file (identity and threshold in the report)")
+    p.add_argument("--signature-model", type=Path,
+                   help="signature model file: scores the patient if the table has no signature_score, and names "
+                   "the model and its threshold in the report")
     p.add_argument("--nomogram-model", type=Path, help="nomogram model file")
-    p.add_argument("--clinical", nargs="*", default=[], metavar="NAME=VALUE", help="override/add clinical values")
+    p.add_argument("--clinical", nargs="*", default=[], metavar="NAME=VALUE", help="add or override clinical values")
     p.add_argument("--out", required=True, type=Path, help="HTML file to write")
     p.set_defaults(func=run_report, output_files=("out",))
 
@@ -124,7 +149,9 @@ def _predictor_specs(args) -> list[dict]:
         if name in args.categorical:
             spec["type"] = "categorical"
         else:
-            spec.update({"unit": units.get(name, ""), "transform": "log" if name in args.log else None})
+            spec["transform"] = "log" if name in args.log else None
+            if name in units:
+                spec["unit"] = units[name]
         specs.append(spec)
     return specs
 
@@ -135,19 +162,20 @@ def _read_csv(path: Path):
     return read_table(path)
 
 
-def _print_result(result: dict, model: dict) -> None:
-    from ResponseSignatureLib.formatting import number, predictor_value, with_ci
+def _print_result(result: dict, model: dict, given: dict) -> None:
+    """Probability with CI and its reading; per predictor how its value was read and its points."""
+    from ResponseSignatureLib.formatting import number, with_ci
 
+    from .clinical import describe_reading
     from .nomogram import predictors
-    from .svg import pretty_unit
 
     print(f"{result['outcome']['label']}: {with_ci(result['risk'], result['ci_low'], result['ci_high'])}")
     print(result["reading"]["text"])
     for predictor in predictors(model):
         name = predictor["name"]
-        value = f"{predictor_value(result['values'][name])} {pretty_unit(predictor.get('unit'))}".strip()
-        print(f"  {predictor.get('label', name):<24} {value:>14}  {number(result['points'][name], 1):>6} points")
-    print(f"  {'Total':<24} {'':>14}  {number(result['total_points'], 1):>6} points")
+        read = describe_reading(predictor, given.get(name), result["values"][name])
+        print(f"  {predictor.get('label', name):<24} {read:<48} {number(result['points'][name], 1):>6} points")
+    print(f"  {'Total':<24} {'':<48} {number(result['total_points'], 1):>6} points")
     for warning in result["warnings"]:
         print(f"warning: {warning}")
 
@@ -167,22 +195,26 @@ def run_train(args: argparse.Namespace) -> int:
                          time_unit=args.time_unit, name=args.name, version=args.version,
                          outcome_label=args.outcome_label, outcome_unfavourable=args.outcome_unfavourable,
                          threshold_method=args.threshold_method,
-                         model_card={"training_table": str(args.table)})
+                         model_card={"training_table": str(args.table)}, allow_separation=args.allow_separation)
     doc = save_model(doc, args.out)
     performance = doc["model_card"]["training_performance"]
+    units = ", ".join(f"{p['name']} in {p['unit']}" for p in doc["model"]["predictors"] if p.get("unit"))
     shown = {k: performance[k] for k in ("n", "n_events", "auc", "c_index") if k in performance}
     print(f"Nomogram '{doc['name']}' ({doc['kind']}) written to {args.out}; training {shown}; "
-          f"cut-off {doc['threshold']['value']:.3f} ({doc['threshold']['method']}); sha256 {doc['sha256'][:12]}...")
+          f"cut-off {doc['threshold']['value']:.3f} ({doc['threshold']['method']}); sha256 {doc['sha256'][:12]}..."
+          + (f"; units: {units}" if units else ""))
+    if performance.get("warning"):
+        print(f"warning: {performance['warning']}")
     return 0
 
 
 def run_score(args: argparse.Namespace) -> int:
     """Handler of ``nomogram score``: one patient (--clinical) or every row of --table."""
-    from ResponseSignatureLib.models.modelfile import load_model, write_text_atomic
+    from ResponseSignatureLib.models.modelfile import write_text_atomic
 
     from . import nomogram as nm
 
-    model = load_model(args.model)
+    model = nm.load_nomogram(args.model)
     if args.table:
         from ResponseSignatureLib.tableio import write_table
 
@@ -196,10 +228,10 @@ def run_score(args: argparse.Namespace) -> int:
         write_table(scores, out, {"model": {"name": model["name"], "version": model["version"], "sha256": model["sha256"]}})
         print(f"{len(scores)} patients scored: {out}")
         return 0
-    values = parse_assignments(args.clinical)
-    check_variable_names(model, values)
-    result = nm.score_patient(model, values)
-    _print_result(result, model)
+    given = parse_assignments(args.clinical)
+    check_variable_names(model, given)
+    result = nm.score_patient(model, given)
+    _print_result(result, model, given)
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     if args.gauge:
@@ -215,11 +247,12 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``nomogram evaluate``."""
-    from ResponseSignatureLib.models.modelfile import load_model, write_text_atomic
+    from ResponseSignatureLib.models.modelfile import write_text_atomic
 
+    from .nomogram import load_nomogram
     from .training import evaluate_nomogram
 
-    model = load_model(args.model)
+    model = load_nomogram(args.model)
     metrics = evaluate_nomogram(model, _read_csv(args.table), outcome=args.outcome, time_col=args.time_col,
                                 event_col=args.event_col)
     metrics["model"] = {"name": model["name"], "version": model["version"], "sha256": model["sha256"]}
@@ -233,71 +266,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _patient_row(table, patient_id: str) -> dict:
-    if "patient_id" not in table.columns:
-        raise InputError("The patient table has no 'patient_id' column.")
-    rows = table[table["patient_id"].astype(str) == str(patient_id)]
-    if rows.empty:
-        raise InputError(f"Patient '{patient_id}' is not in the patient table ({len(table)} patients).")
-    return {k: _clean(v) for k, v in rows.iloc[0].to_dict().items()}
-
-
-def _clean(value):
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
-def _signature(row: dict, model_path: Path | None) -> dict | None:
-    """Signature score from the patient table (``signature_score``) with the model's identity."""
-    signature = {}
-    if model_path:
-        from ResponseSignatureLib.models.modelfile import load_model
-
-        model = load_model(model_path)
-        signature = {"name": model["name"], "version": model["version"], "sha256": model["sha256"],
-                     "threshold": model.get("threshold", {}).get("value"), "outcome": model.get("outcome")}
-    if row.get("signature_score") is not None:
-        signature["score"] = float(row["signature_score"])
-        if row.get("signature_class") is not None:
-            signature["class"] = row["signature_class"]
-    elif signature:
-        raise InputError("The patient table has no 'signature_score' for this patient; score the signature first "
-                         "(radiomics-response apply / aggregate) or leave out --signature-model.")
-    return signature or None
-
-
 def run_report(args: argparse.Namespace) -> int:
-    """Handler of ``report``: patient table row (+ lesions, models) -> one HTML page."""
+    """Handler of ``report``: patient table row (+ lesions, models) -> one HTML page (``patient_pipeline``)."""
     from ResponseSignatureLib.models.modelfile import load_model
-    from ResponseSignatureLib.provenance import make_provenance
-    from ResponseSignatureLib.tableio import read_provenance
 
-    from . import nomogram as nm
-    from .report import write_report
+    from . import patient_pipeline
+    from .nomogram import load_nomogram
 
-    row = _patient_row(_read_csv(args.patients), args.patient)
-    lesions = None
-    if args.lesions:
-        lesions = _read_csv(args.lesions)
-        if "patient_id" in lesions.columns:
-            lesions = lesions[lesions["patient_id"].astype(str) == str(args.patient)]
-    recist = {k: row[k] for k in RECIST_KEYS if row.get(k) is not None} or None
-    signature = _signature(row, args.signature_model)
-    model = result = None
-    if args.nomogram_model:
-        model = load_model(args.nomogram_model)
-        typed = parse_assignments(args.clinical)
-        check_variable_names(model, typed)
-        values = {**row, **typed}
-        result = nm.score_patient(model, values)
-    patient = {"patient_id": row["patient_id"]}
-    if row.get("n_lesions") is not None:
-        patient["n_lesions"] = row["n_lesions"]
-    upstream = read_provenance(args.patients)
-    provenance = make_provenance(patient_table=str(args.patients),
-                                 settings_hash=upstream.get("settings_hash", "not recorded"), upstream=upstream,
-                                 signature_model={k: signature[k] for k in ("name", "version", "sha256") if k in signature}
-                                 if signature and "sha256" in signature else "not given")
-    path = write_report(patient, lesions, recist, signature, result, model, provenance, path=args.out)
+    nomogram_model = load_nomogram(args.nomogram_model) if args.nomogram_model else None
+    clinical = parse_assignments(args.clinical)
+    if nomogram_model is not None:
+        check_variable_names(nomogram_model, clinical)
+    result = patient_pipeline.from_tables(
+        _read_csv(args.patients), args.patient, lesions=_read_csv(args.lesions) if args.lesions else None,
+        signature_model=load_model(args.signature_model) if args.signature_model else None,
+        nomogram_model=nomogram_model, clinical=clinical)
+    path = patient_pipeline.write_report(result, args.out)
     print(f"Report for patient {args.patient}: {path}")
     return 0

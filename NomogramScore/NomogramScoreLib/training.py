@@ -30,17 +30,20 @@ Evaluation metrics (conventions of reference/clinical_methods.md §4.5 and §5):
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ResponseSignatureLib.errors import InputError
-from ResponseSignatureLib.models.evaluation import auc_delong, brier_score, calibration_curve, choose_threshold, hosmer_lemeshow
+from ResponseSignatureLib.models.evaluation import (auc_delong, brier_score, calibration_curve, choose_threshold,
+                                                     hosmer_lemeshow, separates_perfectly)
 from ResponseSignatureLib.models.modelfile import FORMAT, SCHEMA_VERSION, content_hash, validate_model
 from ResponseSignatureLib.models.outcome import OutcomeTerms, declare_outcome, outcome_terms, zone_colours
 
 from . import nomogram as nm
+from .clinical import check_training_values, standard_unit
 
 RESEARCH_USE = "Research use only. Not a medical device; not for clinical decision making."
 
@@ -59,7 +62,7 @@ def declare_predictors(table: pd.DataFrame, predictors: Sequence[Any]) -> list[d
         spec = {"name": item} if isinstance(item, str) else dict(item)
         name = spec["name"]
         if name not in table.columns:
-            raise InputError(f"Predictor column '{name}' is not in the table (columns: {', '.join(map(str, table.columns))}).")
+            raise InputError(_missing_column_message(name, table.columns))
         column = table[name]
         spec.setdefault("label", name)
         spec.setdefault("type", "continuous" if pd.api.types.is_numeric_dtype(column) else "categorical")
@@ -68,13 +71,28 @@ def declare_predictors(table: pd.DataFrame, predictors: Sequence[Any]) -> list[d
             spec["levels"] = [str(v) for v in spec["levels"]]
         else:
             values = pd.to_numeric(column, errors="coerce")
-            spec.setdefault("unit", "")
+            spec.setdefault("unit", standard_unit(name))
             spec.setdefault("transform", None)
+            check_training_values(spec, float(values.min()), float(values.max()))
             low, high = nm.rounded_range(float(values.min()), float(values.max()), spec["transform"] == "log")
             spec.setdefault("min", low)
             spec.setdefault("max", high)
         declared.append(spec)
     return declared
+
+
+def _missing_column_message(name: str, columns) -> str:
+    """'signature_score is not in the table' with the closest column names (never the whole list)."""
+    import difflib
+
+    columns = [str(c) for c in columns]
+    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+    text = f"Predictor column '{name}' is not in the table ({len(columns)} columns"
+    text += f"; closest: {', '.join(close)})." if close else ")."
+    if name == "signature_score":
+        text += (" The signature score comes from 'radiomics-response apply --model M.json --table T.csv "
+                 "--out scored.csv --table-out T_scored.csv'.")
+    return text
 
 
 def design_matrix(declared: Sequence[Mapping[str, Any]], table: pd.DataFrame, with_intercept: bool) -> pd.DataFrame:
@@ -114,29 +132,76 @@ def _complete_rows(table: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 # fitting
 # --------------------------------------------------------------------------------------------
 
-def fit_logistic(design: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood logistic regression (statsmodels Logit): (coefficients, covariance)."""
+def fit_logistic(design: pd.DataFrame, y: np.ndarray, allow_separation: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-likelihood logistic regression (statsmodels Logit): (coefficients, covariance).
+
+    Fitting problems become one InputError: perfect separation (the classes are split completely by
+    the predictors, so the maximum-likelihood coefficients are infinite; refused unless
+    ``allow_separation``), non-convergence and singular designs. statsmodels' own warnings are
+    collected, not printed.
+    """
     import statsmodels.api as sm
 
-    try:
-        result = sm.Logit(np.asarray(y, dtype=float), design.to_numpy(dtype=float)).fit(disp=0, maxiter=200)
-    except Exception as error:  # statsmodels raises PerfectSeparationError / LinAlgError
-        raise InputError(f"The logistic model cannot be fitted ({error}); check for separation or collinear predictors.") from None
+    x = design.to_numpy(dtype=float)
+    y = np.asarray(y, dtype=float)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = sm.Logit(y, x).fit(disp=0, maxiter=200)
+        except Exception as error:  # statsmodels raises PerfectSeparationError (old) / LinAlgError
+            if "separation" in str(error).lower():
+                _refuse_separation(design, y, allow_separation=False)
+            raise InputError(f"The logistic model cannot be fitted ({error}); check for collinear predictors.") from None
+    params = np.asarray(result.params, dtype=float)
+    separated = any("separation" in str(w.message).lower() for w in caught) or separates_perfectly(y, x @ params)
+    if separated:
+        _refuse_separation(design, y, allow_separation)
+    elif not result.mle_retvals.get("converged", True):
+        raise InputError("The logistic model did not converge in 200 iterations; check for collinear or badly "
+                         "scaled predictors (--log for skewed values such as CEA).")
     covariance = np.asarray(result.cov_params(), dtype=float)
-    return np.asarray(result.params, dtype=float), (covariance + covariance.T) / 2.0
+    if not np.all(np.isfinite(covariance)):
+        raise InputError("The logistic model's coefficient covariance is not finite (singular design): check for "
+                         "collinear predictors or a category level without events.")
+    return params, (covariance + covariance.T) / 2.0
 
 
-def fit_cox(design: pd.DataFrame, time: np.ndarray, event: np.ndarray):
-    """Cox proportional hazards model (lifelines CoxPHFitter, Efron ties): the fitted object."""
+def _refuse_separation(design: pd.DataFrame, y: np.ndarray, allow_separation: bool) -> None:
+    """InputError for a perfectly separated outcome (naming the predictors that split it alone)."""
+    if allow_separation:
+        return
+    alone = [c for c in design.columns if c != "(intercept)" and separates_perfectly(y, design[c].to_numpy(dtype=float))]
+    which = (f"{', '.join(alone)} alone split{'s' if len(alone) == 1 else ''} it" if alone
+             else "a combination of the predictors splits it")
+    raise InputError(f"The outcome is perfectly separated ({which}): the maximum-likelihood coefficients are "
+                     "infinite and the risks would be 0 or 1. Use more patients or fewer predictors, or "
+                     "--allow-separation to save such a model anyway.")
+
+
+def fit_cox(design: pd.DataFrame, time: np.ndarray, event: np.ndarray, allow_separation: bool = False):
+    """Cox proportional hazards model (lifelines CoxPHFitter, Efron ties): the fitted object.
+
+    Convergence problems (lifelines warns of them, e.g. when a predictor separates early from late
+    events) become one InputError unless ``allow_separation``.
+    """
     from lifelines import CoxPHFitter
 
     frame = design.copy()
     frame["__time"] = np.asarray(time, dtype=float)
     frame["__event"] = np.asarray(event, dtype=int)
-    try:
-        return CoxPHFitter().fit(frame, duration_col="__time", event_col="__event")
-    except Exception as error:  # lifelines ConvergenceError
-        raise InputError(f"The Cox model cannot be fitted ({error}); check for collinear predictors or too few events.") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fitter = CoxPHFitter().fit(frame, duration_col="__time", event_col="__event")
+        except Exception as error:  # lifelines ConvergenceError
+            raise InputError(f"The Cox model cannot be fitted ({str(error).splitlines()[0]}); check for collinear "
+                             "predictors or too few events.") from None
+    problems = [str(w.message).strip().splitlines()[0] for w in caught
+                if "convergence" in w.category.__name__.lower() or "converge" in str(w.message).lower()]
+    if problems and not allow_separation:
+        raise InputError(f"The Cox model did not converge properly ({problems[0]}); a predictor may separate the "
+                         "events completely. Use more patients or fewer predictors, or --allow-separation.")
+    return fitter
 
 
 def baseline_survival_at_times(fitter, times: Sequence[float]) -> dict[str, float]:
@@ -162,7 +227,7 @@ def train_nomogram(table: pd.DataFrame, outcome: str | None, predictors: Sequenc
                    time: float | None = None, time_unit: str = "", name: str = "nomogram", version: str = "1.0.0",
                    outcome_label: str | None = None, risk_bands: list[dict] | None = None,
                    threshold_method: str = "youden", model_card: Mapping[str, Any] | None = None,
-                   outcome_unfavourable: bool | None = None) -> dict:
+                   outcome_unfavourable: bool | None = None, allow_separation: bool = False) -> dict:
     """Fit a nomogram and return its model document (with sha256), ready for ``save_model``.
 
     logistic: ``outcome`` is a 0/1 column (1 = the event whose probability the nomogram shows).
@@ -176,10 +241,11 @@ def train_nomogram(table: pd.DataFrame, outcome: str | None, predictors: Sequenc
     declared = declare_predictors(table, predictors)
     names = [p["name"] for p in declared]
     if kind == "logistic":
-        content, performance, threshold = _train_logistic(table, outcome, declared, names, threshold_method)
+        content, performance, threshold = _train_logistic(table, outcome, declared, names, threshold_method,
+                                                          allow_separation)
     else:
         content, performance, threshold = _train_cox(table, declared, names, time_col, event_col, times, time,
-                                                     time_unit, threshold_method)
+                                                     time_unit, threshold_method, allow_separation)
     outcome_block = declare_outcome(outcome or event_col, outcome_label or (event_col if kind == "cox" else None),
                                     outcome_unfavourable)
     terms = outcome_terms({"outcome": outcome_block})
@@ -214,7 +280,7 @@ def _ci_note(kind: str) -> str:
     return note
 
 
-def _train_logistic(table, outcome, declared, names, threshold_method):
+def _train_logistic(table, outcome, declared, names, threshold_method, allow_separation):
     if outcome is None:
         raise InputError("A logistic nomogram needs the outcome column (0/1).")
     data = _complete_rows(table, names + [outcome])
@@ -222,27 +288,31 @@ def _train_logistic(table, outcome, declared, names, threshold_method):
     if not np.all(np.isin(y, (0.0, 1.0))):
         raise InputError(f"Outcome column '{outcome}' must be coded 0/1 (1 = event).")
     design = design_matrix(declared, data, with_intercept=True)
-    beta, covariance = fit_logistic(design, y)
+    beta, covariance = fit_logistic(design, y, allow_separation)
     _set_coefficients(declared, dict(zip(design.columns, beta)))
     content = {"predictors": declared, "intercept": float(beta[0]), "design_columns": list(design.columns),
                "covariance": covariance.tolist()}
-    p = 1.0 / (1.0 + np.exp(-(design.to_numpy() @ beta)))
+    p = nm.expit(design.to_numpy() @ beta)
     cut = choose_threshold(y, p, threshold_method)
     performance = {"n": int(len(y)), "n_events": int(y.sum()), **auc_delong(y, p), **calibration(y, p, bins=10)}
     performance.pop("table", None)
+    if separates_perfectly(y, p):
+        performance["warning"] = ("fitted on perfectly separated data (--allow-separation): the coefficients are "
+                                  "not finite estimates and the probabilities are close to 0 or 1")
     threshold = {"value": cut, "method": threshold_method, "scale": "probability",
                  "rule": "above the cut-off when the predicted probability >= value", "chosen_on": "training predictions"}
     return content, performance, threshold
 
 
-def _train_cox(table, declared, names, time_col, event_col, times, time, time_unit, threshold_method):
+def _train_cox(table, declared, names, time_col, event_col, times, time, time_unit, threshold_method,
+               allow_separation):
     if not time_col or not event_col or not times:
         raise InputError("A Cox nomogram needs time_col, event_col and times (where the survival is reported).")
     data = _complete_rows(table, names + [time_col, event_col])
     durations = pd.to_numeric(data[time_col], errors="coerce").to_numpy(dtype=float)
     events = pd.to_numeric(data[event_col], errors="coerce").to_numpy(dtype=float)
     design = design_matrix(declared, data, with_intercept=False)
-    fitter = fit_cox(design, durations, events)
+    fitter = fit_cox(design, durations, events, allow_separation)
     beta = fitter.params_.reindex(design.columns).to_numpy(dtype=float)
     _set_coefficients(declared, dict(zip(design.columns, beta)))
     means = design.mean(axis=0).to_numpy(dtype=float)

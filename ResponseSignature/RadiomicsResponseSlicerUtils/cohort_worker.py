@@ -30,7 +30,7 @@ from typing import Callable, Optional, Sequence
 #: Run by ``<python> -c``: put the Lib folders first on sys.path, then the command line's main().
 BOOTSTRAP = ("import os, sys; sys.path[:0] = [p for p in sys.argv[1].split(os.pathsep) if p]; "
              "from LesionAggregateLib.cli import main; sys.exit(main(sys.argv[2:]))")
-#: Exit codes of the command line (ResponseSignatureLib.cli.dispatch).
+#: Exit codes of the command line (ResponseSignatureLib.cli_support.dispatch).
 EXIT_OK, EXIT_CASES_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
 

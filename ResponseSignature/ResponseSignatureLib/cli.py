@@ -1,4 +1,5 @@
-"""Command line of the lesion stage: ``extract``, ``recist``, ``feature-maps``, ``sample-data`` and ``demo``.
+"""Command line of the lesion stage: ``extract``, ``recist``, ``feature-maps``, ``sample-data`` and ``demo``
+(and the signature sub-commands ``train``, ``evaluate``, ``apply`` of ``models.cli``).
 
 ``radiomics-response`` (NomogramScoreLib.cli) gathers these with the other stages' sub-commands;
 ``python -m ResponseSignatureLib`` runs just these.
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import OperationCancelled, RadiomicsResponseError
+from .cli_support import dispatch
 from .progress import TextProgressBar
 
 
@@ -19,15 +20,12 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     _add_extract(subparsers)
     _add_recist(subparsers)
     _add_feature_maps(subparsers)
-    sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
-    sample.add_argument("outdir", type=Path)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--dicom", action="store_true",
-                        help="also write each CT as a DICOM series and its lesions as a DICOM SEG (needs the dicom extra)")
-    sample.set_defaults(func=run_sample_data, output_folders=("outdir",))
+    _add_sample_data(subparsers)
     if include_demo:
-        demo = subparsers.add_parser("demo", help="sample case -> lesion table + RECIST, printed and written")
-        demo.add_argument("--out", type=Path, default=Path("demo_output"))
+        demo = subparsers.add_parser("demo", help="sample case -> lesion table + RECIST, printed and written",
+                                     description="Write the synthetic sample case, compute its lesion table and "
+                                     "RECIST 1.1, print them and write lesions.csv.")
+        demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default ./demo_output)")
         demo.set_defaults(func=run_demo, output_folders=("out",))
     from .models import cli as models_cli
 
@@ -40,24 +38,47 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     dicom_cli.add_subcommands(subparsers)
 
 
+def _add_sample_data(subparsers) -> None:
+    sample = subparsers.add_parser(
+        "sample-data", help="write the synthetic sample case (or, with --cohort, a synthetic cohort)",
+        description="Write the synthetic longitudinal sample case into OUTDIR: baseline.nrrd, followup.nrrd and "
+        "followup2.nrrd with their .seg.nrrd segmentations (segments liver_1, liver_2, liver_3, node_1, liver_4), "
+        "locations.csv and design.json (what was drawn). With --cohort N: N such patients whose lesions respond "
+        "according to a made-up outcome, with manifest.csv (input of 'batch') and clinical.csv (patient_id, "
+        "response, no_benefit, albumin in g/L, lymphocytes in x10^9/L). Synthetic data, no real patient.")
+    sample.add_argument("outdir", type=Path, metavar="OUTDIR", help="folder to write into")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--cohort", type=_positive_int, metavar="N", help="write a cohort of N patients instead")
+    sample.add_argument("--dicom", action="store_true",
+                        help="also write each CT as a DICOM series and its lesions as a DICOM SEG (needs the dicom extra)")
+    sample.set_defaults(func=run_sample_data, output_folders=("outdir",))
+
+
 def _add_extract(subparsers) -> None:
     extract = subparsers.add_parser(
         "extract",
         help="baseline + follow-up images and segmentations -> lesion table with RECIST",
         description="Per-lesion measures and radiomic features at baseline and follow-up, their change, "
-        "lesion matching and RECIST 1.1. IMG: NRRD/NIfTI/MHA file or DICOM series folder; SEG: .seg.nrrd, "
-        "label map (each label value one lesion), DICOM SEG or DICOM RT Structure Set.",
+        "lesion matching and RECIST 1.1. IMG: NRRD/NIfTI/MHA file or DICOM series folder; SEG: .seg.nrrd (segment "
+        "name = lesion name), label map (each label value one lesion, named lesion_<label>), DICOM SEG or DICOM RT "
+        "Structure Set. Lesion table "
+        "columns: patient_id, lesion_id, location, status, target, then baseline:<measure or feature>, "
+        "followup:..., delta:... (follow-up minus baseline) and reldelta:... (delta / |baseline|).",
     )
-    extract.add_argument("--baseline", required=True, type=Path, metavar="IMG")
-    extract.add_argument("--baseline-seg", required=True, type=Path, metavar="SEG")
-    extract.add_argument("--followup", required=True, type=Path, metavar="IMG")
-    extract.add_argument("--followup-seg", required=True, type=Path, metavar="SEG")
-    extract.add_argument("--params", default=None, help="preset name (ibsi, ligero2021, dercle2020, default) or pyradiomics YAML")
+    extract.add_argument("--baseline", required=True, type=Path, metavar="IMG", help="baseline image")
+    extract.add_argument("--baseline-seg", required=True, type=Path, metavar="SEG", help="baseline segmentation")
+    extract.add_argument("--followup", required=True, type=Path, metavar="IMG", help="follow-up image")
+    extract.add_argument("--followup-seg", required=True, type=Path, metavar="SEG", help="follow-up segmentation")
+    extract.add_argument("--params", default=None,
+                         help="preset name (default, ibsi, ligero2021, dercle2020, dercle2020_signature) or "
+                         "pyradiomics YAML file (default: the 'default' preset)")
     extract.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
                          help="compute only the features this signature model reads (its own extraction "
                          "settings, or --params narrowed to its inputs): the fast way to score one patient")
-    extract.add_argument("--patient-id", default=None)
-    extract.add_argument("--locations", type=Path, default=None, help="CSV with columns lesion_id,location")
+    extract.add_argument("--patient-id", default=None, help="patient_id of the table (default: the baseline file's name)")
+    extract.add_argument("--locations", type=Path, default=None,
+                         help="CSV with columns lesion_id,location (default: from the segment names, e.g. liver_1 "
+                         "-> liver; lesions without a known location count as their own organ for RECIST)")
     extract.add_argument("--tolerance-mm", type=float, default=15.0, help="centroid matching tolerance (mm)")
     extract.add_argument("--pair", action="append", default=[], metavar="BASELINE=FOLLOWUP", help="force a lesion match")
     extract.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
@@ -90,7 +111,8 @@ def _add_recist(subparsers) -> None:
         description="Each LESIONS.csv is one patient's lesion table of baseline vs one follow-up (from 'extract'), "
         "given in time order with the same baseline segmentation.",
     )
-    recist.add_argument("tables", nargs="+", type=Path, metavar="LESIONS.csv")
+    recist.add_argument("tables", nargs="+", type=Path, metavar="LESIONS.csv",
+                        help="lesion tables of one patient, first follow-up first")
     recist.add_argument("--out", type=Path, help="CSV with one row per follow-up")
     recist.set_defaults(func=run_recist, output_files=("out",))
 
@@ -105,8 +127,8 @@ def _add_feature_maps(subparsers) -> None:
         "outside the segment), voxelBatch. Shape features are not voxel-based. IMG: NRRD/NIfTI/MHA file or DICOM "
         "series folder; MASK: label map or .seg.nrrd on (or resampled to) the image grid.",
     )
-    maps.add_argument("--image", required=True, type=Path, metavar="IMG")
-    maps.add_argument("--mask", required=True, type=Path, metavar="MASK")
+    maps.add_argument("--image", required=True, type=Path, metavar="IMG", help="the image")
+    maps.add_argument("--mask", required=True, type=Path, metavar="MASK", help="the segment's label map or .seg.nrrd")
     maps.add_argument("--label", type=_positive_int, default=None, metavar="N",
                       help="label value of the segment (default: the parameter file's 'label' setting, else 1)")
     maps.add_argument("--params", default=None,
@@ -274,9 +296,13 @@ def _parse_pair(text: str) -> tuple[str, str]:
 
 def run_sample_data(args: argparse.Namespace) -> int:
     """Handler of ``sample-data``."""
+    from .sample_cohort import make_sample_cohort
     from .sample_data import make_sample_case
 
-    paths = make_sample_case(args.outdir, seed=args.seed, dicom=args.dicom)
+    if args.cohort:
+        paths = make_sample_cohort(args.outdir, n_patients=args.cohort, seed=args.seed)
+    else:
+        paths = make_sample_case(args.outdir, seed=args.seed, second_followup=True, dicom=args.dicom)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -333,26 +359,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ResponseSignatureLib", description=__doc__)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     return dispatch(parser, argv)
-
-
-def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    """Parse, run the chosen handler, and turn our errors into a one-line message and exit code 2."""
-    from .outputs import check_outputs
-    from .progress import end_progress_line
-
-    args = parser.parse_args(argv)
-    try:
-        check_outputs(args)  # an --out folder where a file is expected (or the reverse): fail before any work
-        return int(args.func(args) or 0)
-    except OperationCancelled as error:
-        end_progress_line()
-        print(f"cancelled: {error}", file=sys.stderr)
-        return 130
-    except RadiomicsResponseError as error:
-        end_progress_line()
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        end_progress_line()
-        print("interrupted: what was finished is kept (batch runs resume when re-run)", file=sys.stderr)
-        return 130

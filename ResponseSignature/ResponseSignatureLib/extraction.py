@@ -68,7 +68,7 @@ FILTER_MARGIN_MM = 15.0
 LOG_MARGIN_SIGMAS = 6.0
 BSPLINE_MARGIN_VOXELS = 24
 #: voxels added to ``FeatureExtractor.input_margin`` beyond what the backends say they read: a crop
-#: larger than needed changes nothing (the backends cut their own crop from it), one too small would
+#: larger than needed changes nothing (the backends cut their own crop from it), one too small would change features.
 INPUT_SAFETY_VOXELS = 2
 
 

@@ -42,7 +42,7 @@ class Segment:
     color: tuple | None = None
     note: str | None = None         # why the lesion cannot be measured (empty, outside the image)
     resampled: str | None = None    # "resampled from <grid> to <grid> ..." when the file was on another grid
-    location: str | None = None     # organ coded in the file (DICOM SEG anatomic region), if any
+    location: str | None = None     # organ the file codes: .seg.nrrd tag LOCATION_TAG or DICOM SEG anatomic region
     tracking_uid: str | None = None  # DICOM Tracking UID of the lesion, if the file gave one
 
 
@@ -248,7 +248,8 @@ def _slicer_segments(image: sitk.Image, path) -> list[Segment]:
                              f"but the file has {len(layers)} layer(s).")
         mask = _mask_from_array(layers[layer] == label, like)
         name = meta.get("Name") or meta["ID"]
-        segments.append(Segment(name, mask, label, _parse_color(meta.get("Color"))))
+        location = segment_tags(meta.get("Tags")).get(LOCATION_TAG) or None
+        segments.append(Segment(name, mask, label, _parse_color(meta.get("Color")), location=location))
         index += 1
     return segments
 
@@ -257,6 +258,20 @@ def _segment_metadata(image: sitk.Image, index: int) -> dict:
     prefix = f"Segment{index}_"
     return {key[len(prefix):]: image.GetMetaData(key)
             for key in image.GetMetaDataKeys() if key.startswith(prefix)}
+
+
+#: segment tag holding a lesion's organ in a .seg.nrrd (set by the web workstation, readable in Slicer)
+LOCATION_TAG = "RadiomicsResponse.Location"
+
+
+def segment_tags(text: str | None) -> dict[str, str]:
+    """Slicer's 'key:value|key:value|' segment tags as a dict."""
+    tags = {}
+    for item in (text or "").split("|"):
+        key, sep, value = item.partition(":")
+        if sep and key.strip():
+            tags[key.strip()] = value.strip()
+    return tags
 
 
 def _parse_color(text: str | None) -> tuple | None:
@@ -457,7 +472,8 @@ def _segmentation_metadata(segments, places, reference: sitk.Image) -> dict[str,
             prefix + "LabelValue": str(label),
             prefix + "Layer": str(layer),
             prefix + "Extent": extent,
-            prefix + "Tags": f"RadiomicsResponse.Note:{segment.note}|" if segment.note else "",
+            prefix + "Tags": (f"RadiomicsResponse.Note:{segment.note}|" if segment.note else "")
+                             + (f"{LOCATION_TAG}:{segment.location}|" if segment.location else ""),
         })
     return meta
 

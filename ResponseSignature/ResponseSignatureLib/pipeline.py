@@ -68,7 +68,9 @@ def compute_lesion_table(
 
     ``timepoints`` maps 'baseline' and 'followup' to (SimpleITK image, segments on its grid).
     ``params``: preset name, pyradiomics YAML path or dict. ``locations``: lesion name -> organ
-    (or a CSV with columns lesion_id,location); unknown names are inferred from the segment name.
+    (or a CSV with columns lesion_id,location); a lesion not listed takes its segment's location
+    tag (``imageio.LOCATION_TAG`` in a .seg.nrrd), else the organ its name starts with (liver_1),
+    else 'other' (unknown: its own organ for RECIST).
     ``workers``: threads measuring lesions side by side (None: ``default_workers()``); the result
     does not depend on it.
     """
@@ -76,7 +78,7 @@ def compute_lesion_table(
     workers = _check_workers(workers)
     settings = load_params(params)
     extractor = FeatureExtractor(settings, engine=engine)
-    location_of = _location_lookup(locations, _segment_locations(timepoints))
+    location_of = _location_lookup(locations, _tagged_locations(timepoints))
     values, centroids, errors = _measure_all(timepoints, extractor, progress, should_cancel, workers)
     matches = matching.match_lesions(centroids["baseline"], centroids["followup"], tolerance_mm=tolerance_mm, pairs=pairs)
     rows = _lesion_rows(matches, location_of, errors)
@@ -479,14 +481,23 @@ def _select_targets(rows, baseline_values) -> set[str]:
     return set(recist.select_targets(candidates))
 
 
-def _location_lookup(locations, coded=None):
-    """A function (baseline name, follow-up name) -> location, from a mapping, a CSV or names.
+def _tagged_locations(timepoints) -> dict[str, str]:
+    """Lesion name -> location from the segments' location tags (baseline first)."""
+    tagged: dict[str, str] = {}
+    for _, segments in timepoints.values():
+        for segment in segments:
+            if getattr(segment, "location", None):
+                tagged.setdefault(segment.name, segment.location)
+    return tagged
 
-    ``coded``: locations the segmentation files code (DICOM SEG anatomic regions); the mapping wins.
-    """
+
+def _location_lookup(locations, tagged=None):
+    """A function (baseline name, follow-up name) -> location: the mapping or CSV given, then the
+    locations the segmentation files code (.seg.nrrd tag, DICOM SEG anatomic region), then the
+    segment name."""
     if isinstance(locations, (str, Path)):
         locations = read_locations(locations)
-    known = {**(coded or {}), **dict(locations or {})}
+    known = {**dict(tagged or {}), **dict(locations or {})}
 
     def location_of(baseline_name, followup_name):
         for name in (baseline_name, followup_name):
@@ -495,12 +506,6 @@ def _location_lookup(locations, coded=None):
         return lesion_table.infer_location(baseline_name or followup_name)
 
     return location_of
-
-
-def _segment_locations(timepoints) -> dict[str, str]:
-    """Segment name -> location for the segments whose file coded one (e.g. a DICOM SEG)."""
-    return {segment.name: segment.location for _, segments in timepoints.values() for segment in segments
-            if getattr(segment, "location", None)}
 
 
 def read_locations(path: str | Path) -> dict[str, str]:

@@ -12,7 +12,10 @@ segmented lesion always has a measurement).
 
 Measurements are ``LesionMeasurement`` objects or plain dicts with the same keys (e.g. the dict of
 ``measure.measure_lesion`` plus ``location``). ``location`` is an organ name; a location mentioning
-a lymph node ('node', 'lymph node', 'mediastinal node'...) marks a nodal lesion.
+a lymph node ('node', 'lymph node', 'mediastinal node'...) marks a nodal lesion. A lesion whose
+location is not known ('other', 'unknown' or empty: e.g. a label-map lesion ``lesion_3`` without a
+locations file) counts as its own organ for the 2-per-organ cap (it cannot be grouped with any
+other lesion), and ``recist_reason`` says which target lesions had no location.
 
 Patient-table columns returned by ``patient_recist_summary`` (last follow-up vs baseline):
 
@@ -52,6 +55,8 @@ CHOI_SIZE_PERCENT = 10.0      # Choi: 10 % change of the sum of diameters
 CHOI_DENSITY_PERCENT = 15.0   # Choi: 15 % decrease of mean attenuation (HU)
 
 _NODE_WORDS = {"node", "nodes", "nodal", "lymph", "lymphnode", "lymphnodes", "ln"}
+#: locations that name no organ: such a lesion counts as its own organ
+UNKNOWN_LOCATIONS = ("", "other", "unknown", "none", "nan")
 _PAIRED_ORGANS = {  # EORTC clarification: paired organs count as one organ
     "lung": {"lung", "lungs", "pulmonary"},
     "kidney": {"kidney", "kidneys", "renal"},
@@ -101,12 +106,20 @@ def is_lymph_node(location: str | None) -> bool:
     return bool(_words(location) & _NODE_WORDS)
 
 
-def organ_group(location: str | None) -> str:
+def location_known(location: str | None) -> bool:
+    """Whether a location names an organ (not 'other', 'unknown' or empty)."""
+    return str(location or "").strip().lower() not in UNKNOWN_LOCATIONS
+
+
+def organ_group(location: str | None, lesion_id: str | None = None) -> str:
     """The organ a lesion counts against for the 2-per-organ cap (RECIST 1.1 + EORTC FAQ).
 
     All lymph nodes are one organ; paired organs (lungs, kidneys, ovaries) are one organ; any
-    other location is its own organ (case and spacing ignored).
+    other location is its own organ (case and spacing ignored). A lesion of unknown location
+    (``location_known`` false) is its own organ: 'unknown location <lesion_id>'.
     """
+    if not location_known(location):
+        return f"unknown location {lesion_id}" if lesion_id is not None else "unknown location"
     words = _words(location)
     if words & _NODE_WORDS:
         return "lymph node"
@@ -189,7 +202,7 @@ def select_targets(lesions, max_total: int = 5, max_per_organ: int = 2,
     chosen: list[str] = []
     per_organ: dict[str, int] = {}
     for m in candidates:
-        organ = organ_group(m.location)
+        organ = organ_group(m.location, m.lesion_id)
         if len(chosen) < max_total and per_organ.get(organ, 0) < max_per_organ:
             chosen.append(m.lesion_id)
             per_organ[organ] = per_organ.get(organ, 0) + 1
@@ -235,11 +248,15 @@ def assess_response(timepoints: list, targets: list[str],
     persisting = _per_followup(non_target_present, n, "non_target_present", False)
     evaluable_sums = [s0]
     responses = []
+    unlocated = [t for t in targets if not location_known(baseline[t].location)]
     for index in range(1, n + 1):
         values = _followup_diameters(_measurement_map(timepoints[index]), targets, nodes)
         response = _timepoint_response(index, values, nodes, s0, min(evaluable_sums),
                                        _new_ids(new_lists[index - 1], index),
                                        bool(progression[index - 1]), bool(persisting[index - 1]))
+        if unlocated:
+            response.reason += (f"; location missing for target lesion(s) {', '.join(unlocated)}: each counted as "
+                                "its own organ (give lesion locations to apply the 2-per-organ rule)")
         responses.append(response)
         if not response.not_evaluable:
             evaluable_sums.append(response.sum_diameters_mm)

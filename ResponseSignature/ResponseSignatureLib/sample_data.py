@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -141,14 +141,15 @@ def _anatomy(grid, shift) -> np.ndarray:
     return hu
 
 
-def _timepoint(timepoint: str, rng: np.random.Generator):
-    """The CT image and the lesion segments of one time point."""
-    shift = (0.0, 0.0, 0.0) if timepoint == "baseline" else FOLLOWUP_SHIFT_MM
+def _timepoint(timepoint: str, rng: np.random.Generator, lesions=SAMPLE_LESIONS, shift=None):
+    """The CT image and the lesion segments of one time point (``lesions`` drawn as designed for it)."""
+    if shift is None:
+        shift = (0.0, 0.0, 0.0) if timepoint == "baseline" else FOLLOWUP_SHIFT_MM
     reference = _empty_image()
     grid = _physical_grid(reference)
     hu = _anatomy(grid, shift)
     segments = []
-    for lesion in SAMPLE_LESIONS:
+    for lesion in lesions:
         radius = lesion_radius_mm(lesion, timepoint)
         if radius is None:
             continue
@@ -185,18 +186,20 @@ def _segment(name: str, inside: np.ndarray, reference: sitk.Image) -> Segment:
 # ------------------------------------------------------------------------------------- the case
 
 def make_sample_case(out_dir, seed: int = 0, patient_id: str = "sample", with_labelmaps: bool = False,
-                     dicom: bool = False) -> dict:
+                     lesions=SAMPLE_LESIONS, second_followup: bool = False, dicom: bool = False) -> dict:
     """Write the synthetic baseline/follow-up case into out_dir and return the paths of its files.
 
-    ``dicom``: also write each time point's CT as a DICOM series folder and its lesions as a DICOM
-    SEG (keys ``<timepoint>_dicom``, ``<timepoint>_dicom_seg``; needs the ``dicom`` extra).
+    ``second_followup`` adds ``followup2.nrrd`` / ``followup2.seg.nrrd``: a later scan on which the
+    lesions grow again from the first follow-up (``SECOND_FOLLOWUP_SCALE``), for RECIST over time.
+    ``dicom``: also write the baseline and follow-up CTs as DICOM series folders and their lesions as
+    DICOM SEGs (keys ``<timepoint>_dicom``, ``<timepoint>_dicom_seg``; needs the ``dicom`` extra).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     paths = {}
     for timepoint in ("baseline", "followup"):
-        image, segments = _timepoint(timepoint, rng)
+        image, segments = _timepoint(timepoint, rng, lesions)
         paths[f"{timepoint}_image"] = out / f"{timepoint}.nrrd"
         paths[f"{timepoint}_seg"] = out / f"{timepoint}.seg.nrrd"
         sitk.WriteImage(image, str(paths[f"{timepoint}_image"]), True)
@@ -207,32 +210,54 @@ def make_sample_case(out_dir, seed: int = 0, patient_id: str = "sample", with_la
         if dicom:
             from .dicom_export import write_sample_dicom
 
-            locations = {lesion.name: lesion.location for lesion in SAMPLE_LESIONS}
+            locations = {lesion.name: lesion.location for lesion in lesions}
             paths.update(write_sample_dicom(out, timepoint, image, segments, patient_id, locations))
-    paths["locations"] = _write_locations(out / "locations.csv")
-    paths["design"] = _write_design(out / "design.json", patient_id, seed)
+    if second_followup:
+        image, segments = _timepoint("followup", rng, second_followup_lesions(lesions), SECOND_FOLLOWUP_SHIFT_MM)
+        paths["followup2_image"] = out / "followup2.nrrd"
+        paths["followup2_seg"] = out / "followup2.seg.nrrd"
+        sitk.WriteImage(image, str(paths["followup2_image"]), True)
+        write_segments(segments, image, paths["followup2_seg"])
+    paths["locations"] = _write_locations(out / "locations.csv", lesions)
+    paths["design"] = _write_design(out / "design.json", patient_id, seed, lesions)
     return paths
 
 
-def _write_locations(path: Path) -> Path:
+#: lesion radius at the second follow-up relative to the first (lesions not listed: unchanged)
+SECOND_FOLLOWUP_SCALE = {"liver_1": 1.35, "node_1": 1.1, "liver_4": 1.2}
+SECOND_FOLLOWUP_SHIFT_MM = (-1.5, 1.0, 0.0)
+
+
+def second_followup_lesions(lesions=SAMPLE_LESIONS) -> tuple:
+    """The designs of the second follow-up: each present lesion scaled by SECOND_FOLLOWUP_SCALE."""
+    later = []
+    for lesion in lesions:
+        radius = lesion_radius_mm(lesion, "followup")
+        if radius is not None:
+            later.append(replace(lesion, radius_mm=radius * SECOND_FOLLOWUP_SCALE.get(lesion.name, 1.0),
+                                 followup_scale=1.0, at_baseline=True))
+    return tuple(later)
+
+
+def _write_locations(path: Path, lesions=SAMPLE_LESIONS) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["lesion_id", "location"])
-        for lesion in SAMPLE_LESIONS:
+        for lesion in lesions:
             writer.writerow([lesion.name, lesion.location])
     return path
 
 
-def _write_design(path: Path, patient_id: str, seed: int) -> Path:
+def _write_design(path: Path, patient_id: str, seed: int, lesions=SAMPLE_LESIONS) -> Path:
     """The drawn truth (lesions, volumes, follow-up shift) as JSON, for people and tests."""
-    lesions = []
-    for lesion in SAMPLE_LESIONS:
+    records = []
+    for lesion in lesions:
         record = asdict(lesion)
         for timepoint in ("baseline", "followup"):
             record[f"{timepoint}_volume_ml"] = design_volume_ml(lesion, timepoint)
-        lesions.append(record)
+        records.append(record)
     design = {"patient_id": patient_id, "seed": seed, "size": SIZE, "spacing_mm": SPACING,
-              "origin_mm": ORIGIN, "followup_shift_mm": FOLLOWUP_SHIFT_MM, "lesions": lesions}
+              "origin_mm": ORIGIN, "followup_shift_mm": FOLLOWUP_SHIFT_MM, "lesions": records}
     path.write_text(json.dumps(design, indent=2) + "\n", encoding="utf-8")
     return path
 

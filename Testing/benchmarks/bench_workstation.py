@@ -28,8 +28,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "Web"))
+sys.path.insert(0, str(REPO_ROOT / "Testing"))
 
-from RadiomicsResponseWeb import harness  # noqa: E402
+import workstation_harness as harness  # noqa: E402
 
 SERVER_TIMINGS = re.compile(r"workstation: (.+?) in ([0-9.]+) s")
 

@@ -3,8 +3,9 @@
 Layout: on the left trame-slicer's segment editor (paint, erase, scissors, draw, threshold, islands,
 smoothing, undo/redo); in the middle Slicer's slice views; on the right the reading panel: time
 point selector, lesions (name and location), Compute with progress, and the results (lesion
-table, RECIST, waterfall, patient aggregation, signature, clinical form and risk gauge as those
-stages exist). Data and computation go through ``session`` and ``results`` (the libraries).
+table, RECIST, waterfall, patient aggregation, signature, clinical form and risk gauge). Data and
+computation go through ``session`` and ``results`` (the libraries; the later stages through
+``NomogramScoreLib.patient_pipeline``).
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class Workstation:
         self._progress = (0.0, "")
         self._cancel = threading.Event()
         self._demo = False
+        self._patient = None  # NomogramScoreLib.patient_pipeline.PatientResult of the last computation
         self._init_state()
         self._build_ui()
         self.editor_logic.set_ui(self.editor_ui)
@@ -95,7 +97,6 @@ class Workstation:
         state.rr_errors = []
         state.rr_waterfall_svg = ""
         state.rr_waterfall = []
-        state.rr_stages = {"patient": False, "signature": False, "nomogram": False}
         state.rr_patient = []
         state.rr_patient_error = ""
         state.rr_signature = {}
@@ -148,7 +149,6 @@ class Workstation:
             return False
         self._clear_results()
         self.state.rr_loaded = True
-        self.state.rr_stages = results.available_stages()
         self._show_timepoint(self.state.rr_timepoint, reset_views=True)
         self._say(done_message, "success")
         return True
@@ -274,11 +274,12 @@ class Workstation:
                 return
             try:
                 self._show_result(result, inputs)
-            except Exception as error:  # a library stage in progress must not leave the user waiting
+            except Exception as error:  # an unexpected failure must reach the user, not only the log
                 LOG.exception("showing the results failed")
                 self._say(f"The lesion table was computed but could not be shown: {error}", "error")
 
     def _clear_results(self) -> None:
+        self._patient = None
         self.state.rr_has_result = False
         self.state.rr_nomogram = {}
 
@@ -300,7 +301,7 @@ class Workstation:
         self._say(f"Lesion table computed: {len(result.table)} lesions.", "success")
         try:
             self._later_stages(result)
-        except Exception as error:  # a later stage being written must not hide the lesion results
+        except Exception as error:  # an unexpected failure is shown (and logged); the lesion results stay
             LOG.exception("later stages failed")
             self._say(f"Lesion table computed; the later stages failed: {error}", "warning")
 
@@ -314,60 +315,32 @@ class Workstation:
             return "", []
 
     def _later_stages(self, result) -> None:
-        """Patient aggregation, signature and nomogram form, each shown only if its stage exists."""
-        stages = results.available_stages()
-        self.state.rr_stages = stages
-        signature = self._signature_model() if stages["signature"] else None
-        patients = self._patient_stage(result, signature) if stages["patient"] else None
-        self.state.rr_signature = {}
-        if signature is not None and patients is not None:
-            try:
-                self.state.rr_signature = results.signature_score(signature, result.table, patients)
-            except RadiomicsResponseError as error:
-                self.state.rr_signature_error = f"The signature could not be applied: {error}"
-        if stages["nomogram"]:
-            self._prepare_clinical_form()
-
-    def _signature_model(self):
-        """The demo signature, or None with the reason shown in its panel."""
-        self.state.rr_signature_error = ""
+        """Patient row, signature and the nomogram's clinical form (NomogramScoreLib.patient_pipeline)."""
+        self._patient = None
+        self.state.rr_patient, self.state.rr_signature = [], {}
+        self.state.rr_patient_error = self.state.rr_signature_error = ""
+        signature = results.signature_model()
         try:
-            return results.load_signature()
+            self._patient = results.patient_result(result, signature)
         except RadiomicsResponseError as error:
-            self.state.rr_signature_error = f"The signature model could not be loaded: {error}"
-            return None
-
-    def _patient_stage(self, result, signature):
-        """The one-patient table (volume-weighted), shown with the signature's input columns if any."""
-        self.state.rr_patient_error = ""
-        try:
-            patients = results.patient_table(result.table)
-        except RadiomicsResponseError as error:
-            self.state.rr_patient_error = f"Patient aggregation failed: {error}"
-            return None
-        columns = list(signature.get("inputs", [])) if signature else None
-        self.state.rr_patient = results.patient_items(patients, columns)
-        return patients
+            self.state.rr_patient_error = f"The patient row or its signature score could not be computed: {error}"
+            return
+        self.state.rr_patient = results.patient_items(self._patient, signature.get("inputs"))
+        self.state.rr_signature = results.signature_panel(self._patient)
+        self._prepare_clinical_form()
 
     def _extraction_params(self):
-        """--params if given, else the settings the signature assumes, else the default preset."""
-        if self.params is not None or not results.available_stages()["signature"]:
+        """--params if given, else the demo's settings for the demo case, else those the signature assumes."""
+        if self.params is not None:
             return self.params
-        try:
-            return results.signature_params(results.load_signature())
-        except RadiomicsResponseError:
-            return self.params
+        return results.extraction_params(self._demo, results.signature_model())
 
     def _prepare_clinical_form(self) -> None:
-        try:
-            fields = results.clinical_fields(results.load_nomogram())
-        except Exception as error:
-            self.state.rr_nomogram_error = f"The nomogram could not be loaded: {error}"
-            return
+        fields = results.clinical_fields(results.nomogram_model())
         values = {**(results.demo_clinical_values() if self._demo else {}), **(self.state.rr_clinical_values or {})}
         score = (self.state.rr_signature or {}).get("score")
         for field in fields:
-            if score is not None and any(word in field["name"].lower() for word in ("signature", "score")):
+            if score is not None and field["name"] == "signature_score":
                 values[field["name"]] = round(score, 4)
             values.setdefault(field["name"], "")
         self.state.rr_clinical_fields = fields
@@ -377,8 +350,12 @@ class Workstation:
         """Clinical form 'Score' button: nomogram risk with CI and the gauge."""
         self.state.rr_clinical_values = dict(values or {})
         self.state.rr_nomogram_error = ""
+        if self._patient is None:
+            self.state.rr_nomogram_error = "Compute the lesion table first."
+            return
         try:
-            self.state.rr_nomogram = results.score_nomogram(results.load_nomogram(), self.state.rr_clinical_values)
+            scored = results.with_nomogram(self._patient, results.nomogram_model(), self.state.rr_clinical_values)
+            self.state.rr_nomogram = results.nomogram_panel(scored)
         except RadiomicsResponseError as error:
             self.state.rr_nomogram = {}
             self.state.rr_nomogram_error = str(error)
@@ -503,7 +480,7 @@ class Workstation:
                     html.Div("{{ w.lesion_id }}: {{ w.change }}", v_for="w in rr_waterfall")
 
     def _patient_card(self) -> None:
-        with v3.VCard(classes="mb-2", id="rr-patient", v_if=("rr_stages.patient",)):
+        with v3.VCard(classes="mb-2", id="rr-patient", v_if=("rr_has_result",)):
             v3.VCardTitle("Patient (volume-weighted aggregation)", classes="text-subtitle-1")
             with v3.VCardText():
                 html.Div("{{ rr_patient_error }}", v_if=("rr_patient_error",), classes="text-error")
@@ -513,7 +490,7 @@ class Workstation:
                         html.Td("{{ item.value }}")
 
     def _signature_card(self) -> None:
-        with v3.VCard(classes="mb-2", id="rr-signature", v_if=("rr_stages.signature",)):
+        with v3.VCard(classes="mb-2", id="rr-signature", v_if=("rr_has_result",)):
             v3.VCardTitle("Response signature", classes="text-subtitle-1")
             with v3.VCardText():
                 html.Div("{{ rr_signature_error }}", v_if=("rr_signature_error",), classes="text-error")
@@ -522,7 +499,7 @@ class Workstation:
                              "— model {{ rr_signature.model }}", id="rr-signature-score")
 
     def _nomogram_card(self) -> None:
-        with v3.VCard(classes="mb-2", id="rr-nomogram", v_if=("rr_stages.nomogram",)):
+        with v3.VCard(classes="mb-2", id="rr-nomogram", v_if=("rr_has_result",)):
             v3.VCardTitle("Clinical form and prediction", classes="text-subtitle-1")
             with v3.VCardText():
                 with html.Div(v_for="field in rr_clinical_fields", key="field.name",
@@ -531,6 +508,7 @@ class Workstation:
                                v_model=("rr_clinical_values[field.name]",), label=("field.label",),
                                density="compact", hide_details=True, classes="mb-2")
                     v3.VTextField(v_else=True, v_model=("rr_clinical_values[field.name]",),
+                                  readonly=("field.name === 'signature_score'",),
                                   label=("field.label + (field.unit ? ' (' + field.unit + ')' : '')",),
                                   density="compact", hide_details=True, classes="mb-2")
                 v3.VBtn("Score", click=(self.score_patient, "[rr_clinical_values]"), color="primary",

@@ -1,19 +1,19 @@
 """What the result panels show, as plain JSON-ready data made from the libraries' outputs.
 
-Every number comes from a library call (lesion table, RECIST, waterfall, aggregation, signature,
-nomogram, gauge); this module only picks columns and formats them for display. The later stages
-are optional: a panel is offered only when its library imports and its demo model file exists, so
-the workstation grows as the stages land (``available_stages``).
+Every number comes from a library call (lesion table, RECIST, waterfall, gauge) and the later
+stages run through ``NomogramScoreLib.patient_pipeline``, the chain the command line and
+``radiomics-response demo`` run too: the workstation's demo patient gets the demo's settings,
+models and clinical values, so both give the same patient result. This module only picks columns
+and formats them for display. Every stage is part of the package: a stage that fails to import or
+a shipped model that is missing is an error, never a hidden panel.
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
-AGGREGATION_METHOD = "volume_weighted"
 
 # (lesion-table column, header, decimals) shown in the lesion table panel.
 LESION_COLUMNS = (
@@ -85,11 +85,9 @@ def error_messages(errors) -> list[str]:
 
 
 def waterfall_svg(table: pd.DataFrame) -> str:
-    """The waterfall plot drawn by NomogramScoreLib.chart ('' if that stage is not installed)."""
-    try:
-        from NomogramScoreLib.chart import waterfall_svg as draw
-    except ImportError:
-        return ""
+    """The waterfall plot drawn by NomogramScoreLib.chart."""
+    from NomogramScoreLib.chart import waterfall_svg as draw
+
     return draw(table)
 
 
@@ -104,85 +102,35 @@ def waterfall_items(table: pd.DataFrame) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ later stages
-def signature_model_path() -> Path | None:
-    """The shipped demo signature (ResponseSignatureLib.models.demo), or None if absent."""
-    try:
-        from ResponseSignatureLib.models.demo import default_demo_path
+def signature_model() -> dict:
+    """The shipped demo signature (validated JSON)."""
+    from NomogramScoreLib.demo_pipeline import demo_models
 
-        path = default_demo_path()
-    except Exception:  # a stage being written may fail to import with any error: hide its panel
-        return None
-    return path if path.is_file() else None
+    return demo_models()[0]
 
 
-def nomogram_model_path() -> Path | None:
-    """The shipped demo nomogram (NomogramScoreLib.demo_pipeline.shipped_model), or None if absent."""
-    try:
-        from NomogramScoreLib.demo_pipeline import shipped_model
+def nomogram_model() -> dict:
+    """The shipped demo nomogram (validated JSON)."""
+    from NomogramScoreLib.demo_pipeline import demo_models
 
-        return shipped_model("NomogramScoreLib", "demo_nomogram.json")
-    except Exception:  # not shipped yet, or the stage does not import: hide its panel
-        return None
+    return demo_models()[1]
 
 
 def demo_clinical_values() -> dict:
-    """The demo patient's clinical values used by ``radiomics-response demo`` ({} if unavailable)."""
-    try:
-        from NomogramScoreLib.demo_pipeline import DEMO_CLINICAL
-    except Exception:
-        return {}
+    """The demo patient's clinical values used by ``radiomics-response demo``, as form text."""
+    from NomogramScoreLib.demo_pipeline import DEMO_CLINICAL
+
     return {name: str(value) for name, value in DEMO_CLINICAL.items()}
 
 
-def available_stages() -> dict[str, bool]:
-    """Which later-stage panels can be shown: their library imports and their model exists."""
-    return {
-        "patient": _imports("LesionAggregateLib.aggregate"),
-        "signature": _imports("ResponseSignatureLib.models.inference") and signature_model_path() is not None,
-        "nomogram": (_imports("NomogramScoreLib.nomogram") and _imports("NomogramScoreLib.gauge")
-                     and nomogram_model_path() is not None),
-    }
+def extraction_params(demo: bool, signature: Mapping):
+    """Settings of the lesion computation: the demo's own (``demo_pipeline.demo_params``) for the
+    demo case, else those the signature's columns assume (a preset name or a pyradiomics dict)."""
+    if demo:
+        from NomogramScoreLib.demo_pipeline import demo_params
 
-
-def _imports(module: str) -> bool:
-    import importlib
-
-    try:
-        importlib.import_module(module)
-    except Exception:  # a stage being written may fail to import with any error: hide its panel
-        return False
-    return True
-
-
-def patient_table(table: pd.DataFrame) -> pd.DataFrame:
-    """LesionAggregateLib.aggregate.patient_table with the volume-weighted mean."""
-    from LesionAggregateLib.aggregate import patient_table as aggregate
-
-    return aggregate(table, method=AGGREGATION_METHOD)
-
-
-def patient_items(patients: pd.DataFrame, columns=None) -> list[dict]:
-    """Columns of the one-patient table: counts, RECIST, then ``columns`` (default: aggregated measures)."""
-    if patients.empty:
-        return []
-    row = patients.iloc[0]
-    first = ["n_lesions", "recist_category", "percent_change_from_baseline", "volumetric_change_percent"]
-    if columns is None:
-        columns = [f"{AGGREGATION_METHOD}:delta:{name}" for name in ("longest_diameter_mm", "volume_ml", "mean_hu")]
-    return [{"label": column, "value": fmt(_plain(row[column]), 3)} for column in first + list(columns)
-            if column in patients.columns]
-
-
-def load_signature():
-    """The demo signature model (validated JSON)."""
-    from ResponseSignatureLib.models import load_model
-
-    return load_model(signature_model_path())
-
-
-def signature_params(model: Mapping):
-    """The extraction settings the signature's columns assume: a preset name or a pyradiomics dict."""
-    settings = model.get("extraction_settings") or {}
+        return demo_params()
+    settings = signature.get("extraction_settings") or {}
     if settings.get("preset"):
         return settings["preset"]
     if any(key in settings for key in ("imageType", "featureClass", "setting")):
@@ -190,31 +138,45 @@ def signature_params(model: Mapping):
     return None
 
 
-def signature_score(model: Mapping, lesions: pd.DataFrame, patients: pd.DataFrame) -> dict:
-    """Score the patient with the signature (patient-level model, or mean of lesion scores)."""
-    from ResponseSignatureLib.models import inference
+def patient_result(lesion_result, signature: Mapping):
+    """Patient row (volume-weighted) and signature score: ``patient_pipeline.from_lesion_result``."""
+    from NomogramScoreLib.patient_pipeline import from_lesion_result
 
-    if model.get("level") == "lesion":
-        scored = inference.patient_scores(model, inference.apply_model(model, lesions))
-    else:
-        scored = inference.apply_model(model, patients)
-    row = scored.iloc[0]
+    return from_lesion_result(lesion_result, signature_model=signature)
+
+
+def with_nomogram(result, model: Mapping, values: Mapping[str, Any]):
+    """The patient result with the clinical form's values and the nomogram's risk. The form shows
+    the signature score rounded; the risk uses the patient row's own (full precision) score."""
+    from NomogramScoreLib.patient_pipeline import add_clinical, add_nomogram
+    from ResponseSignatureLib.models.inference import SIGNATURE_SCORE
+
+    clinical = {name: value for name, value in values.items() if name != SIGNATURE_SCORE}
+    return add_nomogram(add_clinical(result, clinical), model)
+
+
+def patient_items(result, columns=None) -> list[dict]:
+    """Rows of the patient panel: counts, RECIST, then ``columns`` (default: aggregated measures)."""
+    from NomogramScoreLib.patient_pipeline import AGGREGATION
+
+    row = result.row
+    first = ["n_lesions", "recist_category", "percent_change_from_baseline", "volumetric_change_percent"]
+    if columns is None:
+        columns = [f"{AGGREGATION}:delta:{name}" for name in ("longest_diameter_mm", "volume_ml", "mean_hu")]
+    return [{"label": column, "value": fmt(row[column], 3)} for column in first + list(columns) if column in row]
+
+
+def signature_panel(result) -> dict:
+    """The signature panel: score, its reading against the cut-off, the model's name and hash."""
     from ResponseSignatureLib.formatting import score
     from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
 
-    reading = read_against_cutoff(float(row["score"]), model["threshold"]["value"], terms=outcome_terms(model), show=score)
-    return {"score": float(row["score"]), "class": int(row["class"]), "model": model.get("name", ""),
-            "threshold": float(model["threshold"]["value"]), "sha256": model.get("sha256", ""),
+    signature = result.signature
+    reading = read_against_cutoff(signature["score"], signature["threshold"], terms=outcome_terms(signature),
+                                  show=score)
+    return {"score": signature["score"], "class": signature["class"], "model": signature.get("name", ""),
+            "threshold": signature["threshold"], "sha256": signature.get("sha256", ""),
             "reading": reading.text, "reading_colour": reading.colour}
-
-
-def load_nomogram():
-    """The demo nomogram model (validated JSON)."""
-    from ResponseSignatureLib.models import load_model
-
-    import NomogramScoreLib.nomogram  # noqa: F401  (registers the nomogram model kind)
-
-    return load_model(nomogram_model_path())
 
 
 def clinical_fields(model: Mapping) -> list[dict]:
@@ -234,18 +196,17 @@ def clinical_fields(model: Mapping) -> list[dict]:
     return fields
 
 
-def score_nomogram(model: Mapping, values: Mapping[str, Any]) -> dict:
-    """Probability with CI, its reading against the cut-off and the gauge SVG
-    (NomogramScoreLib.nomogram.score_patient + gauge.gauge_for)."""
+def nomogram_panel(result) -> dict:
+    """Probability with CI, its reading against the cut-off, points and the gauge SVG of a patient
+    result scored by the nomogram (``gauge.gauge_for``)."""
     from NomogramScoreLib.gauge import gauge_for
-    from NomogramScoreLib.nomogram import score_patient
     from ResponseSignatureLib.formatting import ci_text, percent
 
-    result = score_patient(model, values)
-    return {"heading": result["outcome"]["label"], "risk": percent(result["risk"]),
-            "ci": ci_text(result["ci_low"], result["ci_high"]), "reading": result["reading"]["text"],
-            "reading_colour": result["reading"]["colour"], "points": fmt(result["total_points"], 0),
-            "warnings": list(result.get("warnings") or []), "svg": gauge_for(model, result)}
+    risk, model = result.risk, result.nomogram
+    return {"heading": risk["outcome"]["label"], "risk": percent(risk["risk"]),
+            "ci": ci_text(risk["ci_low"], risk["ci_high"]), "reading": risk["reading"]["text"],
+            "reading_colour": risk["reading"]["colour"], "points": fmt(risk["total_points"], 0),
+            "warnings": list(risk.get("warnings") or []), "svg": gauge_for(model, risk)}
 
 
 def _key(column: str) -> str:

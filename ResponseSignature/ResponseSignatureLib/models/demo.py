@@ -44,6 +44,12 @@ class SyntheticCohort:
     unreliable: list = field(default_factory=list)   # non-reproducible features
     redundant: dict = field(default_factory=dict)    # near-duplicate -> original
 
+    @property
+    def features(self) -> list:
+        """The feature columns of ``table`` (the synthetic names carry no radiomics prefix, so
+        training must be given them: ``train_signature(feature_columns=cohort.features)``)."""
+        return [c for c in self.table.columns if c not in ("patient_id", "outcome")]
+
 
 def synthetic_cohort(n_patients: int = 200, n_noise_features: int = 30, seed: int = 0, planted: dict | None = None,
                      n_unreliable: int = 3, unreliable_coefficient: float = 1.5, n_repeats: int = 4,
@@ -109,31 +115,8 @@ def demo_cohort(n_patients: int = 300, seed: int = 2020) -> SyntheticCohort:
                             redundant_copy=False)
 
 
-def build_demo_model(out_path: str | Path | None = None, n_patients: int = 300, seed: int = 2020) -> dict:
-    """Train the demo random forest on ``demo_cohort`` and save it (default: the shipped file)."""
-    from .modelfile import save_model
-    from .training import train_signature
-
-    cohort = demo_cohort(n_patients, seed)
-    model = train_signature(cohort.table, "outcome", method="rf", feature_columns=list(DEMO_FEATURES),
-                            threshold_method="fixed", seed=seed, name=DEMO_NAME, n_trees=100, max_depth=4,
-                            min_samples_leaf=5, positive_means="progression (synthetic demo label)", unfavourable=True)
-    card = model["model_card"]
-    card["intended_use"] = ("demo — not for clinical use. Trained on a SYNTHETIC cohort to show the workflow; "
-                            "its scores mean nothing about real patients. Research use only.")
-    card["outcome"]["definition"] = ("synthetic 'high risk' label (1) drawn from a known logistic model of the four "
-                                     "latent delta features; stands in for e.g. progression at 8 weeks")
-    card["training_cohort"]["source"] = f"synthetic_cohort via demo_cohort(n_patients={n_patients}, seed={seed})"
-    model["extraction_settings"] = {"preset": "dercle2020",
-                                    "note": "column names follow the patient table: volume-weighted mean over "
-                                            "lesions of the per-lesion change (follow-up minus baseline)"}
-    return save_model(model, out_path or default_demo_path())
-
-
 def default_demo_path() -> Path:
     """Where the shipped demo model lives (source tree, else the installed package data)."""
-    here = Path(__file__).resolve().parent
-    source_tree = here.parents[1] / "Resources" / "Models"
-    if source_tree.is_dir():
-        return source_tree / "demo_signature.json"
-    return here.parent / "models_data" / "demo_signature.json"
+    from ..resources import shipped_file
+
+    return shipped_file("ResponseSignatureLib", "Models", "demo_signature.json")

@@ -27,7 +27,6 @@ from scipy import stats
 from ..errors import InputError
 
 THRESHOLD_METHODS = ("youden", "fixed", "sens_at_spec50")
-Z95 = float(stats.norm.ppf(0.975))
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,6 +308,22 @@ def _safe_metric(metric_fn, y: np.ndarray, s: np.ndarray) -> float | None:
     if value is None or not np.isfinite(value):
         return None
     return float(value)
+
+
+def separates_perfectly(y_true, values) -> bool:
+    """True when every case lies strictly above every control, or strictly below (AUC 1 or 0).
+
+    A variable (or a fitted linear predictor) that separates the outcome classes completely makes
+    a maximum-likelihood fit diverge and, as a candidate feature, usually means leakage (a copy of
+    the outcome, a value measured after it). Rows with a missing value are left out.
+    """
+    y = np.asarray(y_true, dtype=float).ravel()
+    x = np.asarray(values, dtype=float).ravel()
+    known = np.isfinite(x) & np.isin(y, (0.0, 1.0))
+    cases, controls = x[known & (y == 1)], x[known & (y == 0)]
+    if cases.size == 0 or controls.size == 0:
+        return False
+    return bool(cases.min() > controls.max() or cases.max() < controls.min())
 
 
 def auc_value(y_true, scores) -> float:

@@ -1,7 +1,8 @@
 """Applying a model file with numpy only: preprocessing, logistic / random-forest / Cox scores.
 
-Registers the model kinds ``logistic`` (plain, L1, L2 or elastic-net logistic regression),
-``random_forest`` and ``cox`` with their validators (see ``docs/model-file.md``).
+Validates the model kinds ``logistic`` (plain, L1, L2 or elastic-net logistic regression),
+``random_forest`` and ``cox`` (``VALIDATORS``, registered with the model-file loader by the
+``models`` package; see ``docs/model-file.md``).
 
 Scores (a higher score always means the positive outcome / higher risk is more likely):
 
@@ -37,10 +38,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InputError, ModelFileError
-from .modelfile import register_kind, require_columns
+from .modelfile import require_columns
 
 KINDS = ("logistic", "random_forest", "cox")
 ID_COLUMNS = ("patient_id", "lesion_id")
+#: the columns a signature adds to a patient (or lesion) table: read by nomograms and reports
+SIGNATURE_SCORE, SIGNATURE_CLASS = "signature_score", "signature_class"
 PATIENT_SCORE_RULES = ("mean_of_lesions",)
 
 
@@ -189,9 +192,8 @@ def validate_cox(doc: Mapping) -> None:
         _numbers(doc, baseline.get("survival"), "baseline_survival.survival", times.size)
 
 
-register_kind("logistic", validate_logistic)
-register_kind("random_forest", validate_random_forest)
-register_kind("cox", validate_cox)
+#: model kind -> validator of its ``model`` content (registered by the package, models/__init__.py)
+VALIDATORS = {"logistic": validate_logistic, "random_forest": validate_random_forest, "cox": validate_cox}
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,6 +326,39 @@ def apply_model(model: Mapping, table):
     out = table[[c for c in ID_COLUMNS if c in table.columns]].copy()
     out["score"] = scores
     out["class"] = classify(model, scores)
+    return out
+
+
+def model_identity(model: Mapping) -> dict:
+    """Name, version and SHA-256 of a model: what provenance records about it."""
+    return {key: model.get(key) for key in ("name", "version", "sha256")}
+
+
+def with_signature_scores(model: Mapping, table, lesions=None):
+    """A copy of ``table`` with the model's score and class as ``signature_score`` / ``signature_class``.
+
+    A patient-level model scores the rows of ``table``. A lesion-level model scores ``lesions``
+    (its lesion table) and gives each patient row of ``table`` the mean of its lesion scores
+    (``patient_scores``); without ``lesions`` it scores the rows of ``table`` themselves. The
+    copy's ``attrs['provenance']`` adds the model's identity (``signature_model``) to the table's.
+    """
+    if model["level"] == "lesion" and lesions is not None:
+        scored = patient_scores(model, apply_model(model, lesions))
+        by_patient = scored.set_index(scored["patient_id"].astype(str))
+        keys = table["patient_id"].astype(str)
+        missing = sorted(set(keys) - set(by_patient.index))
+        if missing:
+            raise InputError(f"No lesion of patient(s) {', '.join(missing[:5])} in the lesion table: "
+                             f"model '{model['name']}' scores lesions.")
+        score, klass = by_patient.loc[keys, "score"].to_numpy(), by_patient.loc[keys, "class"].to_numpy()
+    else:
+        scored = apply_model(model, table)
+        score, klass = scored["score"].to_numpy(), scored["class"].to_numpy()
+    out = table.copy()
+    out[SIGNATURE_SCORE] = score
+    out[SIGNATURE_CLASS] = klass
+    out.attrs = {"provenance": {**dict(table.attrs.get("provenance") or {}),
+                                "signature_model": model_identity(model)}}
     return out
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -45,7 +46,6 @@ from .modelfile import FORMAT, SCHEMA_VERSION, validate_model
 from .outcome import declare_outcome
 
 METHODS = ("dercle", "elasticnet", "rf")
-NON_FEATURE_COLUMNS = ("patient_id", "lesion_id", "location", "status", "n_lesions", "error")
 RESEARCH_ONLY = "Research use only; not a medical device; not validated for clinical decisions."
 
 
@@ -388,27 +388,143 @@ def _outcome_vector(table: pd.DataFrame, outcome: str) -> np.ndarray:
     return y
 
 
-def candidate_features(table: pd.DataFrame, outcome: str, id_col: str,
-                       feature_columns: Sequence[str] | None) -> tuple[list[str], dict]:
-    """Numeric, complete, non-constant candidate columns (default: every numeric column except
-    ids, outcome, location, status, n_lesions). Returns (features, {reason: [excluded columns]})."""
-    if feature_columns is None:
-        skip = {outcome, id_col, *NON_FEATURE_COLUMNS}
-        feature_columns = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
+#: the ``<time point>:`` part of a radiomics column: baseline, followup, followup2..., delta, reldelta
+FEATURE_STAGE = r"(?:baseline|followup\d*|delta|reldelta)"
+#: lesion measures that are RECIST/volumetric comparators, not radiomics features (lesion_table.MEASURES)
+MEASURE_NAMES = ("longest_diameter_mm", "short_axis_mm", "volume_ml", "mean_hu", "n_voxels")
+#: patient-table prefixes that count lesions or vote on probabilities rather than aggregate a feature
+NON_FEATURE_METHODS = ("count", "vote", "vote_class")
+_RADIOMICS_COLUMN = re.compile(rf"^(?:(?P<method>[a-z_]+):)?{FEATURE_STAGE}:(?P<feature>[^:]+)$")
+_ID_NAME = re.compile(r"(^|[_\s])(id|ids|no|nr|number|index|mrn|accession)$", re.IGNORECASE)
+
+
+def is_radiomics_column(name: str) -> bool:
+    """Whether a column holds a radiomic feature: ``<time point>:<feature>`` of the lesion table or
+    ``<method>:<time point>:<feature>`` of the patient table (e.g.
+    ``volume_weighted:delta:original_firstorder_Entropy``), where the time point is baseline,
+    followup[N], delta or reldelta. The RECIST/volumetric measures (diameters, volume, mean HU,
+    voxel count), lesion counts and votes are not features."""
+    match = _RADIOMICS_COLUMN.match(str(name))
+    if not match or match.group("feature") in MEASURE_NAMES:
+        return False
+    return match.group("method") not in NON_FEATURE_METHODS
+
+
+def radiomics_feature_columns(table: pd.DataFrame) -> list[str]:
+    """The numeric radiomics feature columns of a lesion or patient table (``is_radiomics_column``)."""
+    return [c for c in table.columns if is_radiomics_column(c) and pd.api.types.is_numeric_dtype(table[c])
+            and not pd.api.types.is_bool_dtype(table[c])]
+
+
+def leakage_reason(table: pd.DataFrame, column: str, outcome: str, id_col: str, y: np.ndarray) -> str | None:
+    """Why a column must not be a feature, or None: it is an identifier, another coding of the
+    outcome (equal to it or to 1 - it), or it separates the outcome classes perfectly."""
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    if column in (outcome, id_col, "patient_id", "lesion_id") or _looks_like_identifier(column, values):
+        return "looks like an identifier"
+    known = np.isfinite(values)
+    if known.sum() >= 2 and np.all(np.isin(values[known], (0.0, 1.0))):
+        if np.array_equal(values[known], y[known]) or np.array_equal(values[known], 1 - y[known]):
+            return f"is another coding of the outcome (equals {outcome}{'' if np.array_equal(values[known], y[known]) else ' reversed'})"
+    if evaluation.separates_perfectly(y, values):
+        return f"separates {outcome} perfectly (every case above or below every control)"
+    return None
+
+
+def _looks_like_identifier(column: str, values: np.ndarray) -> bool:
+    """An id-like name (patient_no, subject_id, MRN...), or a run of consecutive whole numbers (row numbers)."""
+    if _ID_NAME.search(str(column)):
+        return True
+    known = values[np.isfinite(values)]
+    if known.size < 5 or not np.all(known == np.round(known)) or np.unique(known).size != known.size:
+        return False
+    return bool(known.max() - known.min() + 1 == known.size)
+
+
+def candidate_features(table: pd.DataFrame, outcome: str, id_col: str, feature_columns: Sequence[str] | None,
+                       allow_separation: bool = False, require_all: bool = False,
+                       prefix: str | None = None) -> tuple[list[str], dict]:
+    """Numeric, complete, non-constant candidate columns that do not leak the outcome.
+
+    Default (``feature_columns`` None): the radiomics feature columns only
+    (``radiomics_feature_columns``; those starting with ``prefix`` when given), never ids,
+    outcomes, times, RECIST or clinical columns.
+    Columns named in ``feature_columns`` are used as given, but one that is an identifier or
+    another coding of the outcome is refused (InputError naming it), and so is one that separates
+    the outcome perfectly unless ``allow_separation``. ``require_all`` (a template's inputs):
+    every named column must be usable, else InputError naming it and why.
+    Returns (features, {reason: [excluded columns]}).
+    """
+    y = pd.to_numeric(table[outcome], errors="coerce").to_numpy(dtype=float)
+    named = feature_columns is not None
+    excluded: dict[str, list[str]] = {}
+    if not named:
+        feature_columns = [c for c in radiomics_feature_columns(table) if c.startswith(prefix or "")]
+        _note_unused_columns(table, outcome, id_col, y, feature_columns, excluded)
+        if not feature_columns:
+            wanted = f"starting with '{prefix}' " if prefix else ""
+            raise InputError(f"No radiomics feature columns {wanted}in the training table (names like "
+                             "'delta:<feature>' or 'volume_weighted:reldelta:<feature>', see the README); name the "
+                             "candidate columns with --features.")
     _require(table, feature_columns)
-    excluded: dict[str, list[str]] = {"missing_values": [], "constant": [], "not_numeric": []}
     kept = []
     for column in feature_columns:
-        values = pd.to_numeric(table[column], errors="coerce")
-        if values.isna().any():
-            excluded["not_numeric" if table[column].notna().all() else "missing_values"].append(column)
-        elif values.nunique() < 2:
-            excluded["constant"].append(column)
+        reason = _unusable(table[column])
+        leak = None if reason else leakage_reason(table, column, outcome, id_col, y)
+        if leak and allow_separation and leak.startswith("separates"):
+            leak = None
+        if named and (leak or (reason and require_all)):
+            _refuse(column, leak or reason)
+        if reason or leak:
+            excluded.setdefault(reason or _leak_key(leak), []).append(column)
         else:
             kept.append(column)
     if not kept:
-        raise InputError("No usable feature columns (numeric, complete, not constant) in the training table.")
-    return kept, {k: v for k, v in excluded.items() if v}
+        summary = "; ".join(f"{key}: {', '.join(columns[:5])}" for key, columns in excluded.items())
+        raise InputError(f"No usable feature columns (numeric, complete, not constant, not leaking the outcome) "
+                         f"in the training table ({summary}).")
+    return kept, excluded
+
+
+def _unusable(column: pd.Series) -> str | None:
+    """'empty', 'missing_values', 'not_numeric' or 'constant' for a column that cannot be a feature."""
+    values = pd.to_numeric(column, errors="coerce")
+    if column.isna().all():
+        return "empty"
+    if values.isna().any():
+        return "not_numeric" if column.notna().all() else "missing_values"
+    if values.nunique() < 2:
+        return "constant"
+    return None
+
+
+_REASON_TEXT = {"empty": "is empty (no value in any row)", "missing_values": "has missing values",
+                "not_numeric": "is not numeric", "constant": "is constant"}
+
+
+def _refuse(column: str, reason: str) -> None:
+    """InputError naming a named feature column that cannot be used, and why."""
+    hint = " (--allow-separation keeps it)" if reason.startswith("separates") else ""
+    raise InputError(f"Feature column '{column}' {_REASON_TEXT.get(reason, reason)}; it cannot be a signature "
+                     f"input{hint}.")
+
+
+def _leak_key(reason: str) -> str:
+    """The model card's key of a leakage reason."""
+    return {"looks": "identifier", "is": "other_outcome", "separates": "separates_outcome"}[reason.split()[0]]
+
+
+def _note_unused_columns(table, outcome, id_col, y, features, excluded) -> None:
+    """Record the numeric non-feature columns by reason (identifier, other outcome, not radiomics)."""
+    for column in table.columns:
+        if column in features or column == outcome or not pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        leak = leakage_reason(table, column, outcome, id_col, y)
+        if leak and not leak.startswith("separates"):
+            key = _leak_key(leak)
+        else:
+            key = "other_prefix" if is_radiomics_column(column) else "not_a_radiomics_feature"
+        excluded.setdefault(key, []).append(column)
 
 
 def _training_rows(table: pd.DataFrame, outcome: str, id_col: str, method: str) -> tuple[pd.DataFrame, str]:
@@ -563,14 +679,20 @@ DEFAULT_OPTIONS = {"k": 4, "folds": 3, "n_trees": 200, "search_trees": 50, "min_
 def train_signature(table: pd.DataFrame, outcome: str, method: str = "dercle", id_col: str = "patient_id",
                     feature_columns: Sequence[str] | None = None, icc_table: pd.DataFrame | None = None,
                     threshold_method: str = "youden", seed: int = 0, progress=None, name: str | None = None,
-                    positive_means: str | None = None, unfavourable: bool | None = None, **options: Any) -> dict:
+                    positive_means: str | None = None, unfavourable: bool | None = None,
+                    allow_separation: bool = False, require_all_features: bool = False,
+                    feature_prefix: str | None = None, **options: Any) -> dict:
     """Train a signature and return a validated model document (save it with ``save_model``).
 
     ``table``: one row per patient (or per lesion, with ``lesion_id``, for ``elasticnet``) with the
     0/1 ``outcome``; ``positive_means`` says in words what outcome 1 is and ``unfavourable`` whether
     it is bad news (None: not stated), for the model file's ``outcome`` block (``outcome.py``).
-    ``icc_table``: repeated measurements (``id_col``, ``repeat``, features) for the reproducibility
-    filter. ``options`` override DEFAULT_OPTIONS (k, folds, n_trees, search_trees,
+    ``icc_table``: repeated measurements (``id_col``, ``repeat``, features) for the
+    reproducibility filter. ``feature_columns`` default to the radiomics feature columns (those
+    starting with ``feature_prefix`` if given); see
+    ``candidate_features`` for what is refused (identifiers, other outcome codings, perfect
+    separators unless ``allow_separation``; with ``require_all_features`` every named column must
+    be usable, as a template's inputs). ``options`` override DEFAULT_OPTIONS (k, folds, n_trees, search_trees,
     min_samples_leaf, max_depth, max_candidates, min_gain, max_abs_rho, icc_threshold, enet_folds,
     outer_folds — 0 skips the nested CV).
     """
@@ -585,7 +707,8 @@ def train_signature(table: pd.DataFrame, outcome: str, method: str = "dercle", i
         settings["location_levels"] = sorted(rows["location"].astype(str).unique())
     y = _outcome_vector(rows, outcome)
     report(progress, 0.02, "checking candidate features")
-    features, excluded = candidate_features(rows, outcome, id_col, feature_columns)
+    features, excluded = candidate_features(rows, outcome, id_col, feature_columns, allow_separation,
+                                            require_all_features, feature_prefix)
     fitted = _fit_pipeline(rows, y, features, icc_table, method, level, id_col, settings, progress)
     threshold = evaluation.choose_threshold(fitted["oof_y"], fitted["oof_scores"], threshold_method)
     doc = _document(fitted, method, level, outcome, name, threshold, threshold_method)

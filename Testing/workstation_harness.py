@@ -1,6 +1,7 @@
 """Start the workstation in a child process and drive it with Playwright and Debian's chromium.
 
-Used by the end-to-end browser test and the workstation benchmark. No browser is downloaded:
+Used by the end-to-end browser test and the workstation benchmark (test code: not shipped in the
+wheel). No browser is downloaded:
 Playwright only drives the system chromium (``CHROMIUM``). The server always listens on
 127.0.0.1 and a free port, and ``running_workstation`` stops it whatever happens.
 """
@@ -19,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_PATHS = [REPO_ROOT / name for name in ("Web", "ResponseSignature", "LesionAggregate", "NomogramScore")]
 CHROMIUM = os.environ.get("RADIOMICS_RESPONSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
