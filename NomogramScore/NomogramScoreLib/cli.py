@@ -25,6 +25,8 @@ commands by stage:
   signatures                 train, evaluate, apply
   risk and report            nomogram train|score|evaluate|report, report
   all stages at once         demo
+  DICOM and a PACS           dicom-read-sr, pacs find|run|store (need the 'dicom' extra)
+  standards check            ibsi-phantom
   in a web browser           workstation (needs the 'web' extra)
 
 'radiomics-response COMMAND --help' describes a command and every option."""

@@ -16,19 +16,29 @@ from .pacs import DEFAULT_TIMEOUT, ENV_PREFIX
 def add_subcommands(subparsers) -> None:
     """Add ``pacs`` and its sub-commands."""
     pacs = subparsers.add_parser("pacs", help="find, assess and store a patient's studies in a PACS (DICOMweb)",
-                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 description="Work on a patient's studies in a PACS over DICOMweb: list them (find), "
+                                 "fetch the baseline and follow-up with their SEG/RTSTRUCT, run the whole pipeline and "
+                                 "store the SEGs and the SR back (run), or send DICOM files (store). Server and "
+                                 "credentials from the options or the RADIOMICS_RESPONSE_PACS_* environment variables.")
     commands = pacs.add_subparsers(dest="pacs_command", required=True, metavar="PACS_COMMAND")
-    find = commands.add_parser("find", help="list a patient's studies and their series")
+    find = commands.add_parser("find", help="list a patient's studies and their series",
+                               description="List the studies of one patient (date, description, UID) and the "
+                               "series of each (modality, number of instances, UID).")
     _connection(find)
-    find.add_argument("--patient-id", required=True)
+    find.add_argument("--patient-id", required=True, help="the patient's ID in the PACS (DICOM PatientID)")
     find.set_defaults(func=run_find)
-    run = commands.add_parser("run", help="fetch baseline + follow-up with their SEG/RTSTRUCT, assess, store SEG + SR back")
+    run = commands.add_parser("run", help="fetch baseline + follow-up with their SEG/RTSTRUCT, assess, store SEG + SR back",
+                              description="Fetch the baseline study (default: the earliest) and the follow-up study "
+                              "(default: the latest) with their SEG or RTSTRUCT and the CT series they were drawn on, "
+                              "compute the lesion table, RECIST 1.1 and (with models) the signature and nomogram, write "
+                              "the results in --out and store a DICOM SEG per study and the SR in the follow-up study.")
     _connection(run)
     _run_options(run)
     run.set_defaults(func=run_run)
-    store = commands.add_parser("store", help="send DICOM files to the PACS (STOW-RS)")
+    store = commands.add_parser("store", help="send DICOM files to the PACS (STOW-RS)",
+                                description="Send DICOM files (CT series, SEG, RTSTRUCT, SR) to the PACS.")
     _connection(store)
-    store.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    store.add_argument("files", nargs="+", type=Path, metavar="FILE", help="DICOM files to send")
     store.set_defaults(func=run_store)
 
 
@@ -40,15 +50,16 @@ def _connection(parser) -> None:
 
 
 def _run_options(run) -> None:
-    run.add_argument("--patient-id", required=True)
+    run.add_argument("--patient-id", required=True, help="the patient's ID in the PACS (DICOM PatientID)")
     run.add_argument("--out", required=True, type=Path, metavar="DIR",
                      help="work folder: retrieved series, lesions.csv, dicom_out/ (SEGs + SR)")
     run.add_argument("--baseline-study", default=None, metavar="UID", help="default: the patient's earliest study")
     run.add_argument("--followup-study", default=None, metavar="UID", help="default: the patient's latest study")
     run.add_argument("--baseline-seg-series", default=None, metavar="UID", help="when a study holds several segmentations")
-    run.add_argument("--followup-seg-series", default=None, metavar="UID")
+    run.add_argument("--followup-seg-series", default=None, metavar="UID", help="when a study holds several segmentations")
     run.add_argument("--params", default=None, help="preset name or pyradiomics YAML (as for extract)")
-    run.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"])
+    run.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
+                     help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
     run.add_argument("--signature", type=Path, default=None, metavar="MODEL.json", help="signature model (patient level)")
     run.add_argument("--nomogram", type=Path, default=None, metavar="MODEL.json", help="nomogram model (needs --signature)")
     run.add_argument("--clinical", action="append", default=[], metavar="NAME=VALUE",

@@ -24,7 +24,7 @@ def add_subcommands(subparsers) -> None:
     read = subparsers.add_parser("dicom-read-sr", help="read our DICOM SR (TID 1500) back into a lesion table",
                                  description="Lesion table (CSV) of a DICOM SR written by extract --dicom-out or pacs run: "
                                  "per-lesion values at both time points, changes, status, target and location.")
-    read.add_argument("sr", type=Path, metavar="FILE")
+    read.add_argument("sr", type=Path, metavar="FILE", help="a DICOM SR written by extract --dicom-out or pacs run")
     read.add_argument("--out", required=True, type=Path, metavar="lesions.csv", help="lesion table CSV")
     read.add_argument("--patient-out", type=Path, default=None, metavar="patient.json",
                       help="also write the patient-level values (RECIST, signature, nomogram) as JSON")

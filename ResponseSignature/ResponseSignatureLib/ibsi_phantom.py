@@ -74,8 +74,8 @@ def add_subcommand(subparsers) -> None:
         "and writes ibsi_code,aggregation,value per row, for a join with IBSI's reference values on (code, "
         "aggregation). IMG: NIfTI/NRRD file or DICOM folder; MASK: label map or .seg.nrrd with the GTV.",
     )
-    parser.add_argument("--image", required=True, type=Path, metavar="IMG")
-    parser.add_argument("--mask", required=True, type=Path, metavar="MASK")
+    parser.add_argument("--image", required=True, type=Path, metavar="IMG", help="the CT phantom image (NIfTI/NRRD or DICOM folder)")
+    parser.add_argument("--mask", required=True, type=Path, metavar="MASK", help="its GTV mask (label map, non-zero = ROI)")
     parser.add_argument("--config", required=True, choices=CONFIGURATIONS, help="IBSI configuration")
     parser.add_argument("--out", required=True, type=Path, help="values CSV")
     parser.set_defaults(func=run)
