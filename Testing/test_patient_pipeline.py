@@ -54,7 +54,10 @@ def test_demo_and_workstation_give_the_same_patient_result(demo, tmp_path):
         elif column != "patient_id" and isinstance(value, float):
             assert ours[column] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True), column
     panel = results.nomogram_panel(workstation)
-    assert panel["risk"] == f"{100 * expected.risk['risk']:.1f}" and "<svg" in panel["svg"]
+    from ResponseSignatureLib.formatting import percent
+
+    assert panel["risk"] == percent(expected.risk["risk"]) and "<svg" in panel["svg"]
+    assert panel["reading"] == expected.risk["reading"]["text"]
 
 
 def test_each_step_matches_the_libraries(demo):
