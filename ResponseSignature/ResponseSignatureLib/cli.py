@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import OperationCancelled, RadiomicsResponseError
+from .errors import dispatch  # also reached as cli.dispatch by the other stages
 from .progress import TextProgressBar
 
 
@@ -308,17 +308,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     return dispatch(parser, argv)
 
 
-def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    """Parse, run the chosen handler, and turn our errors into a one-line message and exit code 2."""
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except OperationCancelled as error:
-        print(f"cancelled: {error}", file=sys.stderr)
-        return 130
-    except RadiomicsResponseError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: what was finished is kept (batch runs resume when re-run)", file=sys.stderr)
-        return 130

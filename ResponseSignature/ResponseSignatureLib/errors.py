@@ -5,6 +5,8 @@ Slicer widget can show it as is and the CLI can print it without a traceback.
 """
 from __future__ import annotations
 
+import sys
+
 
 class RadiomicsResponseError(Exception):
     """Base class of every error this project raises on purpose."""
@@ -30,3 +32,22 @@ class ModelFileError(InputError):
 
 class OperationCancelled(RadiomicsResponseError):
     """The user asked to stop a long operation."""
+
+
+def dispatch(parser, argv=None) -> int:
+    """Parse (an argparse parser), run the chosen handler, and turn our errors into a one-line message
+    and exit code 2 (130 when cancelled or interrupted). Here, beside the errors, so that every
+    command line (this Lib's ``cli`` and ``models.cli``, the other stages') shares it without
+    importing one another."""
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except OperationCancelled as error:
+        print(f"cancelled: {error}", file=sys.stderr)
+        return 130
+    except RadiomicsResponseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was finished is kept (batch runs resume when re-run)", file=sys.stderr)
+        return 130

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import tableio
+from .. import errors, tableio
 from . import evaluation, plots
 from .inference import apply_model, patient_scores
 from .modelfile import load_model, save_model, write_text_atomic
@@ -225,8 +225,6 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 
 def main(argv=None) -> int:
     """Stand-alone entry point with only these three sub-commands (for tests and debugging)."""
-    from ..cli import dispatch
-
     parser = argparse.ArgumentParser(prog="radiomics-response")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
-    return dispatch(parser, argv)
+    return errors.dispatch(parser, argv)
