@@ -228,7 +228,7 @@ def test_check_params():
         check_params(shape2d_params(0, ["NoSuchFeature"]))
     with pytest.raises(InputError, match="force2Ddimension"):
         check_params(shape2d_params(3))
-    assert "shape2D" in engine.SUPPORTED_CLASSES
+    assert "shape2D" in engine.registry.names()
 
 
 def test_no_feature_class_section_leaves_shape2d_out(cases):
