@@ -59,11 +59,8 @@ def _sub_case(folder: Path, case: str):
 
 
 @pytest.fixture(scope="module")
-def cases(shared_data):
-    folder = shared_data / "pyradiomics"
-    if not folder.is_dir():
-        pytest.skip(f"pyradiomics reference cases not found at {folder}")
-    return {case: _sub_case(folder, case) for case in SUB_ROI}
+def cases(pyradiomics_data):
+    return {case: _sub_case(pyradiomics_data, case) for case in SUB_ROI}
 
 
 def pyradiomics_maps(image, mask, params, label=None) -> dict:

@@ -105,9 +105,9 @@ def test_resampled_in_plane(cases):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_pyradiomics_published_baseline(cases, shared_data, case):
+def test_pyradiomics_published_baseline(cases, pyradiomics_data, case):
     """pyradiomics' own stored shape2D baseline (its 2D test masks are single slices of these labels)."""
-    path = shared_data / "pyradiomics" / "baseline" / "baseline_shape2D.csv"
+    path = pyradiomics_data / "baseline" / "baseline_shape2D.csv"
     if not path.is_file():
         pytest.skip(f"pyradiomics baseline not found at {path}")
     import csv
