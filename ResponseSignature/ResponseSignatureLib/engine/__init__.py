@@ -27,8 +27,10 @@ skips (warning) or raises ValueError, see ``shape2d.plane_decision`` (axial slic
 force2Ddimension 0, sagittal slices with 2; never with 1).
 
 How it differs from pyradiomics, by design (same voxels give the same values to ~1e-12):
-- crop first: the scan is cropped to the ROI box + a margin before filtering or resampling. LoG margin
-  max(15 mm, 6 sigma) + 1 voxel per sigma, wavelet margin ``dec_len * 2**levels + 1`` voxels. Filtered
+- crop first: the scan is cropped to the ROI box + a margin before filtering or resampling, and each
+  filter run reads the ROI box + its own margin (:mod:`.margins`, the rule the pyradiomics backend
+  follows too): LoG max(15 mm, 6 sigma) + 1 voxel per sigma, wavelet ``(start_level + level) *
+  filter length + 1`` voxels. Filtered
   values inside the ROI therefore differ slightly from pyradiomics filtering the whole scan (the
   residual is the far tail of the filter); through binning, LoG features differ by at most ~2e-3
   relative (measured, ``margins.log_margin_voxels``; with 5 sigma zone features differed by up to

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import Levels, angle_mean, counts, evaluate_batch, length_stack, length_stack_size, offsets, plane_axis
-from .descriptor import FeatureClass, FeatureInfo
+from .descriptor import FeatureClass
 from .glszm import ZONE_FORMULAS, ZoneBatch, zone_info
 from .kernels import FlatWindows, KernelBatch, KernelContext, compact_levels
 
