@@ -1,6 +1,7 @@
 """Shared pytest fixtures: where the read-only reference data lives, temporary output folders."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,11 +35,26 @@ def sample_case(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def pyradiomics_cases(shared_data) -> dict:
-    """{case: (image, label map)} of ../shared/data/pyradiomics (brain1, breast1, lung1), read once."""
+def pyradiomics_data() -> Path:
+    """Folder with pyradiomics' sample cases (brain1, breast1, lung1 image + label) and its baselines
+    (``baseline/baseline_<class>.csv``): ../shared/data/pyradiomics when present, else the copy
+    fetched once from pyradiomics' source package on PyPI into the cache (engine_reference); skips
+    with the reason when neither is there and the fetch fails (offline)."""
+    from engine_reference import cache_dir, fetch_pyradiomics_data, has_data
+
+    local = SHARED_DATA / "pyradiomics"
+    if has_data(local):
+        return local
+    try:
+        return fetch_pyradiomics_data()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        pytest.skip(f"pyradiomics' sample cases: not in {local}, and fetching them from PyPI into "
+                    f"{cache_dir()} failed ({error})")
+
+
+@pytest.fixture(scope="session")
+def pyradiomics_cases(pyradiomics_data) -> dict:
+    """{case: (image, label map)} of pyradiomics' sample cases (brain1, breast1, lung1), read once."""
     from engine_reference import load_cases
 
-    folder = shared_data / "pyradiomics"
-    if not folder.is_dir():
-        pytest.skip(f"pyradiomics reference cases not found at {folder}")
-    return load_cases(folder)
+    return load_cases(pyradiomics_data)

@@ -1,10 +1,20 @@
-"""Shared by the engine parity tests: pyradiomics as the reference, run on the same input as the engine.
+"""Shared by the engine parity tests: pyradiomics as the reference, and its sample cases.
 
 Not a test module (pytest collects ``test_*.py`` only); the test files import it after
-``pytest.importorskip("radiomics")``, and ``conftest.pyradiomics_cases`` loads the real cases.
+``pytest.importorskip("radiomics")``, and ``conftest.pyradiomics_data`` / ``pyradiomics_cases`` find
+the real cases: in ``../shared/data/pyradiomics`` when that folder exists, else in a cache folder
+(``~/.cache/radiomics-response``, or ``$RADIOMICS_RESPONSE_CACHE``) filled once from pyradiomics'
+source package on PyPI (``fetch_pyradiomics_data``), so that anyone who clones the repository can
+run the parity tests. Nothing of it is committed here (it is pyradiomics' data, BSD-3-Clause).
 """
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,6 +27,63 @@ from ResponseSignatureLib.engine import preprocess
 CASES = ("brain1", "breast1", "lung1")
 #: relative difference allowed where both compute on the same voxels
 TOL = 1e-6
+#: pyradiomics' source package (sdist) on PyPI, which holds its data/ folder; pinned by hash. Its
+#: metadata names version 3.0.1a1, so pip takes it by URL rather than by ``pyradiomics==3.1.0``.
+PYRADIOMICS_SDIST = ("https://files.pythonhosted.org/packages/03/c1/20fc2c50ab1e3304da36d866042a1905a2b05a1431ece"
+                     "35448ab6b4578f2/pyradiomics-3.1.0.tar.gz")
+PYRADIOMICS_SDIST_SHA256 = "24722c962a6bbd09bc39c1c67dbffe92435f9692a421fabaae8a6b4511eb48e4"
+#: what the tests read of it, relative to its data/ folder
+DATA_FILES = tuple(f"{case}_{kind}.nrrd" for case in CASES for kind in ("image", "label")) + tuple(
+    f"baseline/baseline_{cls}.csv"
+    for cls in ("firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm", "shape", "shape2D"))
+
+
+def cache_dir() -> Path:
+    """Where fetched reference data is kept: $RADIOMICS_RESPONSE_CACHE or ~/.cache/radiomics-response."""
+    return Path(os.environ.get("RADIOMICS_RESPONSE_CACHE") or Path.home() / ".cache" / "radiomics-response")
+
+
+def has_data(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in DATA_FILES)
+
+
+def fetch_pyradiomics_data(cache: Path | None = None) -> Path:
+    """pyradiomics' sample cases and baselines in the cache (downloaded once with pip); the folder.
+
+    Raises RuntimeError naming what failed (no network, pip error, a file missing from the package).
+    """
+    target = (cache or cache_dir()) / "pyradiomics-3.1.0" / "data"
+    if has_data(target):
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--retries", "1",
+                   "--timeout", "20", "--dest", tmp, f"{PYRADIOMICS_SDIST}#sha256={PYRADIOMICS_SDIST_SHA256}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        packages = list(Path(tmp).glob("pyradiomics-*.tar.gz"))
+        if done.returncode != 0 or not packages:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"pip could not download pyradiomics' source package: {last}")
+        _unpack(packages[0], target)
+    return target
+
+
+def _unpack(package: Path, target: Path) -> None:
+    """Copy DATA_FILES out of the sdist into ``target``: written into a folder beside it, then renamed
+    into place, so an interrupted fetch never leaves a half-filled ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="fetching-", dir=target.parent))
+    with tarfile.open(package) as archive:
+        members = {m.name.split("/data/", 1)[1]: m for m in archive.getmembers() if "/data/" in m.name}
+        missing = [name for name in DATA_FILES if name not in members]
+        if missing:
+            raise RuntimeError(f"{package.name} lacks {', '.join(missing)}")
+        for name in DATA_FILES:
+            out = staging / name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(archive.extractfile(members[name]).read())
+    if target.exists():  # an older, incomplete copy of ours
+        shutil.rmtree(target)
+    staging.rename(target)
 
 
 def load_cases(folder: Path) -> dict:

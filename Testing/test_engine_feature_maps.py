@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"
 
 from ResponseSignatureLib import cli  # noqa: E402
 from ResponseSignatureLib.engine import check_params, extract_features, preprocess  # noqa: E402
-from ResponseSignatureLib.engine.feature_maps import (MAP_CLASSES, feature_maps,  # noqa: E402
+from ResponseSignatureLib.engine.feature_maps import (feature_maps, map_class_names,  # noqa: E402
                                                       voxel_settings)
 from ResponseSignatureLib.errors import InputError, LesionError, OperationCancelled  # noqa: E402
 
@@ -32,7 +32,7 @@ radiomics = pytest.importorskip("radiomics", reason="pyradiomics is the referenc
 from radiomics import featureextractor  # noqa: E402
 
 radiomics.setVerbosity(50)  # pyradiomics logs the failures it turns into initValue (MCC) as errors
-CLASSES = {c: None for c in MAP_CLASSES}
+CLASSES = {c: None for c in map_class_names()}
 TOL = 1e-6
 #: sub-ROI of each case: half-size (k, j, i) of the box around the ROI centre kept (None: whole ROI)
 SUB_ROI = {"brain1": (1, 3, 4), "breast1": None, "lung1": (1, 3, 4)}
@@ -59,11 +59,8 @@ def _sub_case(folder: Path, case: str):
 
 
 @pytest.fixture(scope="module")
-def cases(shared_data):
-    folder = shared_data / "pyradiomics"
-    if not folder.is_dir():
-        pytest.skip(f"pyradiomics reference cases not found at {folder}")
-    return {case: _sub_case(folder, case) for case in SUB_ROI}
+def cases(pyradiomics_data):
+    return {case: _sub_case(pyradiomics_data, case) for case in SUB_ROI}
 
 
 def pyradiomics_maps(image, mask, params, label=None) -> dict:
@@ -198,7 +195,7 @@ def test_single_slice_roi(cases):
 def test_mcc_square_root_follows_the_batch_spectrum_type():
     """pyradiomics takes sqrt of numpy's eigenvalues: complex for the whole batch if one is complex (a
     tiny negative 2nd eigenvalue then adds ~0), else real (it is NaN and left out of the mean)."""
-    from ResponseSignatureLib.engine.feature_maps import _mcc_values
+    from ResponseSignatureLib.engine.glcm import _mcc_values
 
     ev2 = np.array([[-1e-18 + 0j, 0.25 + 0j, 0.81 + 0j]])
     empty = np.array([[False, False, True]])

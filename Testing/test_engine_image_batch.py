@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"
 
 pytest.importorskip("radiomics")
 
-from ResponseSignatureLib.engine import extract_features, image_batch  # noqa: E402
+from ResponseSignatureLib.engine import extract_features, image_batch, registry  # noqa: E402
 from engine_reference import assert_parity, bbox_crop, pyradiomics_features  # noqa: E402
 
 ALL = {"firstorder": None, "glcm": None, "glrlm": None, "glszm": None, "gldm": None, "ngtdm": None}
@@ -64,6 +64,6 @@ def test_stacks_follow_matrix_shapes(lesion):
             images.append(image_batch.image_matrices(name, np.asarray(arr), roi, region.spacing_kji, job.args,
                                                      classes))
     names = [im.name for im in images]
-    glcm_stacks = [[names[r] for r in rows] for rows in image_batch._stacks("glcm", images)]
+    glcm_stacks = [[names[r] for r in rows] for rows in image_batch._stacks(registry.get("glcm"), images)]
     assert sorted(map(len, glcm_stacks)) == [2, 9]  # 2 LoG (distances 1, 2: 26 directions) | the rest
-    assert len(image_batch._stacks("glszm", images)) == 1
+    assert len(image_batch._stacks(registry.get("glszm"), images)) == 1

@@ -26,7 +26,7 @@ import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
 
-from ResponseSignatureLib.engine import check_params, extract_features, filters, lbp, preprocess  # noqa: E402
+from ResponseSignatureLib.engine import check_params, extract_features, filters, lbp, margins, preprocess  # noqa: E402
 from ResponseSignatureLib.errors import InputError  # noqa: E402
 
 radiomics = pytest.importorskip("radiomics", reason="pyradiomics is the reference for these tests")
@@ -110,7 +110,7 @@ def test_pointwise_scale_with_wider_crop(cases):
               "featureClass": {"firstorder": None},
               "setting": {"resampledPixelSpacing": [0.5, 0.5, 2], "interpolator": "sitkBSpline"}}
     settings, image_types, _ = preprocess.split_params(params)
-    assert preprocess.filter_margin_voxels(image_types, settings, np.ones(3), source_margin=0).min() > 5
+    assert margins.filter_margin_voxels(image_types, settings, np.ones(3), source_margin=0).min() > 5
     ref = pyradiomics_features(image, mask, params)
     ours = extract_features(image, mask, params)
     pick = ("original", "square", "logarithm", "gradient")
@@ -234,7 +234,7 @@ def test_declared_margin_is_enough(cases, type_name):
     image, mask = cases["lung1"]
     types = {type_name: MARGIN_TYPES[type_name]}
     settings, image_types, _ = preprocess.split_params({"imageType": types})
-    margin = preprocess.filter_margin_voxels(image_types, settings, np.array(image.GetSpacing()[::-1]))
+    margin = margins.filter_margin_voxels(image_types, settings, np.array(image.GetSpacing()[::-1]))
     if type_name == "Wavelet":
         assert margin[2] == 0
     images = []

@@ -105,9 +105,9 @@ def test_resampled_in_plane(cases):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_pyradiomics_published_baseline(cases, shared_data, case):
+def test_pyradiomics_published_baseline(cases, pyradiomics_data, case):
     """pyradiomics' own stored shape2D baseline (its 2D test masks are single slices of these labels)."""
-    path = shared_data / "pyradiomics" / "baseline" / "baseline_shape2D.csv"
+    path = pyradiomics_data / "baseline" / "baseline_shape2D.csv"
     if not path.is_file():
         pytest.skip(f"pyradiomics baseline not found at {path}")
     import csv
@@ -228,7 +228,7 @@ def test_check_params():
         check_params(shape2d_params(0, ["NoSuchFeature"]))
     with pytest.raises(InputError, match="force2Ddimension"):
         check_params(shape2d_params(3))
-    assert "shape2D" in engine.SUPPORTED_CLASSES
+    assert "shape2D" in engine.registry.names()
 
 
 def test_no_feature_class_section_leaves_shape2d_out(cases):

@@ -14,7 +14,7 @@ import pytest
 import SimpleITK as sitk
 
 from ResponseSignatureLib.errors import InputError, LesionError
-from ResponseSignatureLib.extraction import (FeatureExtractor, crop_margin, list_presets,
+from ResponseSignatureLib.extraction import (INPUT_SAFETY_VOXELS, FeatureExtractor, list_presets,
                                              load_params, presets_dir)
 
 SPACING = (0.8, 0.8, 2.5)
@@ -174,12 +174,20 @@ def test_mask_geometry_must_match_image():
         FeatureExtractor().extract(image, mask[:, :, :9], lesion_id="L1")
 
 
-def test_pyradiomics_failure_becomes_lesion_error_with_its_message():
+def test_unusable_roi_is_a_lesion_error_with_the_same_message_for_both_engines():
+    """Both backends prepare the lesion's region the same way (the ROI checks included)."""
     image, mask = _small_case([(5, 5, 4), (5, 5, 5)])  # a line: 1-D ROI
-    with pytest.raises(LesionError, match="lesion 'L2'.*too few dimensions"):
-        FeatureExtractor(engine="pyradiomics").extract(image, mask, lesion_id="L2")
-    with pytest.raises(LesionError, match="lesion 'L2'.*1 dimension"):
-        FeatureExtractor(engine="builtin").extract(image, mask, lesion_id="L2")
+    for engine in ("pyradiomics", "builtin"):
+        with pytest.raises(LesionError, match="lesion 'L2'.*1 dimension"):
+            FeatureExtractor(engine=engine).extract(image, mask, lesion_id="L2")
+
+
+def test_pyradiomics_failure_becomes_lesion_error_with_its_message():
+    """shape2D with force2D on a ROI thicker than one slice: pyradiomics' own ValueError."""
+    image, mask = _small_case([(5, 5, 4), (5, 5, 5), (5, 6, 5), (6, 5, 5)])
+    params = {"featureClass": {"shape2D": None}, "setting": {"force2D": True, "force2Ddimension": 0}}
+    with pytest.raises(LesionError, match="lesion 'L2': pyradiomics could not compute features: .*"):
+        FeatureExtractor(params, engine="pyradiomics").extract(image, mask, lesion_id="L2")
 
 
 # ----------------------------------------------------------------------- values, provenance
@@ -205,13 +213,19 @@ def test_settings_for_provenance():
     assert extractor.settings["setting"]["binWidth"] == 10
 
 
-def test_crop_margin_follows_filter_support():
+@pytest.mark.parametrize("engine", ["builtin", "pyradiomics"])
+def test_input_margin_follows_filter_support(engine):
+    """Both backends read what the one crop rule (engine/margins.py) says, + INPUT_SAFETY_VOXELS."""
+    if engine == "pyradiomics":
+        pytest.importorskip("radiomics")
     spacing = (0.8, 0.8, 2.5)
-    assert crop_margin(load_params("default"), spacing).tolist() == [6, 6, 6]
+    safety = INPUT_SAFETY_VOXELS
+    assert FeatureExtractor("default", engine=engine).input_margin(spacing).tolist() == [safety] * 3
     # LoG sigma 5 mm: max(15 mm, 6 * 5 mm) = 30 mm -> 38 + 1 and 12 + 1 voxels
-    assert crop_margin(load_params("dercle2020"), spacing).tolist() == [39, 39, 13]
+    margin = FeatureExtractor("dercle2020", engine=engine).input_margin(spacing)
+    assert margin.tolist() == [39 + safety, 39 + safety, 13 + safety]
     # the required lower bound max(15 mm, 4 sigma + 1 voxel) holds
-    assert all(m * s >= max(15.0, 4 * 5.0 + s) for m, s in zip(crop_margin(load_params("dercle2020"), spacing), spacing))
+    assert all(m * s >= max(15.0, 4 * 5.0 + s) for m, s in zip(margin, spacing))
 
 
 # --------------------------------------------------------------------- crop-first equivalence

@@ -1,6 +1,7 @@
 """Our crop-first FeatureExtractor against pyradiomics itself, on pyradiomics' own test cases.
 
-Data: shared/data/pyradiomics/ (brain1, breast1, lung1 image + label, and pyradiomics' shipped
+Data: pyradiomics' sample cases (conftest ``pyradiomics_data``: ../shared/data/pyradiomics or the copy
+fetched from pyradiomics' source package; brain1, breast1, lung1 image + label, and pyradiomics' shipped
 baseline values in baseline/baseline_<class>.csv, one column per case, with the settings in the
 ``diagnostics_Configuration_Settings`` row).
 
@@ -30,9 +31,9 @@ pd = pytest.importorskip("pandas")
 CASES = ("brain1", "breast1", "lung1")
 BASELINE_TOLERANCE = 0.03  # pyradiomics' own test tolerance
 PARITY_TOLERANCE = 1e-6
-# pyradiomics backend resamples the exact region pyradiomics would (<= 1.3e-14 measured); the built-in
-# engine's B-spline prefilter sees the crop + 14 voxels (documented < 1e-8; 5e-10 measured on lung1).
-RESAMPLED_TOLERANCE = {"pyradiomics": 1e-10, "builtin": 1e-8}
+# both backends resample with the engine's crop-first resampling: the B-spline prefilter sees the
+# source region + 24 voxels (0.268^24 < 2e-14; 14 voxels gave 5e-10 on lung1 as float64)
+RESAMPLED_TOLERANCE = {"pyradiomics": 1e-10, "builtin": 1e-10}
 
 
 def _relative(ours: float, theirs: float) -> float:
@@ -55,9 +56,9 @@ def _direct(params: dict, image: sitk.Image, label: sitk.Image) -> dict[str, flo
 
 
 @pytest.fixture(scope="module")
-def baseline(shared_data) -> pd.DataFrame:
+def baseline(pyradiomics_data) -> pd.DataFrame:
     """All of pyradiomics' 3D baseline tables stacked (rows: features and diagnostics)."""
-    folder = shared_data / "pyradiomics" / "baseline"
+    folder = pyradiomics_data / "baseline"
     tables = [pd.read_csv(path, index_col=0) for path in sorted(folder.glob("baseline_*.csv"))
               if path.stem != "baseline_shape2D"]
     return pd.concat(tables)
@@ -74,9 +75,9 @@ def _baseline_params(baseline: pd.DataFrame, case: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cases(shared_data, baseline):
+def cases(pyradiomics_data, baseline):
     """case -> (image, label map, 0/1 mask, baseline params, direct pyradiomics features)."""
-    folder = shared_data / "pyradiomics"
+    folder = pyradiomics_data
     loaded = {}
     for case in CASES:
         assert case in baseline.columns, f"baseline has no column '{case}'"

@@ -359,3 +359,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ResponseSignatureLib", description=__doc__)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     return dispatch(parser, argv)
+
+

@@ -10,42 +10,31 @@ with pyradiomics' own schema. Feature names are pyradiomics' (``original_glcm_Jo
 Why crop first (see shared/DESIGN.md, Performance)
 --------------------------------------------------
 pyradiomics called on a whole CT spends seconds per lesion on whole-volume work and runs every
-filter over the whole scan. ``FeatureExtractor.extract`` therefore cuts image and mask down to
-the lesion's bounding box plus a margin before calling pyradiomics, and switches pyradiomics'
-``additionalInfo`` off (the project records its own provenance). The margin per axis, in voxels:
+filter over the whole scan. Both backends therefore cut the scan down to the lesion first, with ONE
+crop rule, ``engine/margins.py``: every filter run (Original, Wavelet, each LoG sigma, Gradient...)
+sees the ROI box plus its own margin, clipped to the scan. The built-in engine filters exactly those
+boxes; the pyradiomics backend cuts the engine's working region (``engine.preprocess.prepare_region``)
+and runs pyradiomics once per filter run on that run's box (shape in the first run only), with
+``additionalInfo`` off (the project records its own provenance). So the two backends filter the same
+voxels and agree to rounding (Testing/test_engine_backends.py: <= 1e-6 on Original, LoG and wavelet
+features of the real cases). The margins and their measured residual against filtering the whole
+scan are documented in ``engine/margins.py``.
 
-* original image only: ``padDistance + 1`` voxels (pyradiomics' own internal crops use
-  ``padDistance``, 5 by default, so they see exactly the same voxels: features are identical);
-* LoG: ``max(15 mm, 6 * largest sigma)`` plus one voxel. SimpleITK's recursive Gaussian has
-  infinite support, so a crop changes LoG values near its border; the error decays like
-  exp(-d**2 / (2 sigma**2)) with the distance d from the border. Measured on the textured blob of
-  Testing/test_extraction.py (120 x 120 x 60 voxels of 0.8 x 0.8 x 2.5 mm, sigma 1-5 mm), worst
-  relative difference from filtering the whole image: 2.3e-3 with a 4 sigma margin, 4.4e-5 with
-  5 sigma, 3.4e-5 with 6 sigma (firstorder Maximum at sigma 5 mm; 10 of 572 features differ by
-  more than 1e-6, the median difference is 0);
-* wavelet: 15 mm plus ``filter length * 2**(start_level + level)`` voxels (coif1,
-  level 1: 12 voxels), because pyradiomics' stationary wavelet transform wraps around the
-  image border (measured on the same blob: identical to whole-image filtering);
-* other local filters (Gradient, LBP2D, LBP3D): 15 mm plus one voxel;
-* Square, SquareRoot, Logarithm, Exponential scale the image by its global maximum, which a crop
-  would change: when one of them is enabled the image is not cropped (slow but exact).
+Square, SquareRoot, Logarithm and Exponential scale the image by its global maximum: the built-in
+engine finds it before cropping; the pyradiomics backend then hands pyradiomics the whole scan (slow
+but exact).
 
-Resampling (``resampledPixelSpacing``)
---------------------------------------
-Cropping before resampling would move the resampled grid with the crop. Instead the grid is
-computed exactly as pyradiomics computes it on the *whole, uncropped* scan (anchored to the
-scan's first voxel; same origin, spacing and direction), so it depends only on the scan geometry
-and is identical to direct pyradiomics. Only the input region that this grid needs (plus 24
-voxels, where the B-spline prefilter's boundary effect has decayed to ~0.27**24, about 1e-14)
-is cut out and resampled; pyradiomics then runs with resampling switched off. The resampled
-region extends ``max(padDistance, filter margin)`` resampled voxels around the lesion.
-Measured (Testing/test_pyradiomics_parity.py, 'ligero2021' on brain1 and lung1): identical to
-direct pyradiomics on int16 images, <= 1.3e-14 relative on float64 images. With a filter *and*
-resampling, direct pyradiomics filters its resampled crop of only ``padDistance`` (5) voxels
-around the lesion; we filter a crop with the filter margin above, i.e. closer to filtering the
-whole resampled scan, so filtered features then differ from direct pyradiomics near that border.
-Intensity normalisation (``normalize``) uses the whole scan's statistics, so it is applied to
-the whole image before cropping.
+Resampling (``resampledPixelSpacing``) and normalisation
+-------------------------------------------------------
+Cropping before resampling would move the resampled grid with the crop. Both backends resample with
+the engine's ``preprocess.resample_region``: the grid pyradiomics would put on the *whole* scan
+(anchored to its first voxel), over the ROI box + padDistance + the filter margin, interpolated from
+the source region it needs (+ ``RESAMPLE_SUPPORT_VOXELS`` for the B-spline prefilter). pyradiomics
+then runs with resampling switched off. With a filter *and* resampling, direct pyradiomics filters its
+resampled crop of only ``padDistance`` (5) voxels around the lesion; the backends filter a crop with
+the filter margin, i.e. closer to filtering the whole resampled scan. Intensity normalisation
+(``normalize``) uses the whole scan's statistics (pyradiomics' own ``normalizeImage`` in the
+pyradiomics backend, the same arithmetic on the crop in the engine).
 """
 from __future__ import annotations
 
@@ -64,11 +53,9 @@ from .progress import report
 ENGINES = ("builtin", "pyradiomics")
 DEFAULT_ENGINE = "builtin"
 DEFAULT_PRESET = "default"
-FILTER_MARGIN_MM = 15.0
-LOG_MARGIN_SIGMAS = 6.0
-BSPLINE_MARGIN_VOXELS = 24
 #: voxels added to ``FeatureExtractor.input_margin`` beyond what the backends say they read: a crop
-#: larger than needed changes nothing (the backends cut their own crop from it), one too small would change features.
+#: larger than needed changes nothing (the backends cut their own crop from it), one too small would
+#: change filtered values near its border
 INPUT_SAFETY_VOXELS = 2
 
 
@@ -134,9 +121,6 @@ PYRADIOMICS_SETTINGS = (
     "gradientUseSpacing", "lbp2DRadius", "lbp2DSamples", "lbp2DMethod", "lbp3DLevels", "lbp3DIcosphereRadius",
     "lbp3DIcosphereSubdivision", "voxelArrayShift", "symmetricalGLCM", "weightingNorm", "gldm_a",
 )
-PYRADIOMICS_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
-#: feature classes only the built-in engine computes (IBSI-only families; see engine/ibsi.py)
-BUILTIN_ONLY_CLASSES = ("ibsi",)
 #: parameter section of the built-in engine's IBSI image processing (engine/ibsi_processing.py)
 IBSI_SECTION = "ibsi"
 
@@ -144,6 +128,8 @@ IBSI_SECTION = "ibsi"
 def validate_params(params: dict, origin: str = "parameters") -> None:
     """Validate a parameter dict with pyradiomics' own schema when it is installed, else by name;
     InputError names ``origin``. Built-in-only classes are checked by the engine, not here."""
+    from .engine import registry
+
     params = copy.deepcopy(params)
     if IBSI_SECTION in params:  # the built-in engine's IBSI processing: not pyradiomics' schema
         from .engine.ibsi_processing import settings_from_params
@@ -151,7 +137,7 @@ def validate_params(params: dict, origin: str = "parameters") -> None:
         settings_from_params(params)
         params = {key: value for key, value in params.items() if key != IBSI_SECTION}
     params["featureClass"] = {name: value for name, value in (params.get("featureClass") or {}).items()
-                              if name not in BUILTIN_ONLY_CLASSES}
+                              if name not in registry.builtin_only_classes()}
     try:
         _quiet_pyradiomics()
         from radiomics.featureextractor import RadiomicsFeatureExtractor
@@ -172,7 +158,10 @@ def _validate_names(params: dict, origin: str) -> None:
     for custom in (params.get("imageType") or {}).values():
         settings.update(custom or {})
     problems += [f"unknown setting '{key}'" for key in settings if key not in PYRADIOMICS_SETTINGS]
-    problems += [f"unknown feature class '{key}'" for key in (params.get("featureClass") or {}) if key not in PYRADIOMICS_CLASSES]
+    from .engine import registry
+
+    problems += [f"unknown feature class '{key}'" for key in (params.get("featureClass") or {})
+                 if key not in registry.pyradiomics_classes()]
     if problems:
         raise InputError(f"invalid parameters in {origin}: {'; '.join(problems)}")
 
@@ -291,22 +280,9 @@ def _mask_bbox(mask: sitk.Image, lesion_id: str, timepoint) -> tuple[np.ndarray,
     return lower[::-1], upper[::-1]
 
 
-def _crop(image: sitk.Image, lower, upper) -> sitk.Image:
-    """Sub-image with inclusive index bounds (x, y, z); physical geometry is kept."""
-    lo = [int(v) for v in lower]
-    hi = [int(v) + 1 for v in upper]
-    return image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-
-
 # --------------------------------------------------------------------------------------------
-# margins
+# the two backends: the same crop rule (engine/margins.py), so they see the same voxels
 # --------------------------------------------------------------------------------------------
-def _enabled_image_types(params: dict) -> dict:
-    """imageType section with None replaced by {} ('Original' when the section is empty)."""
-    types = params.get("imageType") or {"Original": {}}
-    return {name: (custom or {}) for name, custom in types.items()}
-
-
 def _setting(params: dict, name: str, default=None):
     """One entry of the 'setting' section, with a default."""
     value = (params.get("setting") or {}).get(name)
@@ -317,181 +293,102 @@ def needs_whole_image(params: dict) -> bool:
     """True if a filter scales by the whole image's maximum (then cropping would change it)."""
     from .engine.preprocess import POINTWISE_IMAGE_TYPES  # scaled by the image's max |x|
 
-    return any(name in POINTWISE_IMAGE_TYPES for name in _enabled_image_types(params))
+    return any(name in POINTWISE_IMAGE_TYPES for name in (params.get("imageType") or {}))
 
 
-def crop_margin(params: dict, spacing) -> np.ndarray:
-    """Margin in voxels (x, y, z) to keep around the lesion for these parameters and spacing.
+def _input_margin(params: dict, spacing) -> np.ndarray | None:
+    """Voxels (x, y, z) around the lesion box either backend reads; None if it reads the whole scan.
 
-    See the module docstring for how each filter's margin is chosen.
+    The engine's rule (``preprocess.input_margin_voxels``), so a change of the margins or image
+    types is followed by both backends.
     """
-    spacing = np.asarray(spacing, dtype=float)
-    pad = int(_setting(params, "padDistance", 5)) + 1
-    margin = np.full(spacing.shape, pad, dtype=int)
-    for name, custom in _enabled_image_types(params).items():
-        if name == "Original":
-            continue
-        merged = dict(params.get("setting") or {}, **custom)
-        extra_mm, extra_vox = _filter_support(name, merged)
-        filter_vox = np.ceil(extra_mm / spacing - 1e-9).astype(int) + extra_vox
-        margin = np.maximum(margin, filter_vox)
-    return margin
+    from .engine.preprocess import input_margin_voxels
+
+    margin = input_margin_voxels(params, np.asarray(spacing, dtype=float)[::-1])
+    return None if margin is None else margin[::-1]
 
 
-def _filter_support(name: str, settings: dict) -> tuple[float, int]:
-    """(millimetres, extra voxels) a filter needs around the lesion."""
-    if name == "LoG":
-        sigmas = [float(s) for s in settings.get("sigma") or [0.0]]
-        return max(FILTER_MARGIN_MM, LOG_MARGIN_SIGMAS * max(sigmas)), 1
-    if name == "Wavelet":
-        import pywt
-
-        wavelet = pywt.Wavelet(settings.get("wavelet", "coif1"))
-        levels = int(settings.get("start_level", 0)) + int(settings.get("level", 1))
-        return FILTER_MARGIN_MM, wavelet.dec_len * 2 ** levels
-    return FILTER_MARGIN_MM, 1
-
-
-# --------------------------------------------------------------------------------------------
-# resampling on the whole scan's grid
-# --------------------------------------------------------------------------------------------
-def _target_spacing(params: dict, image: sitk.Image, lower, upper):
-    """Resampled spacing as pyradiomics would use it, or None if no resampling happens."""
-    setting = params.get("setting") or {}
-    requested = setting.get("resampledPixelSpacing")
-    # as pyradiomics: an interpolator given as null switches resampling off
-    if requested is None or ("interpolator" in setting and setting["interpolator"] is None):
-        return None
-    spacing = np.array(image.GetSpacing())
-    target = np.array(requested, dtype=float)
-    target = np.where(target == 0, spacing, target)
-    target = np.where(np.asarray(upper) - np.asarray(lower) + 1 != 1, target, spacing)
-    if np.allclose(spacing, target):
-        return None
-    return target
-
-
-def _scan_grid(image: sitk.Image, lower, upper, target, pad: int) -> dict:
-    """Output grid (origin, size, spacing, direction) pyradiomics would put on the whole scan.
-
-    Same arithmetic as radiomics.imageoperations.resampleImage on the uncropped image: the grid
-    is anchored to the corner of the scan's first voxel, and covers the lesion's bounding box
-    plus ``pad`` resampled voxels, clipped to the scan.
-    """
-    spacing = np.array(image.GetSpacing())
-    ratio = spacing / target
-    lower = np.asarray(lower, dtype=float)
-    size_bb = np.asarray(upper, dtype=float) - lower + 1
-    new_lo = np.floor((lower - 0.5) * ratio - pad)
-    new_hi = np.ceil((lower + size_bb - 0.5) * ratio + pad)
-    max_hi = np.ceil(np.array(image.GetSize()) * ratio) - 1
-    new_lo = np.where(new_lo < 0, 0, new_lo)
-    new_hi = np.where(new_hi > max_hi, max_hi, new_hi)
-    origin_index = 0.5 * (target - spacing) / spacing + new_lo / ratio
-    return {
-        "size": [int(v) for v in (new_hi - new_lo + 1)],
-        "spacing": [float(v) for v in target],
-        "origin_index": origin_index,
-        "origin": image.TransformContinuousIndexToPhysicalPoint([float(v) for v in origin_index]),
-        "direction": image.GetDirection(),
-    }
-
-
-def _interpolator(params: dict) -> int:
-    """SimpleITK interpolator constant from the 'interpolator' setting (name or number)."""
-    value = _setting(params, "interpolator", "sitkBSpline")
-    if isinstance(value, str):
-        return getattr(sitk, value, sitk.sitkBSpline)
-    return int(value)
-
-
-def _resample_lesion(image, mask, grid: dict, interpolator: int):
-    """Resample the part of image and mask the grid needs (plus a B-spline margin)."""
-    ratio = np.array(image.GetSpacing()) / np.array(grid["spacing"])
-    first = grid["origin_index"]
-    last = first + (np.array(grid["size"]) - 1) / ratio
-    size = np.array(image.GetSize())
-    lower = np.maximum(np.floor(first) - BSPLINE_MARGIN_VOXELS, 0)
-    upper = np.minimum(np.ceil(last) + BSPLINE_MARGIN_VOXELS, size - 1)
-    image_crop, mask_crop = _crop(image, lower, upper), _crop(mask, lower, upper)
-    resampler = sitk.ResampleImageFilter()
-    resampler.SetOutputSpacing(grid["spacing"])
-    resampler.SetOutputDirection(grid["direction"])
-    resampler.SetOutputOrigin(grid["origin"])
-    resampler.SetSize(grid["size"])
-    resampler.SetOutputPixelType(image.GetPixelID())
-    resampler.SetInterpolator(interpolator)
-    resampled_image = resampler.Execute(image_crop)
-    resampler.SetOutputPixelType(mask.GetPixelID())
-    resampler.SetInterpolator(sitk.sitkNearestNeighbor)
-    return resampled_image, resampler.Execute(mask_crop)
-
-
-# --------------------------------------------------------------------------------------------
-# the pyradiomics backend
-# --------------------------------------------------------------------------------------------
 class _PyradiomicsBackend:
-    """pyradiomics on a lesion crop; the extractor is built once per parameter set."""
+    """pyradiomics on the lesion's crop: the engine's working region (crop, resampling on pyradiomics'
+    grid anchored to the scan), then one pyradiomics run per filter run of ``engine.margins`` on the
+    ROI box + that run's margin, so that each filter sees the very voxels the built-in engine filters.
+    Extractors are built once per parameter set.
+    """
 
     def __init__(self, params: dict):
+        from .engine import margins, registry
+        from .engine.preprocess import split_params
+
         self.params = params
         radiomics = _quiet_pyradiomics()
         self.version = getattr(radiomics, "__version__", "unknown")
-        from radiomics.featureextractor import RadiomicsFeatureExtractor
-
-        inner = copy.deepcopy(params)
-        own = sorted(set(inner.get("featureClass") or {}) & set(BUILTIN_ONLY_CLASSES))
-        if IBSI_SECTION in inner:
+        own = sorted(set(params.get("featureClass") or {}) & set(registry.builtin_only_classes()))
+        if IBSI_SECTION in params:
             raise InputError("the 'ibsi' section (IBSI image processing) is computed by the built-in engine only")
         if own:
             raise InputError(f"feature class(es) {', '.join(own)} are computed by the built-in engine only")
-        setting = dict(inner.get("setting") or {})
+        self.settings, image_types, _ = split_params(params, label=1)
         # our crop already is resampled / normalised as needed; no diagnostics_* output
-        setting.update(additionalInfo=False, resampledPixelSpacing=None, normalize=False,
-                       preCrop=False)
-        inner["setting"] = setting
-        self.label = int(setting.get("label") or 1)
-        self.extractor = RadiomicsFeatureExtractor(inner)
+        self._inner_setting = dict(params.get("setting") or {}, additionalInfo=False, resampledPixelSpacing=None,
+                                   normalize=False, preCrop=False)
+        self.label = int(_setting(params, "label", 1))
+        self.whole = self._extractor(params.get("imageType"), params.get("featureClass"))
+        self.runs = []
+        for number, run in enumerate(margins.filter_runs(image_types, self.settings, np.ones(3))):
+            classes = params.get("featureClass") if number == 0 else self._image_classes(params)
+            self.runs.append((run, self._extractor({run.image_type: run.args}, classes)))
 
-    def prepare(self, image, mask, lower, upper):
-        """Image and mask cut down (and resampled if asked) around the lesion bounding box."""
+    @staticmethod
+    def _image_classes(params: dict) -> dict:
+        """The classes computed per image (per-lesion shape classes only in the first run)."""
+        from .engine import registry
+
+        classes = params.get("featureClass") or {name: None for name in registry.pyradiomics_classes()}
+        return {name: names for name, names in classes.items() if not registry.get(name).per_lesion}
+
+    def _extractor(self, image_types, classes):
+        from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+        return RadiomicsFeatureExtractor({"imageType": copy.deepcopy(image_types or {"Original": {}}),
+                                          "featureClass": copy.deepcopy(classes or {}),
+                                          "setting": dict(self._inner_setting)})
+
+    def input_margin(self, spacing) -> np.ndarray | None:
+        return _input_margin(self.params, spacing)
+
+    def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
+        """Raw pyradiomics result for the lesion (features only, pyradiomics' names)."""
         if _setting(self.params, "normalize", False):
             from radiomics import imageoperations
 
             image = imageoperations.normalizeImage(image, **(self.params.get("setting") or {}))
         if needs_whole_image(self.params):
-            return image, mask
-        target = _target_spacing(self.params, image, lower, upper)
-        if target is None:
-            margin = crop_margin(self.params, image.GetSpacing())
-            lo = np.maximum(lower - margin, 0)
-            hi = np.minimum(upper + margin, np.array(image.GetSize()) - 1)
-            return _crop(image, lo, hi), _crop(mask, lo, hi)
-        pad = max(int(_setting(self.params, "padDistance", 5)), int(crop_margin(self.params, target).max()))
-        grid = _scan_grid(image, lower, upper, target, pad)
-        return _resample_lesion(image, mask, grid, _interpolator(self.params))
+            return self._execute(self.whole, image, mask)
+        from .engine import margins
+        from .engine.preprocess import prepare_region, split_params
 
-    def input_margin(self, spacing) -> np.ndarray | None:
-        """Voxels (x, y, z) around the lesion box that ``prepare`` reads; None if it reads the whole scan.
+        settings, image_types, _ = split_params(self.params, label=1)
+        settings["normalize"] = False  # done above, on the whole image, by pyradiomics
+        region = prepare_region(image, mask, settings, image_types, lesion_id)
+        crop = region.image
+        spacing_kji = region.spacing_kji
+        shape = sitk.GetArrayViewFromImage(crop).shape
+        result: dict = {}
+        for run, extractor in self.runs:
+            box, _ = margins.run_box(region.box, margins.filter_runs({run.image_type: run.args}, settings,
+                                                                   spacing_kji)[0].margin, shape)
+            sub = crop[box[2], box[1], box[0]]
+            sub_mask = sitk.GetImageFromArray(region.mask[box].astype(np.uint8))
+            sub_mask.CopyInformation(sub)
+            result.update(self._execute(extractor, sub, sub_mask))
+        return result
 
-        Normalisation (whole-scan statistics), resampling (grid anchored to the whole scan) and
-        the filters scaled by the image maximum read the whole scan.
-        """
-        setting = self.params.get("setting") or {}
-        resamples = setting.get("resampledPixelSpacing") is not None and not (
-            "interpolator" in setting and setting["interpolator"] is None)
-        if _setting(self.params, "normalize", False) or needs_whole_image(self.params) or resamples:
-            return None
-        return crop_margin(self.params, spacing)
-
-    def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
-        """Raw pyradiomics result for the lesion (features only, pyradiomics' names)."""
-        image_crop, mask_crop = self.prepare(image, mask, lower, upper)
-        roi = sitk.Cast(mask_crop != 0, sitk.sitkUInt32)
+    def _execute(self, extractor, image, mask) -> dict:
+        roi = sitk.Cast(mask != 0, sitk.sitkUInt32)
         if self.label != 1:
             roi = roi * self.label
-        roi.CopyInformation(image_crop)
-        result = self.extractor.execute(image_crop, roi)
+        roi.CopyInformation(image)
+        result = extractor.execute(image, roi)
         return {key: value for key, value in result.items() if not key.startswith("diagnostics_")}
 
 
@@ -507,15 +404,7 @@ class _BuiltinBackend:
         self._extract = engine.extract_features
 
     def input_margin(self, spacing) -> np.ndarray | None:
-        """Voxels (x, y, z) around the lesion box the engine reads; None if it reads the whole scan.
-
-        The engine's own rule (``preprocess.input_margin_voxels``), so a change of its margins or
-        image types is followed here.
-        """
-        from .engine.preprocess import input_margin_voxels
-
-        margin = input_margin_voxels(self.params, np.asarray(spacing, dtype=float)[::-1])
-        return None if margin is None else margin[::-1]
+        return _input_margin(self.params, spacing)
 
     def extract(self, image, mask, lower, upper, lesion_id: str = "lesion") -> dict:
         """Features of the 0/1 mask (label 1: our masks hold one lesion each)."""

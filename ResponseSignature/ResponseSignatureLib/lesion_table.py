@@ -22,6 +22,7 @@ Columns (stable API; names keep pyradiomics' feature names so published signatur
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -46,25 +47,63 @@ ID_COLUMNS = (
 # Measures that are 0 when a lesion is absent at a time point (RECIST: disappeared = 0 mm).
 ZERO_WHEN_ABSENT = ("longest_diameter_mm", "short_axis_mm", "volume_ml", "n_voxels")
 
-COLUMN_DESCRIPTIONS = {
-    "patient_id": "Patient identifier",
-    "lesion_id": "Lesion name (baseline segment name; follow-up name for new lesions)",
-    "location": "Organ of the lesion (node = lymph node)",
-    "status": "matched, new (follow-up only) or disappeared (baseline only)",
-    "baseline_segment": "Segment name at baseline",
-    "followup_segment": "Segment name at follow-up",
-    "match_method": "How baseline and follow-up were matched: pair, name or centroid",
-    "match_distance_mm": "Distance between the lesion centroids at the two time points",
-    "target": "RECIST 1.1 target lesion",
-    "error": "Why values are missing for this lesion",
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What a table column holds: a short title (table header), a one-line description, the unit
+    ('' when dimensionless or text) and the IBSI 1 code(s) where the quantity has one."""
+
+    title: str
+    description: str
+    unit: str = ""
+    ibsi: str = ""
+
+    def as_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value}
+
+
+#: the lesion table's own columns (everything but ``<timepoint|delta|reldelta>:<measure|feature>``)
+COLUMNS = {
+    "patient_id": ColumnInfo("Patient", "Patient identifier"),
+    "lesion_id": ColumnInfo("Lesion", "Lesion name (baseline segment name; follow-up name for new lesions)"),
+    "location": ColumnInfo("Location", "Organ of the lesion (node = lymph node)"),
+    "status": ColumnInfo("Status", "matched, new (follow-up only) or disappeared (baseline only)"),
+    "baseline_segment": ColumnInfo("Baseline segment", "Segment name at baseline"),
+    "followup_segment": ColumnInfo("Follow-up segment", "Segment name at follow-up"),
+    "match_method": ColumnInfo("Matched by", "How baseline and follow-up were matched: pair, name or centroid"),
+    "match_distance_mm": ColumnInfo("Match distance", "Distance between the lesion centroids at the two time points",
+                                    "mm"),
+    "target": ColumnInfo("Target", "RECIST 1.1 target lesion"),
+    "error": ColumnInfo("Error", "Why values are missing for this lesion"),
 }
-MEASURE_DESCRIPTIONS = {
-    "longest_diameter_mm": ("RECIST longest axial diameter", "mm"),
-    "short_axis_mm": ("Short axis perpendicular to the longest diameter, same slice", "mm"),
-    "volume_ml": ("Lesion volume", "ml"),
-    "mean_hu": ("Mean intensity in the lesion", "HU"),
-    "n_voxels": ("Number of voxels in the lesion", ""),
+#: the measures per time point
+MEASURE_COLUMNS = {
+    "longest_diameter_mm": ColumnInfo("Longest diameter", "RECIST longest axial diameter", "mm"),
+    "short_axis_mm": ColumnInfo("Short axis", "Short axis perpendicular to the longest diameter, same slice", "mm"),
+    "volume_ml": ColumnInfo("Volume", "Lesion volume", "ml"),
+    "mean_hu": ColumnInfo("Mean HU", "Mean intensity in the lesion", "HU"),
+    "n_voxels": ColumnInfo("Voxels", "Number of voxels in the lesion"),
 }
+#: the patient RECIST 1.1 columns of ``recist_from_lesion_table`` (recist.patient_recist_summary)
+RECIST_COLUMNS = {
+    "recist_targets": ColumnInfo("RECIST targets", "Target lesions, comma-separated"),
+    "baseline_sum_mm": ColumnInfo("Baseline sum", "Sum of the target lesions' RECIST diameters at baseline", "mm"),
+    "followup_sum_mm": ColumnInfo("Follow-up sum", "Sum of the target lesions' RECIST diameters at follow-up", "mm"),
+    "nadir_mm": ColumnInfo("Nadir", "Smallest sum of diameters so far (baseline included)", "mm"),
+    "percent_change_from_baseline": ColumnInfo("Change from baseline", "Change of the sum of diameters from "
+                                               "baseline", "%"),
+    "percent_change_from_nadir": ColumnInfo("Change from nadir", "Change of the sum of diameters from the nadir",
+                                            "%"),
+    "recist_category": ColumnInfo("RECIST 1.1", "RECIST 1.1 response: CR, PR, SD, PD or NE"),
+    "recist_reason": ColumnInfo("RECIST reason", "Why the RECIST category was given"),
+    "volumetric_change_percent": ColumnInfo("Volume change", "Change of the summed lesion volume from baseline",
+                                            "%"),
+    "volumetric_category": ColumnInfo("Volumetric response", "Response category from the volume change"),
+    "choi_category": ColumnInfo("Choi", "Choi response category (size and attenuation)"),
+}
+#: what a column-name prefix says about the values after it
+TIMEPOINT_TITLES = {"baseline": "baseline", "followup": "follow-up"}
 
 def infer_location(lesion_name: str) -> str:
     """Guess the organ from a segment name such as 'liver_1' or 'Lung lesion 2'; 'other' if unknown."""
@@ -166,17 +205,64 @@ def waterfall_table(table: pd.DataFrame, include_new: bool = False) -> pd.DataFr
     return result.drop(columns=["_order", "_change"]).reset_index(drop=True)
 
 
-def column_description(column: str) -> tuple[str, str]:
-    """(description, unit) of a lesion-table column, for table nodes and reports."""
-    if column in COLUMN_DESCRIPTIONS:
-        return COLUMN_DESCRIPTIONS[column], ""
-    prefix, _, name = column.partition(":")
-    text, unit = MEASURE_DESCRIPTIONS.get(name, (f"Radiomic feature {name}", ""))
+def column_info(column: str) -> ColumnInfo | None:
+    """Title, description, unit and IBSI code of a lesion-table column, or of a patient-table column
+    built from one (``<method>:<lesion column>``) or from RECIST; None for a column not documented here.
+
+    Feature columns (``<image>_<class>_<feature>``) are described by the engine's registry: the
+    class's FeatureInfo, on the named image (``original``, ``log-sigma-2-0-mm-3D``, ``wavelet-LLH``...).
+    """
+    for known in (COLUMNS, MEASURE_COLUMNS, RECIST_COLUMNS):
+        if column in known:
+            return known[column]
+    prefix, sep, rest = column.partition(":")
+    if not sep:
+        return _feature_info(column)
+    inner = column_info(rest)
+    if inner is None:
+        return None
+    if prefix in TIMEPOINT_TITLES or prefix.startswith("followup"):
+        when = TIMEPOINT_TITLES.get(prefix, prefix)
+        return ColumnInfo(f"{inner.title} ({when})", f"{inner.description}, at {when}", inner.unit, inner.ibsi)
     if prefix == "delta":
-        return f"Change (follow-up − baseline) of: {text}", unit
+        return ColumnInfo(f"Δ {inner.title}", f"Change (follow-up − baseline) of: {inner.description}", inner.unit,
+                          inner.ibsi)
     if prefix == "reldelta":
-        return f"Relative change (follow-up − baseline)/|baseline| of: {text}", ""
-    return f"{text} at {prefix}", unit
+        return ColumnInfo(f"Relative Δ {inner.title}",
+                          f"Relative change (follow-up − baseline) / |baseline| of: {inner.description}", "",
+                          inner.ibsi)
+    # a patient-table aggregate over the patient's lesions: method named by the prefix
+    return ColumnInfo(f"{inner.title} [{prefix}]", f"{prefix} over the patient's lesions of: {inner.description}",
+                      inner.unit, inner.ibsi)
+
+
+def _feature_info(name: str) -> ColumnInfo | None:
+    """A radiomic feature column: ``<image>_<class>_<feature>`` from the engine's registry, or a
+    ``zhao_<group>_<feature>`` of the Dercle signatures (zhao_features.py)."""
+    from .engine import registry
+
+    parts = name.split("_", 2)
+    if len(parts) != 3:
+        return None
+    image, cls, feature = parts
+    if image == "zhao":
+        return ColumnInfo(f"{cls} {feature} (zhao)", f"Zhao-lab feature {cls} {feature} (see zhao_features.py)")
+    descriptor = registry.find(cls)
+    info = descriptor.info.get(feature) if descriptor is not None else None
+    if info is None:
+        return None
+    return ColumnInfo(f"{cls} {feature} ({image})", f"{info.description}; {descriptor.title}, {image} image",
+                      info.unit, info.ibsi)
+
+
+def columns_info(columns: Iterable[str]) -> dict[str, ColumnInfo]:
+    """``column_info`` of every documented column among ``columns`` (the others are left out)."""
+    out = {}
+    for column in columns:
+        info = column_info(str(column))
+        if info is not None:
+            out[str(column)] = info
+    return out
 
 
 def recist_from_lesion_table(table: pd.DataFrame) -> dict:

@@ -286,7 +286,15 @@ def _vtk_column(name: str, values):
 
 def table_node_from_dataframe(scene, df, name: str = "Table", node=None, column_descriptions=None,
                               column_units=None, attributes=None):
-    """Fill a new or given vtkMRMLTableNode from a DataFrame (index dropped), with units and attributes."""
+    """Fill a new or given vtkMRMLTableNode from a DataFrame (index dropped), with column metadata and
+    attributes.
+
+    Every documented column gets its title (the header Slicer shows), description, unit and IBSI code
+    (column property ``ibsiCode``) from ``tableio.column_metadata``; ``column_descriptions`` /
+    ``column_units`` (column -> text) override those.
+    """
+    from .tableio import column_metadata
+
     names = [str(c) for c in df.columns]
     if len(set(names)) != len(names):
         raise InputError(f"Table '{name}' has duplicate column names (each column needs a unique name).")
@@ -297,14 +305,29 @@ def table_node_from_dataframe(scene, df, name: str = "Table", node=None, column_
     node.RemoveAllColumns()
     for column, column_name in zip(df.columns, names):
         node.AddColumn(_vtk_column(column_name, df[column]))
+    metadata = column_metadata(df)
     for column_name, text in (column_descriptions or {}).items():
-        node.SetColumnDescription(str(column_name), str(text))
+        metadata.setdefault(str(column_name), {})["description"] = text
     for column_name, unit in (column_units or {}).items():
-        node.SetColumnUnitLabel(str(column_name), str(unit))
+        metadata.setdefault(str(column_name), {})["unit"] = unit
+    for column_name, info in metadata.items():
+        _set_column_metadata(node, column_name, info)
     for key, value in (attributes or {}).items():
         node.SetAttribute(str(key), value if isinstance(value, str) else json.dumps(value, default=str))
     node.Modified()
     return node
+
+
+def _set_column_metadata(node, column_name: str, info: dict) -> None:
+    """Title, description, unit label and IBSI code (``ibsiCode`` property) of one column."""
+    if info.get("title"):
+        node.SetColumnTitle(column_name, str(info["title"]))
+    if info.get("description"):
+        node.SetColumnDescription(column_name, str(info["description"]))
+    if info.get("unit"):
+        node.SetColumnUnitLabel(column_name, str(info["unit"]))
+    if info.get("ibsi"):
+        node.SetColumnProperty(column_name, "ibsiCode", str(info["ibsi"]))
 
 
 def _column_values(array):

@@ -3,6 +3,9 @@
 Every reader of a user's text file (tables, manifests, locations) goes through ``read_text``,
 so a missing file, a folder, an empty file or a file that is not UTF-8 text each get their own
 one-line InputError naming the file.
+
+The sidecar also holds what each column means (``"columns"``: title, description, unit and IBSI
+code per column, ``column_metadata``), as Slicer's table nodes hold it (mrml_bridge).
 """
 from __future__ import annotations
 
@@ -34,14 +37,30 @@ def write_json(path: str | Path, data: Any) -> Path:
     return path
 
 
+def column_metadata(table: pd.DataFrame) -> dict[str, dict]:
+    """Column -> {title, description, unit, ibsi} (empty entries left out) for the table's documented
+    columns: lesion-table, RECIST and feature columns (``lesion_table.column_info``), then what the
+    table's producer adds or overrides in ``table.attrs['columns']`` (same shape)."""
+    from .lesion_table import columns_info
+
+    out = {name: info.as_dict() for name, info in columns_info(table.columns).items()}
+    for name, extra in (table.attrs.get("columns") or {}).items():
+        if name in table.columns:
+            out[str(name)] = {**out.get(str(name), {}), **dict(extra)}
+    return out
+
+
 def write_table(table: pd.DataFrame, path: str | Path, provenance: Mapping[str, Any] | None = None) -> Path:
-    """Write a table as CSV (temp file + rename) and its provenance (argument or
-    ``table.attrs['provenance']``) as JSON beside it."""
+    """Write a table as CSV (temp file + rename) and, as JSON beside it, its provenance (argument or
+    ``table.attrs['provenance']``) with the meaning of its columns (``column_metadata``)."""
     path = Path(path)
     write_text_atomic(path, table.to_csv(index=False))
     provenance = provenance if provenance is not None else table.attrs.get("provenance")
-    if provenance is not None:
-        write_json(provenance_path(path), provenance)
+    columns = column_metadata(table)
+    if provenance is not None or columns:
+        sidecar = dict(provenance) if isinstance(provenance, Mapping) else (
+            {} if provenance is None else {"provenance": provenance})
+        write_json(provenance_path(path), {**sidecar, "columns": columns} if columns else sidecar)
     return path
 
 

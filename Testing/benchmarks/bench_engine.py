@@ -33,7 +33,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ResponseSignature"))
 
 from ResponseSignatureLib.engine import extract_features  # noqa: E402
-from ResponseSignatureLib.engine import preprocess  # noqa: E402
+from ResponseSignatureLib.engine import margins, preprocess  # noqa: E402
 
 SPACING = (0.78125, 0.78125, 2.5)  # x, y, z mm
 SHAPE = (100, 512, 512)  # k, j, i
@@ -83,7 +83,7 @@ def engine_crop(image: sitk.Image, mask: sitk.Image, params: dict) -> tuple[sitk
     """The crop (ROI box + filter margin) the built-in engine works on."""
     settings, image_types, _ = preprocess.split_params(params)
     lo, hi = preprocess.roi_bbox(sitk.GetArrayViewFromImage(mask) == 1, "bench")
-    margin = preprocess.filter_margin_voxels(image_types, settings, np.array(image.GetSpacing()[::-1]))
+    margin = margins.filter_margin_voxels(image_types, settings, np.array(image.GetSpacing()[::-1]))
     return preprocess.crop_image(image, lo - margin, hi + margin), preprocess.crop_image(mask, lo - margin, hi + margin)
 
 

@@ -27,15 +27,17 @@ skips (warning) or raises ValueError, see ``shape2d.plane_decision`` (axial slic
 force2Ddimension 0, sagittal slices with 2; never with 1).
 
 How it differs from pyradiomics, by design (same voxels give the same values to ~1e-12):
-- crop first: the scan is cropped to the ROI box + a margin before filtering or resampling. LoG margin
-  max(15 mm, 6 sigma) + 1 voxel per sigma, wavelet margin ``dec_len * 2**levels + 1`` voxels. Filtered
+- crop first: the scan is cropped to the ROI box + a margin before filtering or resampling, and each
+  filter run reads the ROI box + its own margin (:mod:`.margins`, the rule the pyradiomics backend
+  follows too): LoG max(15 mm, 6 sigma) + 1 voxel per sigma, wavelet ``(start_level + level) *
+  filter length + 1`` voxels. Filtered
   values inside the ROI therefore differ slightly from pyradiomics filtering the whole scan (the
   residual is the far tail of the filter); through binning, LoG features differ by at most ~2e-3
-  relative (measured, ``filters.log_margin_voxels``; with 5 sigma zone features differed by up to
+  relative (measured, ``margins.log_margin_voxels``; with 5 sigma zone features differed by up to
   25 %). pyradiomics with preCrop uses only a 5-voxel pad, which changes LoG features by up to ~50 %.
 - resampling: pyradiomics' grid (anchored to the image, so identical for every crop of the same scan),
-  but the B-spline prefilter sees the crop + 14 source voxels rather than the whole scan (relative
-  effect < 1e-8 on interpolated values).
+  but the B-spline prefilter sees the crop + 24 source voxels rather than the whole scan (relative
+  effect < 1e-13 on interpolated values).
 - one discretisation per image (pyradiomics repeats it per class: same result).
 - none for Square/SquareRoot/Logarithm/Exponential/Gradient/LBP2D/LBP3D: they filter exactly the image
   pyradiomics filters (whole normalised scan, preCrop box or resampled region; ``preprocess.Source``),
@@ -54,12 +56,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from . import filters, ibsi_processing, shape, shape2d
-from .common import plane_axis
-from .image_batch import SHAPE_CLASSES, TEXTURE_CLASSES, batch_features, image_matrices
-from .preprocess import filter_margin_voxels, prepare_region, resegment, roi_bbox, split_params
+from . import filters, ibsi_processing, registry
+from .image_batch import batch_features, image_matrices
+from .margins import filter_margin_voxels
+from .preprocess import prepare_region, resegment, roi_bbox, split_params
 
-__all__ = ["check_params", "extract_features", "TEXTURE_CLASSES", "SUPPORTED_CLASSES"]
+__all__ = ["check_params", "extract_features"]
 
 #: background threads running the filters (LoG, wavelet...) of a lesion while the calling thread
 #: computes features (which hold the GIL most of the time: more feature threads do not help): two
@@ -71,23 +73,15 @@ FILTER_PAIR_MAX_VOXELS = 40_000
 #: image types whose filter jobs start first: no filtering, or one cheap run giving many images
 #: (Wavelet: 8 sub-bands), so features start at once while the slow filters (LoG) run behind them
 START_FIRST = ("Original", "Wavelet")
-SUPPORTED_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm", "ibsi")
 
 
 def _check_supported(settings: dict, classes: dict) -> None:
-    """InputError for classes the engine lacks or unknown shape2D names; drops shape2D without force2D.
-
-    pyradiomics computes shape2D only with force2D (it warns and returns nothing otherwise).
-    """
-    if "shape2D" in classes:
-        if plane_axis(settings) is None:
-            del classes["shape2D"]
-        else:
-            shape2d.feature_names(classes["shape2D"])
-    for name in classes:
-        if name not in SUPPORTED_CLASSES:
-            raise InputError(f"feature class '{name}' is not supported by the built-in engine "
-                             f"(supported: {', '.join(SUPPORTED_CLASSES)})")
+    """InputError for classes the registry lacks; drops the classes whose ``applies`` says no for these
+    settings (shape2D without force2D: pyradiomics warns and returns nothing)."""
+    for name in list(classes):
+        descriptor = registry.get(name)
+        if descriptor.applies is not None and not descriptor.applies(settings, classes[name]):
+            del classes[name]
 
 
 def check_params(params: dict | None) -> None:
@@ -130,22 +124,24 @@ def extract_features(image: sitk.Image, mask: sitk.Image, params: dict | None, l
     roi = resegment(sitk.GetArrayViewFromImage(region.image), region.mask, settings, lesion_id)
     if settings.get("resegmentShape", False):
         roi_shape = roi
-    if "shape2D" in classes and not _shape2d_wanted(roi_shape, settings, lesion_id):
-        del classes["shape2D"]  # before any filtering: a refused lesion fails at once
+    for name in list(classes):  # before any filtering: a refused lesion fails at once
+        check = registry.get(name).roi_check
+        if check is not None and not check(roi_shape[_bbox(roi_shape, lesion_id)], settings, lesion_id):
+            del classes[name]
     box = _bbox(roi, lesion_id) if settings.get("resegmentRange") is not None else region.box
-    texture = bool(set(classes) - set(SHAPE_CLASSES))
+    per_image = any(not registry.get(name).per_lesion for name in classes)
     geometry = None
-    if "ibsi" in classes:
+    if any(registry.get(name).geometry for name in classes):
         geometry = {"crop_values": sitk.GetArrayViewFromImage(region.image), "crop_roi": roi}
     roi_box = roi[box]
-    todo = filters.jobs(region.image, box, image_types, settings, region.source) if texture else []
-    return _run(todo, classes, roi_shape, roi_box, spacing, geometry, lesion_id, plane_axis(settings))
+    todo = filters.jobs(region.image, box, image_types, settings, region.source) if per_image else []
+    return _run(todo, classes, settings, roi_shape, roi_box, spacing, geometry, lesion_id)
 
 
-def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, spacing: np.ndarray,
-         geometry: dict | None, lesion_id: str, axis2d: int | None = None) -> dict[str, float]:
-    """Shape, shape2D (in the plane normal to ``axis2d``) and the features of every image the filter
-    jobs ``todo`` make, in that order (pyradiomics' order).
+def _run(todo: list, classes: dict, settings: dict, roi_shape: np.ndarray, roi_box: np.ndarray,
+         spacing: np.ndarray, geometry: dict | None, lesion_id: str) -> dict[str, float]:
+    """The per-lesion classes (shape, shape2D) and the features of every image the filter jobs
+    ``todo`` make, in that order (pyradiomics' order).
 
     With several filter jobs, the filters (ITK, PyWavelets) run in background threads
     (FILTER_THREADS), START_FIRST image types first, while this thread computes shape and each image's
@@ -162,11 +158,7 @@ def _run(todo: list, classes: dict, roi_shape: np.ndarray, roi_box: np.ndarray, 
     pool = ThreadPoolExecutor(max_workers=FILTER_THREADS[0 if small else 1]) if len(todo) > 1 else None
     images = {k: pool.submit(todo[k].run) if pool else _finished(todo[k].run) for k in order}
     try:
-        out: dict[str, float] = {}
-        if "shape" in classes:
-            out.update(_shape(roi_shape, spacing, classes, lesion_id))
-        if "shape2D" in classes:
-            out.update(_shape2d(roi_shape, spacing, classes, axis2d, lesion_id))
+        out = _per_lesion(classes, settings, roi_shape[_bbox(roi_shape, lesion_id)], spacing)
         shared: dict = {}  # what depends on the ROI alone, computed for the first image
         features: dict[int, list] = {}  # job -> its images' features
         first = [k for k in order if todo[k].image_type in START_FIRST]
@@ -196,21 +188,15 @@ def _finished(job) -> Future:
     return fut
 
 
-def _shape(roi_shape: np.ndarray, spacing: np.ndarray, classes: dict, lesion_id: str) -> dict:
-    res = shape.compute(roi_shape[_bbox(roi_shape, lesion_id)], spacing, classes["shape"])
-    return {f"original_shape_{k}": v for k, v in res.items()}
-
-
-def _shape2d_wanted(roi_shape: np.ndarray, settings: dict, lesion_id: str) -> bool:
-    """pyradiomics' decision for shape2D on this ROI: compute (True), skip (False) or LesionError."""
-    lo, hi = roi_bbox(roi_shape, lesion_id)
-    return shape2d.plane_decision(hi - lo + 1, plane_axis(settings), lesion_id)
-
-
-def _shape2d(roi_shape: np.ndarray, spacing: np.ndarray, classes: dict, axis: int, lesion_id: str) -> dict:
-    """pyradiomics-named shape2D features of the one-slice ROI (cropped to its box)."""
-    res = shape2d.compute(roi_shape[_bbox(roi_shape, lesion_id)], spacing, axis, classes["shape2D"])
-    return {f"original_shape2D_{k}": v for k, v in res.items()}
+def _per_lesion(classes: dict, settings: dict, roi: np.ndarray, spacing: np.ndarray) -> dict[str, float]:
+    """``original_<class>_<feature>`` of the classes computed from the ROI alone (on its box), in the
+    registry's order (shape before shape2D, as pyradiomics)."""
+    out: dict[str, float] = {}
+    for descriptor in registry.all_classes():
+        if descriptor.per_lesion and descriptor.name in classes:
+            values = descriptor.roi_features(roi, spacing, settings, classes[descriptor.name])
+            out.update({f"original_{descriptor.name}_{k}": v for k, v in values.items()})
+    return out
 
 
 def _bbox(roi: np.ndarray, lesion_id: str) -> tuple:

@@ -143,13 +143,13 @@ class Levels:
 def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:
     """Feature names to compute, in pyradiomics' order, with pyradiomics' rules.
 
-    ``names`` None or empty: every non-deprecated feature, alphabetically (pyradiomics lists a class's
-    features by name). Named features are computed in the order named; a deprecated feature
+    ``names`` None or empty: every non-deprecated feature in pyradiomics' order, which is that of its
+    ``get<Name>FeatureValue`` methods' names ("MeanAbsoluteDeviation" before "Mean"). Named features are computed in the order named; a deprecated feature
     pyradiomics computes on request (``deprecated[name] is True``) is computed, one that pyradiomics
     refuses (``False``: mathematically equal to another) is left out silently.
     """
     if not names:
-        return sorted(n for n in features if n not in deprecated)
+        return sorted((n for n in features if n not in deprecated), key=lambda n: n + "FeatureValue")
     out = []
     for n in names:
         if n not in features and n not in deprecated:
@@ -222,3 +222,45 @@ def counts(keys: np.ndarray, shape: tuple, weights=None) -> np.ndarray:
     """Histogram of flat indices ``keys`` reshaped to ``shape`` (float64)."""
     size = int(np.prod(shape))
     return np.bincount(keys, weights=weights, minlength=size).astype(np.float64).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# stacks of a lesion's images: matrices placed over their common gray levels (and lengths)
+# ----------------------------------------------------------------------------------------------
+def place(matrices: list[np.ndarray], where: list[tuple], shape: tuple) -> np.ndarray:
+    """(B, *shape) stack of zeros holding ``matrices``; ``where[b][axis]``: the positions of matrix b's
+    entries along that axis of the stack (gray levels, lengths), None where they coincide (directions)."""
+    if len(matrices) == 1 and matrices[0].shape == tuple(shape):
+        return matrices[0][None].astype(np.float64)  # one image over its own levels and columns
+    out = np.zeros((len(matrices),) + tuple(shape))
+    for row, (m, pos) in enumerate(zip(matrices, where)):
+        index = np.ix_(*[np.arange(m.shape[a]) if p is None else p for a, p in enumerate(pos)])
+        out[(row,) + index] = m
+    return out
+
+
+def common_levels(images: list) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(gray levels present in any of the images, ascending; each image's levels' positions in it)."""
+    union = np.unique(np.concatenate([im.levels for im in images])) if len(images) > 1 else images[0].levels
+    return union, [np.searchsorted(union, im.levels) for im in images]
+
+
+def length_stack(images: list, cls: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stack (B, G, lengths[, directions]), gray levels, lengths) of a length-column class's matrices
+    (``matrices[cls]`` = (matrix over the lengths that occur, those lengths), see FeatureClass)."""
+    union, own = common_levels(images)
+    matrices = [im.matrices[cls] for im in images]
+    columns = np.unique(np.concatenate([m[1] for m in matrices])) if len(images) > 1 else matrices[0][1]
+    rest = matrices[0][0].shape[2:]  # GLRLM: directions
+    where = [(o, np.searchsorted(columns, m[1])) + (None,) * len(rest) for o, m in zip(own, matrices)]
+    stack = place([m[0] for m in matrices], where, (len(union), len(columns)) + rest)
+    return stack, union.astype(np.float64), columns
+
+
+def length_stack_size(cls: str):
+    """``stack_size`` of a length-column class: images x levels x distinct lengths x directions."""
+    def size(images: list, rows: list[int], n_levels: int) -> int:
+        first = images[rows[0]].matrices[cls]
+        columns = set().union(*(images[r].matrices[cls][1].tolist() for r in rows))
+        return len(rows) * n_levels * len(columns) * int(np.prod(first[0].shape[2:]))
+    return size

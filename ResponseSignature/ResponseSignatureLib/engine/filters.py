@@ -1,15 +1,16 @@
 """Image types (pyradiomics ``imageType``) on the lesion crop, with pyradiomics' names and values.
 
 - LoG: SimpleITK's ``LaplacianRecursiveGaussianImageFilter`` (``NormalizeAcrossScale`` on, sigma in mm),
-  computed bit-identically on the ROI box only by :mod:`.recursive_gaussian`; skipped (as pyradiomics)
-  when the image is smaller than 4 voxels along an axis or than ceil(sigma / spacing) + 1 voxels.
-  Name ``log-sigma-<sigma>-mm-3D`` ('.' -> '-').
+  on the ROI box + its margin (:mod:`.margins`, one run per sigma), computed bit-identically on the ROI
+  box only by :mod:`.recursive_gaussian`; skipped (as pyradiomics) when that box is smaller than 4
+  voxels along an axis or than ceil(sigma / spacing) + 1 voxels. Name ``log-sigma-<sigma>-mm-3D``
+  ('.' -> '-').
 - Wavelet: one level (``level``, ``start_level``, ``wavelet`` settings) of the undecimated (stationary)
   wavelet transform ``pywt.swtn`` over axes (x, y, z), or with ``force2D`` over the two axes other than
   ``force2Ddimension`` (as pyradiomics: 4 sub-bands per level, names ``wavelet-LH``...); odd-sized axes
   are extended by one wrapped voxel first and cut back after. Sub-band names ``wavelet-XYZ`` with L
   (approximation) / H (detail) per transformed axis (x first); level n > 1 gives ``waveletn-XYZ``.
-  Only the ROI box + the filter support is transformed (``wavelet_region``): the same values, to the
+  The ROI box + its margin (:mod:`.margins`) is transformed: inside the scan the same values, to the
   last bit, as transforming the whole crop.
 - Square, SquareRoot, Logarithm, Exponential (names ``square``, ``squareroot``, ``logarithm``,
   ``exponential``): voxel-wise, rescaled by the largest |value| of the image pyradiomics filters
@@ -31,55 +32,33 @@ import SimpleITK as sitk
 
 from ..errors import InputError
 from . import lbp as _lbp
+from .margins import log_margin_voxels, neighbourhood_margin_voxels, run_box, wavelet_axes, wavelet_margin_voxels
 from .preprocess import Source, whole_crop_source
 from .recursive_gaussian import laplacian_of_gaussian
-
-#: LoG crop margin = max(LOG_MIN_MARGIN_MM, LOG_SIGMA_FACTOR * sigma) + 1 voxel (see ``log``)
-LOG_MIN_MARGIN_MM = 15.0
-LOG_SIGMA_FACTOR = 6.0
 
 
 def original(image: sitk.Image, box: tuple, args: dict, values: np.ndarray, source: Source) -> list:
     return [lambda: [("original", values[box])]]
 
 
-def log_margin_voxels(sigma: float, spacing_kji: np.ndarray) -> np.ndarray:
-    """Crop margin around the ROI box for one LoG sigma: max(15 mm, 6 sigma) + 1 voxel.
-
-    ITK's recursive Gaussian sees a constant continuation beyond the crop; at distance d the effect
-    on the LoG inside the ROI decays with d / sigma (measured on lung1/brain1, relative to the ROI's
-    largest |LoG|: sigma 5 mm: 15 mm 7e-3, 20 mm 8e-4, 30 mm 7e-5; sigma 3 mm: 15 mm 7e-4). Features
-    amplify it where voxels cross bin edges (bench_extraction, dercle2020 preset, largest relative
-    difference to pyradiomics on the whole scan over all LoG features): 5 sigma 0.25 (one GLSZM
-    feature of a 60 mm lesion; lung1 0.069), 6 sigma 9.4e-4 (lung1 2.2e-4), 8 sigma 1.2e-6 at up to
-    1.5x the time; 6 sigma is the margin pyradiomics-backend crops use too (``extraction``).
-    """
-    mm = max(LOG_MIN_MARGIN_MM, LOG_SIGMA_FACTOR * float(sigma))
-    return (np.ceil(mm / spacing_kji) + 1).astype(int)
-
-
 def log(image: sitk.Image, box: tuple, args: dict, values: np.ndarray, source: Source) -> list:
-    """One job per sigma, each filtering the ROI box + its own margin (the crop is at least that large).
+    """One job per sigma, each filtering the ROI box + its own margin (``margins.log_margin_voxels``,
+    clipped to the crop, which holds it). A sigma is skipped, as pyradiomics skips it, when that box is
+    smaller than 4 voxels along an axis or than ceil(sigma / spacing) + 1 voxels.
 
     The jobs read ``values`` (numpy, never the SimpleITK image: that must not be shared by threads).
     """
-    size = np.array(image.GetSize())
-    spacing = np.array(image.GetSpacing())
-    if np.min(size) < 4:
-        return []
-    lo = np.array([s.start for s in box])
-    hi = np.array([s.stop for s in box])
+    spacing_kji = np.array(image.GetSpacing()[::-1])
     jobs = []
     for sigma in args.get("sigma", []) or []:
-        if sigma <= 0 or not np.all(size >= np.ceil(sigma / spacing) + 1):
+        if sigma <= 0:
             continue
-        m = log_margin_voxels(sigma, spacing[::-1])
-        c_lo = np.maximum(lo - m, 0)
-        c_hi = np.minimum(hi + m, size[::-1])
-        sub = values[tuple(slice(int(a), int(b)) for a, b in zip(c_lo, c_hi))]
-        inner = tuple(slice(int(a - c), int(b - c)) for a, b, c in zip(lo, hi, c_lo))
+        region, inner = run_box(box, log_margin_voxels(sigma, spacing_kji), values.shape)
+        size = np.array([r.stop - r.start for r in region])
+        if np.min(size) < 4 or not np.all(size >= np.ceil(sigma / spacing_kji) + 1):
+            continue
         name = "log-sigma-%s-mm-3D" % str(sigma).replace(".", "-")
-        jobs.append(_log_job(sub, spacing[::-1], float(sigma), inner, name))
+        jobs.append(_log_job(values[region], spacing_kji, float(sigma), inner, name))
     return jobs
 
 
@@ -93,36 +72,6 @@ def wavelet(image: sitk.Image, box: tuple, args: dict, values: np.ndarray, sourc
     return [lambda: list(_wavelet_bands(values, box, args))]
 
 
-def wavelet_axes(args: dict) -> tuple:
-    """Array axes pyradiomics transforms, in its order: (2, 1, 0) = x, y, z; force2D drops one."""
-    axes = [2, 1, 0]
-    if args.get("force2D", False):
-        dim = int(args.get("force2Ddimension", 0))
-        if dim not in axes:
-            raise InputError(f"force2Ddimension must be 0, 1 or 2, got {dim}")
-        axes.remove(dim)
-    return tuple(axes)
-
-
-def wavelet_region(shape: tuple, box: tuple, margin) -> tuple[tuple, tuple]:
-    """(region of the crop to transform, ROI box inside that region), per axis.
-
-    The undecimated transform of a voxel only reads voxels within its filter support, so the ROI box
-    + ``margin`` (a number, or one per axis) gives the same values, to the last bit, as the whole
-    crop. An axis where that region would leave the crop keeps its whole length: there the periodic
-    extension reaches the ROI.
-    """
-    margins = np.broadcast_to(np.asarray(margin, dtype=int), (len(shape),))
-    region, inner = [], []
-    for size, sl, m in zip(shape, box, margins):
-        lo, hi = sl.start - int(m), sl.stop + int(m)
-        if lo < 0 or hi > size:
-            lo, hi = 0, size
-        region.append(slice(lo, hi))
-        inner.append(slice(sl.start - lo, sl.stop - lo))
-    return tuple(region), tuple(inner)
-
-
 def _wavelet_bands(values: np.ndarray, box: tuple, args: dict):
     import pywt
 
@@ -130,11 +79,7 @@ def _wavelet_bands(values: np.ndarray, box: tuple, args: dict):
     level = int(args.get("level", 1))
     start = int(args.get("start_level", 0))
     axes = wavelet_axes(args)
-    # each one-level pass reads at most dec_len / 2 voxels to either side (+1: the odd-size wrap);
-    # an axis not transformed (force2D) needs no margin
-    margin = np.zeros(3, dtype=int)
-    margin[list(axes)] = (start + level) * w.dec_len + 1
-    region, box = wavelet_region(values.shape, box, margin)
+    region, box = run_box(box, wavelet_margin_voxels(args), values.shape)
     data = values[region]
     shape = data.shape
     data = np.pad(data, [(0, s % 2) for s in shape], mode="wrap")
@@ -209,22 +154,6 @@ exponential = _pointwise("exponential", exponential_values)
 # ----------------------------------------------------------------------------------------------
 # neighbourhood types: Gradient, LBP2D, LBP3D
 # ----------------------------------------------------------------------------------------------
-def neighbourhood_margin_voxels(name: str, args: dict) -> np.ndarray | None:
-    """Crop margin (k, j, i) a neighbourhood type needs for pyradiomics' values on the ROI box.
-
-    Gradient: 1 (central differences). LBP2D: ceil(R) + 1 in-plane. LBP3D: icosphere radius + cubic
-    B-spline stencil + SPLINE_PREFILTER_MARGIN (the spline prefilter of the crop then equals that of
-    the whole image to the last bit). None for other types.
-    """
-    if name == "Gradient":
-        return np.ones(3, dtype=int)
-    if name == "LBP2D":
-        return _lbp.lbp2d_margin_voxels(args)
-    if name == "LBP3D":
-        return _lbp.lbp3d_margin_voxels(args)
-    return None
-
-
 def gradient(image: sitk.Image, box: tuple, args: dict, values: np.ndarray, source: Source) -> list:
     """Gradient magnitude (SimpleITK), on the ROI box + 1 voxel within the image pyradiomics filters.
 

@@ -5,7 +5,7 @@ level i of the discretised image. IBSI codes in brackets (IBSI 1, chapter 3.3/3.
 
 - Energy = sum (X + c)^2                                   [N8CA with c = 0]
 - TotalEnergy = Energy * voxel volume (mm^3)
-- Entropy = -sum p log2(p + eps)                           [TU9B]
+- Entropy = -sum p log2(p + eps)                           [TLU2]
 - Minimum, Maximum, Mean, Median, Range, 10Percentile, 90Percentile, InterquartileRange
   (percentiles with linear interpolation, numpy default) [1GSF, 84IY, Q4LE, Y12H, 2OJQ, QG58, 8DWT, SALO]
 - MeanAbsoluteDeviation = mean |X - mean|                   [4FUA]
@@ -15,7 +15,7 @@ level i of the discretised image. IBSI codes in brackets (IBSI 1, chapter 3.3/3.
 - Skewness = m3 / m2^1.5, Kurtosis = m4 / m2^2 (central moments; IBSI kurtosis IPH6 = this - 3)
   flat ROI (m2 = 0): 0                                       [KE2A]
 - Variance = m2 (population variance)                        [ECT3]
-- Uniformity = sum p^2                                       [BJ5W]
+- Uniformity = sum p^2                                       [BJ5W, 5SPA]
 
 Batched: ``FirstOrderBatch`` holds B rows of intensities (a lesion's images, or a feature map's
 kernels with NaN for voxels outside a kernel); every feature gives one value per row.
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EPS, counts
+from .common import EPS, counts, evaluate_batch
+from .descriptor import FeatureClass, FeatureInfo
 
 #: the percentiles the features use, computed together
 PERCENTILES = (10, 25, 50, 75, 90)
@@ -126,3 +127,53 @@ FEATURES = {
 }
 #: deprecated features: True = computed when named explicitly
 DEPRECATED = {"StandardDeviation": True}
+
+
+def batch_context(images: list, voxel_volume: float) -> FirstOrderBatch:
+    """The first-order context of a stack of a lesion's images (same voxel count and shift)."""
+    return FirstOrderBatch(np.stack([im.values for im in images]).astype(np.float64),
+                           np.stack([im.q for im in images]), voxel_volume,
+                           float(images[0].args.get("voxelArrayShift", 0) or 0))
+
+
+def stack_key(image) -> tuple:
+    """Images of one stack share voxelArrayShift and their voxel count."""
+    return float(image.args.get("voxelArrayShift", 0) or 0), image.values.size
+
+
+def kernel_features(batch, context, chosen: list[str]):
+    """First-order features of a batch of kernels (values NaN and levels 0 outside each kernel)."""
+    ctx = FirstOrderBatch(batch.values, batch.value_levels, float(np.prod(context.spacing)),
+                          float(context.args.get("voxelArrayShift", 0) or 0))
+    return evaluate_batch(FEATURES, chosen, ctx), {}
+
+
+INFO = {
+    "Energy": FeatureInfo("Sum of squared intensities (shifted by voxelArrayShift)", "intensity2", "N8CA"),
+    "TotalEnergy": FeatureInfo("Energy times the voxel volume", "intensity2 mm3"),
+    "Entropy": FeatureInfo("Entropy (bits) of the discretised intensity histogram", "", "TLU2"),
+    "Minimum": FeatureInfo("Lowest intensity in the ROI", "intensity", "1GSF"),
+    "10Percentile": FeatureInfo("10th percentile of the intensities", "intensity", "QG58"),
+    "90Percentile": FeatureInfo("90th percentile of the intensities", "intensity", "8DWT"),
+    "Maximum": FeatureInfo("Highest intensity in the ROI", "intensity", "84IY"),
+    "Mean": FeatureInfo("Mean intensity", "intensity", "Q4LE"),
+    "Median": FeatureInfo("Median intensity", "intensity", "Y12H"),
+    "InterquartileRange": FeatureInfo("75th minus 25th intensity percentile", "intensity", "SALO"),
+    "Range": FeatureInfo("Maximum minus minimum intensity", "intensity", "2OJQ"),
+    "MeanAbsoluteDeviation": FeatureInfo("Mean distance of the intensities from their mean", "intensity", "4FUA"),
+    "RobustMeanAbsoluteDeviation": FeatureInfo(
+        "Mean absolute deviation of the intensities between the 10th and 90th percentiles", "intensity", "1128"),
+    "RootMeanSquared": FeatureInfo("Square root of the mean squared (shifted) intensity", "intensity", "5ZWQ"),
+    "StandardDeviation": FeatureInfo("Standard deviation of the intensities (deprecated)", "intensity"),
+    "Skewness": FeatureInfo("Asymmetry of the intensity distribution (third standardised moment)", "", "KE2A"),
+    "Kurtosis": FeatureInfo("Peakedness of the intensity distribution (fourth standardised moment, not "
+                            "minus 3)", ""),
+    "Variance": FeatureInfo("Population variance of the intensities", "intensity2", "ECT3"),
+    "Uniformity": FeatureInfo("Sum of the squared discretised-histogram probabilities", "", "BJ5W, 5SPA"),
+}
+
+DESCRIPTOR = FeatureClass(
+    name="firstorder", title="First order (intensity statistics)", features=FEATURES, info=INFO,
+    deprecated=DEPRECATED, default=True, batch_context=batch_context, stack_key=stack_key,
+    kernel_features=kernel_features,
+)

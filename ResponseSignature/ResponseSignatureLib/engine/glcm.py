@@ -26,9 +26,17 @@ levels). Every feature gives one value per row and direction, then the mean over
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from .common import EPS, Levels, offsets, plane_axis
+from .common import EPS, Levels, angle_mean, common_levels, counts, evaluate_batch, offsets, place, plane_axis
+from .descriptor import FeatureClass, FeatureInfo
+from .kernels import KernelBatch, KernelContext, compact_levels, shifted_pair
+
+#: feature maps: a batch of kernels whose GLCM stack (kernels x levels^2 x directions) would exceed
+#: this many floats is halved
+WORK_ELEMENTS = 2_000_000
 
 _WEIGHTS = {
     "infinity": lambda d: np.exp(-np.max(d) ** 2),
@@ -215,3 +223,177 @@ FEATURES = {
 }
 #: pyradiomics refuses these (equal to another feature): left out even when named
 DEPRECATED = {"Dissimilarity": False, "Homogeneity1": False, "Homogeneity2": False, "SumVariance": False}
+
+
+# ----------------------------------------------------------------------------------------------
+# a stack of a lesion's images
+# ----------------------------------------------------------------------------------------------
+def batch_context(images: list, voxel_volume: float) -> GLCMBatch:
+    """The GLCMs of a stack of a lesion's images over their common gray levels (MCC: each its own)."""
+    union, own = common_levels(images)
+    matrices = [im.matrices["glcm"] for im in images]
+    stack = place(matrices, [(o, o, None) for o in own], (len(union), len(union), matrices[0].shape[2]))
+    return GLCMBatch(stack, union.astype(np.float64), [int(im.levels.max()) for im in images], own)
+
+
+def stack_size(images: list, rows: list[int], n_levels: int) -> int:
+    return len(rows) * n_levels * n_levels * images[rows[0]].matrices["glcm"].shape[2]
+
+
+# ----------------------------------------------------------------------------------------------
+# feature maps: kernels
+# ----------------------------------------------------------------------------------------------
+def kernel_counts(windows: np.ndarray, g: int, angles: np.ndarray) -> np.ndarray:
+    """Co-occurrence counts (B, G, G, A) of level pairs (v, v + a) inside each window."""
+    b = windows.shape[0]
+    out = np.empty((b, g, g, len(angles)))
+    rows = np.arange(b).reshape(b, 1, 1, 1)
+    for a, offset in enumerate(angles):
+        centre, neighbour = shifted_pair(windows, offset)
+        valid = (centre > 0) & (neighbour > 0)
+        kernel = np.broadcast_to(rows, centre.shape)[valid]
+        out[..., a] = counts((kernel * g + centre[valid] - 1) * g + neighbour[valid] - 1, (b, g, g))
+    return out
+
+
+def _kernel_mcc(c: GLCMBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Per kernel and direction (B, A): the second largest eigenvalue of Q (complex, not yet
+    square-rooted) and whether that direction's spectrum holds a complex eigenvalue.
+
+    Q_ij = sum_k p_ik p_jk / (px_i py_k + eps). A batch with a single gray level gives 0 (the zero
+    rows pyradiomics keeps for the ROI's other levels give zero eigenvalues).
+    """
+    p = np.nan_to_num(c.p).transpose(0, 3, 1, 2)                      # (B, A, i, k)
+    if p.shape[-1] < 2:
+        return np.zeros(p.shape[:2], dtype=np.complex128), np.zeros(p.shape[:2], dtype=bool)
+    px = np.nan_to_num(c.px).transpose(0, 2, 1)[:, :, :, None]         # (B, A, i, 1)
+    py = np.nan_to_num(c.py).transpose(0, 2, 1)[:, :, None, :]         # (B, A, 1, k)
+    q = np.matmul(p / (px * py + EPS), p.transpose(0, 1, 3, 2))
+    ev = np.linalg.eigvals(q)
+    ev.sort(axis=-1)
+    return ev[..., -2].astype(np.complex128), np.any(np.imag(ev) != 0, axis=-1)
+
+
+def kernel_features(batch: KernelBatch, context: KernelContext, chosen: list[str]):
+    return _kernel_features(batch.texture, context, chosen)
+
+
+def _kernel_features(windows: np.ndarray, context: KernelContext, chosen: list[str]):
+    """GLCM features of a batch of kernels; extras: empty directions, MCC eigenvalues (for
+    pyradiomics' per-batch rules, applied in ``kernel_rules``)."""
+    args = context.args
+    angles = offsets(args.get("distances") or [1], bidirectional=False, plane_axis=context.axis)
+    compact, levels = compact_levels(windows)
+    if len(windows) > 1 and len(windows) * len(levels) ** 2 * len(angles) > WORK_ELEMENTS:
+        half = len(windows) // 2  # many gray levels: halve the batch to bound the matrices' memory
+        return _joined(_kernel_features(windows[:half], context, chosen), _kernel_features(windows[half:], context, chosen))
+    raw = combine_directions(kernel_counts(compact, len(levels), angles), angles, context.spacing, args)
+    with np.errstate(all="ignore"):
+        ctx = GLCMBatch(raw, levels, context.ng)
+    plain = [n for n in chosen if n != "MCC"]  # MCC: per pyradiomics batch, from the eigenvalues
+    out = evaluate_batch(FEATURES, plain, ctx, reduce=angle_mean)
+    extra = {"empty": ctx.empty}
+    if "MCC" in chosen:
+        with np.errstate(all="ignore"):
+            extra["ev2"], extra["complex"] = _kernel_mcc(ctx)
+        out["MCC"] = np.zeros(windows.shape[0])  # set per pyradiomics batch in kernel_rules
+    return out, extra
+
+
+def _joined(first: tuple[dict, dict], second: tuple[dict, dict]) -> tuple[dict, dict]:
+    """(features, extras) of two consecutive parts of a batch, as one."""
+    return tuple({key: np.concatenate([a[key], b[key]]) for key in a} for a, b in zip(first, second))
+
+
+def kernel_rules(values_of: dict, extras: list[dict], count: int, voxel_batch: int,
+                 context: KernelContext) -> dict[str, np.ndarray]:
+    """pyradiomics' outcomes that depend on its voxel batches (``voxelBatch``, see feature_maps):
+    JointAverage NaN and MCC; returns feature -> voxels left at initValue."""
+    if not extras:
+        return {}
+    empty = np.concatenate([e["empty"] for e in extras])
+    size = count if voxel_batch < 0 else voxel_batch
+    failed: dict[str, np.ndarray] = {}
+    mcc = "MCC" in values_of
+    if mcc:
+        ev2 = np.concatenate([e["ev2"] for e in extras])
+        complex_spectra = np.concatenate([e["complex"] for e in extras])
+        failed["MCC"] = np.zeros(count, dtype=bool)
+    for start in range(0, count, size):
+        part = slice(start, min(start + size, count))
+        dangling = _dangling_directions(empty[part])
+        if "JointAverage" in values_of:
+            values_of["JointAverage"][part][dangling.any(1)] = np.nan
+        if mcc:
+            if dangling.any():
+                failed["MCC"][part] = True  # pyradiomics: eigvals of a NaN matrix raises
+            else:
+                complex_spectrum = bool(np.any(complex_spectra[part] & ~empty[part]))
+                values_of["MCC"][part] = _mcc_values(ev2[part], empty[part], complex_spectrum, context.n_levels)
+    return failed
+
+
+def _dangling_directions(empty: np.ndarray) -> np.ndarray:
+    """Directions empty in a kernel but not in every kernel of the batch (pyradiomics deletes those
+    only; with a single (weighted) direction it deletes none): NaN in pyradiomics' matrices."""
+    if empty.shape[1] == 1:
+        return empty
+    return empty & ~empty.all(0)[None, :]
+
+
+def _mcc_values(ev2: np.ndarray, empty: np.ndarray, complex_spectrum: bool, n_levels: int) -> np.ndarray:
+    """MCC of a pyradiomics batch: sqrt of the 2nd eigenvalue, mean over the kernel's directions.
+
+    As pyradiomics: 1 when the ROI has a single gray level; the square root is taken in complex
+    arithmetic when some eigenvalue of the batch is complex (numpy then returns complex eigenvalues
+    for the whole batch), else in real arithmetic (a tiny negative eigenvalue gives NaN).
+    """
+    if n_levels < 2:
+        return np.ones(len(ev2))
+    with np.errstate(all="ignore"):
+        roots = np.sqrt(ev2) if complex_spectrum else np.sqrt(ev2.real)
+    roots = np.where(empty, np.nan, roots)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.real(np.nanmean(roots, axis=1))
+
+
+INFO = {
+    "Autocorrelation": FeatureInfo("Mean product of the gray levels of neighbouring voxels", "", "QWB0"),
+    "JointAverage": FeatureInfo("Mean gray level of the co-occurrence distribution", "gray level", "60VM"),
+    "ClusterProminence": FeatureInfo("Fourth moment of i + j about its mean: strong for asymmetric pairs", "",
+                                     "AE86"),
+    "ClusterShade": FeatureInfo("Third moment of i + j about its mean: skewness of the pairs", "", "7NFM"),
+    "ClusterTendency": FeatureInfo("Second moment of i + j about its mean: grouping of similar levels", "",
+                                   "DG8W, OEEB"),
+    "Contrast": FeatureInfo("Mean squared gray-level difference of neighbours", "", "ACUI"),
+    "Correlation": FeatureInfo("Linear dependence of a voxel's gray level on its neighbour's", "", "NI2N"),
+    "DifferenceAverage": FeatureInfo("Mean absolute gray-level difference of neighbours", "", "TF7R, 8S9J"),
+    "DifferenceEntropy": FeatureInfo("Entropy (bits) of the neighbour gray-level differences", "", "NTRS"),
+    "DifferenceVariance": FeatureInfo("Variance of the neighbour gray-level differences", "", "D3YU"),
+    "JointEnergy": FeatureInfo("Sum of squared co-occurrence probabilities (angular second moment)", "", "8ZQL"),
+    "JointEntropy": FeatureInfo("Entropy (bits) of the co-occurrence distribution", "", "TU9B"),
+    "Imc1": FeatureInfo("Informational measure of correlation 1", "", "R8DG"),
+    "Imc2": FeatureInfo("Informational measure of correlation 2", "", "JN9H"),
+    "Idm": FeatureInfo("Inverse difference moment (homogeneity 2)", "", "WF0Z"),
+    "MCC": FeatureInfo("Maximal correlation coefficient", ""),
+    "Idmn": FeatureInfo("Inverse difference moment normalised by the number of gray levels", "", "1QCO"),
+    "Id": FeatureInfo("Inverse difference (homogeneity 1)", "", "IB1Z"),
+    "Idn": FeatureInfo("Inverse difference normalised by the number of gray levels", "", "NDRX"),
+    "InverseVariance": FeatureInfo("Sum of p(k) / k^2 over neighbour differences k > 0", "", "E8JP"),
+    "MaximumProbability": FeatureInfo("Probability of the most frequent gray-level pair", "", "GYBY"),
+    "SumAverage": FeatureInfo("Mean of the sum of neighbouring gray levels", "", "ZGXS"),
+    "SumEntropy": FeatureInfo("Entropy (bits) of the sum of neighbouring gray levels", "", "P6QZ"),
+    "SumSquares": FeatureInfo("Variance of the gray levels under the co-occurrence distribution", "", "UR99"),
+    "Dissimilarity": FeatureInfo("Refused by pyradiomics: equal to DifferenceAverage", ""),
+    "Homogeneity1": FeatureInfo("Refused by pyradiomics: equal to Id", ""),
+    "Homogeneity2": FeatureInfo("Refused by pyradiomics: equal to Idm", ""),
+    "SumVariance": FeatureInfo("Refused by pyradiomics: equal to ClusterTendency", ""),
+}
+
+DESCRIPTOR = FeatureClass(
+    name="glcm", title="Gray level co-occurrence matrix", features=FEATURES, info=INFO, deprecated=DEPRECATED,
+    default=True, matrix=matrix, batch_context=batch_context, reduce=angle_mean,
+    stack_key=lambda image: image.matrices["glcm"].shape[2:], stack_size=stack_size,
+    kernel_features=kernel_features, kernel_rules=kernel_rules,
+)

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Levels, offsets, plane_axis
-from .glszm import ZONE_FORMULAS, ZoneBatch
+from .common import Levels, angle_mean, counts, evaluate_batch, length_stack, length_stack_size, offsets, plane_axis
+from .descriptor import FeatureClass
+from .glszm import ZONE_FORMULAS, ZoneBatch, zone_info
+from .kernels import FlatWindows, KernelBatch, KernelContext, compact_levels
 
 
 def _runs(lv: Levels, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,3 +113,87 @@ FEATURES = {
     "LongRunHighGrayLevelEmphasis": ZONE_FORMULAS["LargeHighGrayLevelEmphasis"],
 }
 DEPRECATED: dict = {}
+
+
+def batch_context(images: list, voxel_volume: float) -> ZoneBatch:
+    """The run-length matrices of a stack of a lesion's images over common gray levels and lengths."""
+    stack, gray, lengths = length_stack(images, "glrlm")
+    return runs_batch(stack, gray, lengths)
+
+
+# ----------------------------------------------------------------------------------------------
+# feature maps: kernels
+# ----------------------------------------------------------------------------------------------
+def kernel_counts(windows: np.ndarray, g: int, angles: np.ndarray) -> np.ndarray:
+    """Run-length counts (B, G, Nr, A): runs of equal levels along each direction inside each window.
+
+    A direction along which no line of a window holds two kernel voxels counts nothing there
+    (pyradiomics drops it for a kernel, as it does for a thin ROI).
+    """
+    b = windows.shape[0]
+    nr = max(windows.shape[1:])
+    fw = FlatWindows(windows, nr)
+    out = np.zeros((b, g, nr, len(angles)))
+    for a, offset in enumerate(angles):
+        step = fw.step(offset)
+        start = fw.flat[fw.index - step] != fw.level
+        first, level = fw.index[start], fw.level[start]
+        length = np.ones(first.size, dtype=np.int64)
+        running = np.ones(first.size, dtype=bool)
+        for t in range(1, nr):
+            running &= fw.flat[first + t * step] == level
+            length += running
+        kernel = first // fw.block
+        out[..., a] = counts((kernel * g + level - 1) * nr + length - 1, (b, g, nr))
+        out[~_has_line_pair(fw, step, nr, b), :, :, a] = 0
+    return out
+
+
+def _has_line_pair(fw: FlatWindows, step: int, nr: int, b: int) -> np.ndarray:
+    """Per window: does some line along ``step`` hold two kernel voxels?"""
+    found = np.zeros(b, dtype=bool)
+    for t in range(1, nr):
+        found[fw.kernel[fw.flat[fw.index + t * step] > 0]] = True
+    return found
+
+
+def kernel_features(batch: KernelBatch, context: KernelContext, chosen: list[str]):
+    """GLRLM features of a batch of kernels (directions at distance 1, averaged)."""
+    angles = offsets([1], bidirectional=False, plane_axis=context.axis)
+    compact, levels = compact_levels(batch.texture)
+    p = kernel_counts(compact, len(levels), angles)
+    norm = context.args.get("weightingNorm")
+    if norm is not None:
+        p = np.sum(p * run_weights(angles, context.spacing, norm)[None, None, None, :], 3, keepdims=True)
+    with np.errstate(all="ignore"):
+        ctx = runs_batch(p, levels)
+    return evaluate_batch(FEATURES, chosen, ctx, reduce=angle_mean), {}
+
+
+INFO = zone_info({
+    "ShortRunEmphasis": "SmallEmphasis", "LongRunEmphasis": "LargeEmphasis",
+    "GrayLevelNonUniformity": "GrayLevelNonUniformity",
+    "GrayLevelNonUniformityNormalized": "GrayLevelNonUniformityNormalized",
+    "RunLengthNonUniformity": "NonUniformity", "RunLengthNonUniformityNormalized": "NonUniformityNormalized",
+    "RunPercentage": "Percentage", "GrayLevelVariance": "GrayLevelVariance", "RunVariance": "Variance",
+    "RunEntropy": "Entropy", "LowGrayLevelRunEmphasis": "LowGrayLevelEmphasis",
+    "HighGrayLevelRunEmphasis": "HighGrayLevelEmphasis", "ShortRunLowGrayLevelEmphasis": "SmallLowGrayLevelEmphasis",
+    "ShortRunHighGrayLevelEmphasis": "SmallHighGrayLevelEmphasis",
+    "LongRunLowGrayLevelEmphasis": "LargeLowGrayLevelEmphasis",
+    "LongRunHighGrayLevelEmphasis": "LargeHighGrayLevelEmphasis",
+}, "run", "run length", {
+    "ShortRunEmphasis": "22OV", "LongRunEmphasis": "W4KF", "GrayLevelNonUniformity": "R5YN",
+    "GrayLevelNonUniformityNormalized": "OVBL", "RunLengthNonUniformity": "W92Y",
+    "RunLengthNonUniformityNormalized": "IC23", "RunPercentage": "9ZK5", "GrayLevelVariance": "8CE5",
+    "RunVariance": "SXLW", "RunEntropy": "HJ9O", "LowGrayLevelRunEmphasis": "V3SW",
+    "HighGrayLevelRunEmphasis": "G3QZ", "ShortRunLowGrayLevelEmphasis": "HTZT",
+    "ShortRunHighGrayLevelEmphasis": "GD3A", "LongRunLowGrayLevelEmphasis": "IVPO",
+    "LongRunHighGrayLevelEmphasis": "3KUM",
+})
+
+DESCRIPTOR = FeatureClass(
+    name="glrlm", title="Gray level run length matrix", features=FEATURES, info=INFO, deprecated=DEPRECATED,
+    default=True, matrix=matrix, length_columns=True, batch_context=batch_context, reduce=angle_mean,
+    stack_key=lambda image: image.matrices["glrlm"][0].shape[2:], stack_size=length_stack_size("glrlm"),
+    kernel_features=kernel_features,
+)

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Levels, marginal_variance, matrix_entropy, plane_axis
+from .common import (Levels, counts, evaluate_batch, length_stack, length_stack_size, marginal_variance,
+                     matrix_entropy, plane_axis)
+from .descriptor import FeatureClass, FeatureInfo
+from .kernels import KernelBatch, KernelContext, compact_levels
+
 
 def zone_labels(q: np.ndarray, axis=None) -> np.ndarray:
     """Zone number 1..Nz of every voxel of the gray-level array ``q`` (0: outside, not a zone).
@@ -127,3 +131,97 @@ FEATURES = {
     "LargeAreaHighGrayLevelEmphasis": ZONE_FORMULAS["LargeHighGrayLevelEmphasis"],
 }
 DEPRECATED: dict = {}
+
+
+#: what each of ZONE_FORMULAS measures, for the classes that use them: {item} is a zone, run or
+#: dependence..., {length} its size, length, count... (no unit: counts and ratios)
+ZONE_INFO = {
+    "SmallEmphasis": "Mean of 1/{length}^2 over the {item}s (high for small {item}s)",
+    "LargeEmphasis": "Mean of {length}^2 over the {item}s (high for large {item}s)",
+    "GrayLevelNonUniformity": "Spread of the {item}s over gray levels (sum of squared counts per level "
+                              "/ number of {item}s)",
+    "GrayLevelNonUniformityNormalized": "Gray level non-uniformity of the {item}s divided by their number",
+    "NonUniformity": "Spread of the {item}s over {length}s (sum of squared counts per {length} / number "
+                     "of {item}s)",
+    "NonUniformityNormalized": "{Length} non-uniformity divided by the number of {item}s",
+    "Percentage": "Number of {item}s per ROI voxel",
+    "GrayLevelVariance": "Variance of the gray levels of the {item}s",
+    "Variance": "Variance of the {length}s of the {item}s",
+    "Entropy": "Entropy (bits) of the joint gray level / {length} distribution of the {item}s",
+    "LowGrayLevelEmphasis": "Mean of 1/level^2 over the {item}s (high for dark {item}s)",
+    "HighGrayLevelEmphasis": "Mean of level^2 over the {item}s (high for bright {item}s)",
+    "SmallLowGrayLevelEmphasis": "Mean of 1/({length}^2 level^2) over the {item}s",
+    "SmallHighGrayLevelEmphasis": "Mean of level^2/{length}^2 over the {item}s",
+    "LargeLowGrayLevelEmphasis": "Mean of {length}^2/level^2 over the {item}s",
+    "LargeHighGrayLevelEmphasis": "Mean of {length}^2 level^2 over the {item}s",
+}
+
+
+def zone_info(formulas: dict[str, str], item: str, length: str, codes: dict[str, str]) -> dict[str, FeatureInfo]:
+    """FeatureInfo of a class built on ZONE_FORMULAS: feature -> formula key, its item and length
+    words (``"run"``, ``"run length"``) and IBSI codes."""
+    words = {"item": item, "length": length, "Length": length[:1].upper() + length[1:]}
+    return {name: FeatureInfo(ZONE_INFO[key].format(**words), "", codes.get(name, ""))
+            for name, key in formulas.items()}
+
+
+def batch_context(images: list, voxel_volume: float) -> ZoneBatch:
+    """The size-zone matrices of a stack of a lesion's images over common gray levels and sizes."""
+    stack, gray, sizes = length_stack(images, "glszm")
+    return ZoneBatch(stack, gray, j=sizes)
+
+
+# ----------------------------------------------------------------------------------------------
+# feature maps: kernels
+# ----------------------------------------------------------------------------------------------
+def kernel_counts(windows: np.ndarray, g: int, axis) -> np.ndarray:
+    """Size-zone counts (B, G, Ns): 26-connected (8 in-plane with force2D) equal-level zones per window.
+
+    The windows are stacked along their first axis with a zero plane after each, which keeps their
+    zones apart, and labelled at once (``glszm.zones``).
+    """
+    b, depth = windows.shape[:2]
+    stacked = np.zeros((b, depth + 1) + windows.shape[2:], dtype=windows.dtype)
+    stacked[:, :depth] = windows
+    stacked = stacked.reshape((b * (depth + 1),) + windows.shape[2:])
+    zone_level, size, labels = zones(stacked, axis)
+    zone_kernel = np.zeros(size.size + 1, dtype=np.int64)
+    zone_kernel[labels.ravel()] = np.arange(labels.size) // (labels.size // b)
+    ns = int(size.max())
+    return counts((zone_kernel[1:] * g + zone_level - 1) * ns + size - 1, (b, g, ns))
+
+
+def kernel_features(batch: KernelBatch, context: KernelContext, chosen: list[str]):
+    compact, levels = compact_levels(batch.texture)
+    with np.errstate(all="ignore"):
+        ctx = ZoneBatch(kernel_counts(compact, len(levels), context.axis), levels)
+    return evaluate_batch(FEATURES, chosen, ctx), {}
+
+
+INFO = zone_info({
+    "SmallAreaEmphasis": "SmallEmphasis", "LargeAreaEmphasis": "LargeEmphasis",
+    "GrayLevelNonUniformity": "GrayLevelNonUniformity",
+    "GrayLevelNonUniformityNormalized": "GrayLevelNonUniformityNormalized",
+    "SizeZoneNonUniformity": "NonUniformity", "SizeZoneNonUniformityNormalized": "NonUniformityNormalized",
+    "ZonePercentage": "Percentage", "GrayLevelVariance": "GrayLevelVariance", "ZoneVariance": "Variance",
+    "ZoneEntropy": "Entropy", "LowGrayLevelZoneEmphasis": "LowGrayLevelEmphasis",
+    "HighGrayLevelZoneEmphasis": "HighGrayLevelEmphasis",
+    "SmallAreaLowGrayLevelEmphasis": "SmallLowGrayLevelEmphasis",
+    "SmallAreaHighGrayLevelEmphasis": "SmallHighGrayLevelEmphasis",
+    "LargeAreaLowGrayLevelEmphasis": "LargeLowGrayLevelEmphasis",
+    "LargeAreaHighGrayLevelEmphasis": "LargeHighGrayLevelEmphasis",
+}, "zone", "zone size", {
+    "SmallAreaEmphasis": "5QRC", "LargeAreaEmphasis": "48P8", "GrayLevelNonUniformity": "JNSA",
+    "GrayLevelNonUniformityNormalized": "Y1RO", "SizeZoneNonUniformity": "4JP3",
+    "SizeZoneNonUniformityNormalized": "VB3A", "ZonePercentage": "P30P", "GrayLevelVariance": "BYLV",
+    "ZoneVariance": "3NSA", "ZoneEntropy": "GU8N", "LowGrayLevelZoneEmphasis": "XMSY",
+    "HighGrayLevelZoneEmphasis": "5GN9", "SmallAreaLowGrayLevelEmphasis": "5RAI",
+    "SmallAreaHighGrayLevelEmphasis": "HW1V", "LargeAreaLowGrayLevelEmphasis": "YH51",
+    "LargeAreaHighGrayLevelEmphasis": "J17V",
+})
+
+DESCRIPTOR = FeatureClass(
+    name="glszm", title="Gray level size zone matrix", features=FEATURES, info=INFO, deprecated=DEPRECATED,
+    default=True, matrix=matrix, length_columns=True, batch_context=batch_context,
+    stack_size=length_stack_size("glszm"), kernel_features=kernel_features,
+)

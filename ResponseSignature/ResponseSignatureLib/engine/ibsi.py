@@ -49,7 +49,8 @@ from scipy import ndimage
 
 from . import gldm, shape
 from .common import Levels, evaluate, plane_axis, select
-from .glszm import ZONE_FORMULAS, ZoneBatch, zones
+from .descriptor import FeatureClass, FeatureInfo
+from .glszm import ZONE_FORMULAS, ZoneBatch, zone_info, zones
 
 MAX_PAIRWISE_VOXELS = 10000
 PEAK_RADIUS_MM = (3.0 / (4.0 * np.pi) * 1000.0) ** (1.0 / 3.0)  # 1 cm^3 sphere: 6.2035 mm
@@ -362,3 +363,96 @@ def compute(values, q_roi, roi_box, spacing, settings, names=None, geometry=None
     table = FEATURES if geometry is not None else INTENSITY
     chosen = [n for n in select(FEATURES, DEPRECATED, names, "ibsi") if n in table]
     return evaluate(table, chosen, IBSIContext(values, q_roi, roi_box, spacing, settings, geometry))
+
+
+# ----------------------------------------------------------------------------------------------
+# the class descriptor (see descriptor.py)
+# ----------------------------------------------------------------------------------------------
+def _peak_margin_voxels(spacing_kji: np.ndarray) -> np.ndarray:
+    """Crop margin for the intensity peaks: the 1 cm^3 sphere around ROI voxels reads beyond the ROI."""
+    return np.ceil(PEAK_RADIUS_MM / np.asarray(spacing_kji, dtype=float)).astype(int) + 1
+
+
+def _gldzm_info() -> dict:
+    keys = {"SmallDistanceEmphasis": "SmallEmphasis", "LargeDistanceEmphasis": "LargeEmphasis",
+            "LowGreyLevelZoneEmphasis": "LowGrayLevelEmphasis", "HighGreyLevelZoneEmphasis": "HighGrayLevelEmphasis",
+            "SmallDistanceLowGreyLevelEmphasis": "SmallLowGrayLevelEmphasis",
+            "SmallDistanceHighGreyLevelEmphasis": "SmallHighGrayLevelEmphasis",
+            "LargeDistanceLowGreyLevelEmphasis": "LargeLowGrayLevelEmphasis",
+            "LargeDistanceHighGreyLevelEmphasis": "LargeHighGrayLevelEmphasis",
+            "GreyLevelNonUniformity": "GrayLevelNonUniformity",
+            "GreyLevelNonUniformityNormalised": "GrayLevelNonUniformityNormalized",
+            "ZoneDistanceNonUniformity": "NonUniformity", "ZoneDistanceNonUniformityNormalised": "NonUniformityNormalized",
+            "ZonePercentage": "Percentage", "GreyLevelVariance": "GrayLevelVariance",
+            "ZoneDistanceVariance": "Variance", "ZoneDistanceEntropy": "Entropy"}
+    codes = {"SmallDistanceEmphasis": "0GBI", "LargeDistanceEmphasis": "MB4I", "LowGreyLevelZoneEmphasis": "S1RA",
+             "HighGreyLevelZoneEmphasis": "K26C", "SmallDistanceLowGreyLevelEmphasis": "RUVG",
+             "SmallDistanceHighGreyLevelEmphasis": "DKNJ", "LargeDistanceLowGreyLevelEmphasis": "A7WM",
+             "LargeDistanceHighGreyLevelEmphasis": "KLTH", "GreyLevelNonUniformity": "VFT7",
+             "GreyLevelNonUniformityNormalised": "7HP3", "ZoneDistanceNonUniformity": "V294",
+             "ZoneDistanceNonUniformityNormalised": "IATH", "ZonePercentage": "VIWW", "GreyLevelVariance": "QK93",
+             "ZoneDistanceVariance": "7WT1", "ZoneDistanceEntropy": "GBDU"}
+    info = zone_info(keys, "zone", "border distance", codes)
+    return {"Gldzm" + name: FeatureInfo("Distance zones: " + i.description, i.unit, i.ibsi) for name, i in info.items()}
+
+
+def _info() -> dict:
+    F = FeatureInfo
+    info = {
+        "MajorAxisLength": F("Largest principal axis, IBSI's unbiased covariance", "mm", "TDIC"),
+        "MinorAxisLength": F("Second principal axis, IBSI's unbiased covariance", "mm", "P9VJ"),
+        "LeastAxisLength": F("Smallest principal axis, IBSI's unbiased covariance", "mm", "7J51"),
+        "Asphericity": F("How far the surface is from a sphere's (0 for a sphere)", "", "25C7"),
+        "IntegratedIntensity": F("Mesh volume times mean intensity", "intensity mm3", "99N0"),
+        "CentreOfMassShift": F("Distance between the ROI's geometric and intensity-weighted centres", "mm", "KLMA"),
+        "VolumeDensityAABB": F("Mesh volume / volume of the axis-aligned bounding box", "", "PBX1"),
+        "AreaDensityAABB": F("Mesh area / surface of the axis-aligned bounding box", "", "R59B"),
+        "VolumeDensityAEE": F("Mesh volume / volume of the approximate enclosing ellipsoid", "", "6BDE"),
+        "AreaDensityAEE": F("Mesh area / surface of the approximate enclosing ellipsoid", "", "RDD2"),
+        "VolumeDensityConvexHull": F("Mesh volume / convex hull volume (solidity)", "", "R3ER"),
+        "AreaDensityConvexHull": F("Mesh area / convex hull area", "", "7T7F"),
+        "MoransI": F("Spatial autocorrelation of intensities, Moran's I (inverse-distance weights)", "", "N365"),
+        "GearysC": F("Spatial autocorrelation of intensities, Geary's C (inverse-distance weights)", "", "NPT7"),
+        "LocalIntensityPeak": F("Mean intensity in a 1 cm3 sphere around the brightest ROI voxel", "intensity",
+                                "VJGA"),
+        "GlobalIntensityPeak": F("Largest mean intensity in a 1 cm3 sphere around any ROI voxel", "intensity",
+                                 "0F91"),
+        "ExcessKurtosis": F("Kurtosis of the intensities minus 3 (0 for a normal distribution)", "", "IPH6"),
+        "MedianAbsoluteDeviation": F("Mean distance of the intensities from their median", "intensity", "N72L"),
+        "QuartileCoefficientOfDispersion": F("(P75 - P25) / (P75 + P25) of the intensities", "", "9S40"),
+        "CoefficientOfVariation": F("Standard deviation / mean of the intensities", "", "7TET"),
+        "HistogramMode": F("Most frequent gray level (the lowest of ties)", "gray level", "AMMC"),
+        "HistogramMedianAbsoluteDeviation": F("Mean distance of the gray levels from their median", "gray level",
+                                              "4RNL"),
+        "HistogramQuartileCoefficientOfDispersion": F("(P75 - P25) / (P75 + P25) of the gray levels", "", "SLWD"),
+        "HistogramCoefficientOfVariation": F("Standard deviation / mean of the gray levels", "", "CWYJ"),
+        "HistogramExcessKurtosis": F("Kurtosis of the gray levels minus 3", "", "C3I7"),
+        "MaximumHistogramGradient": F("Largest increase of the voxel count from one gray level to the next", "",
+                                      "12CE"),
+        "MaximumHistogramGradientIntensity": F("Gray level of the largest histogram increase", "gray level", "8E6O"),
+        "MinimumHistogramGradient": F("Largest decrease of the voxel count from one gray level to the next", "",
+                                      "VQB3"),
+        "MinimumHistogramGradientIntensity": F("Gray level of the largest histogram decrease", "gray level", "RHQZ"),
+        "IvhV10": F("Fraction of the ROI at or above the 10 % point of the gray-level range", "", "BC2M"),
+        "IvhV90": F("Fraction of the ROI at or above the 90 % point of the gray-level range", "", "BC2M"),
+        "IvhI10": F("Lowest gray level reached by at most 10 % of the ROI", "gray level", "GBPN"),
+        "IvhI90": F("Lowest gray level reached by at most 90 % of the ROI", "gray level", "GBPN"),
+        "IvhV10minusV90": F("IvhV10 minus IvhV90", "", "DDTU"),
+        "IvhI10minusI90": F("IvhI10 minus IvhI90", "gray level", "CNV2"),
+        "NgldmDependenceCountPercentage": F("Fraction of voxels with a dependence count (always 1)", "", "6XV8"),
+        "NgldmDependenceCountEnergy": F("Sum of squared dependence-matrix probabilities", "", "CAS9"),
+    }
+    info.update(_gldzm_info())
+    return info
+
+
+def image_features(values, q_roi, roi_box, spacing, settings, names, geometry) -> dict:
+    """The descriptor's per-image entry: ``compute`` (morphology and peaks with ``geometry`` only)."""
+    return compute(values, q_roi, roi_box, spacing, settings, names, geometry=geometry)
+
+
+DESCRIPTOR = FeatureClass(
+    name="ibsi", title="IBSI-only features (built-in engine)", features=FEATURES, info=_info(),
+    deprecated=DEPRECATED, pyradiomics=False, image_features=image_features, geometry=True,
+    margin_voxels=_peak_margin_voxels,
+)

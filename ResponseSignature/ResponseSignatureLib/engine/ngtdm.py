@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Levels, plane_axis
+from .common import Levels, common_levels, counts, evaluate_batch, offsets, place, plane_axis
+from .descriptor import FeatureClass, FeatureInfo
+from .kernels import FlatWindows, KernelBatch, KernelContext, compact_levels, window_positions
 
 
 def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -86,3 +88,61 @@ FEATURES = {
     "Strength": _strength,
 }
 DEPRECATED: dict = {}
+
+
+def batch_context(images: list, voxel_volume: float) -> NGTDMBatch:
+    """The (n_i, s_i) of a stack of a lesion's images over their common gray levels."""
+    union, own = common_levels(images)
+    where = [(o,) for o in own]
+    n = place([im.matrices["ngtdm"][0] for im in images], where, (len(union),))
+    s = place([im.matrices["ngtdm"][1] for im in images], where, (len(union),))
+    return NGTDMBatch(n, s, union.astype(np.float64))
+
+
+# ----------------------------------------------------------------------------------------------
+# feature maps: kernels
+# ----------------------------------------------------------------------------------------------
+def kernel_counts(windows: np.ndarray, compact: np.ndarray, g: int, context: KernelContext):
+    """(n_i, s_i) per kernel and level (B, G): voxel counts and summed |level - mean of neighbours|
+    (neighbours in the kernel at the ``distances`` offsets; a voxel without any adds 0)."""
+    dist = context.args.get("distances") or [1]
+    fw = FlatWindows(windows, int(max(dist)))
+    centre = fw.level.astype(np.int64)
+    found = np.zeros(centre.size, dtype=np.int64)
+    total = np.zeros(centre.size, dtype=np.int64)
+    for offset in offsets(dist, bidirectional=True, plane_axis=context.axis):
+        neighbour = fw.flat[fw.index + fw.step(offset)].astype(np.int64)
+        found += neighbour > 0
+        total += neighbour
+    diff = np.zeros(centre.size)
+    some = found > 0
+    diff[some] = np.abs(centre[some] - total[some] / found[some])
+    keys = fw.kernel * g + compact.ravel()[window_positions(fw, windows.shape)] - 1
+    shape = (windows.shape[0], g)
+    return counts(keys, shape), counts(keys, shape, weights=diff)
+
+
+def kernel_features(batch: KernelBatch, context: KernelContext, chosen: list[str]):
+    windows = batch.texture
+    compact, levels = compact_levels(windows)
+    n, s = kernel_counts(windows, compact, len(levels), context)
+    with np.errstate(all="ignore"):
+        ctx = NGTDMBatch(n, s, levels)
+    return evaluate_batch(FEATURES, chosen, ctx), {}
+
+
+INFO = {
+    "Coarseness": FeatureInfo("Inverse of the summed level-weighted differences from the neighbourhood mean "
+                              "(high for slowly varying texture)", "", "QCDE"),
+    "Contrast": FeatureInfo("Dynamic range of gray levels times the spatial rate of change", "", "65HE"),
+    "Busyness": FeatureInfo("Rapid changes between neighbouring levels relative to the level range", "", "NQ30"),
+    "Complexity": FeatureInfo("Amount of non-uniform, rapidly changing texture", "", "HDEZ"),
+    "Strength": FeatureInfo("Large, distinct primitives: level differences over summed neighbourhood "
+                            "differences", "", "1X9X"),
+}
+
+DESCRIPTOR = FeatureClass(
+    name="ngtdm", title="Neighbouring gray tone difference matrix", features=FEATURES, info=INFO,
+    deprecated=DEPRECATED, default=True, matrix=matrix, batch_context=batch_context,
+    stack_size=lambda images, rows, n_levels: len(rows) * n_levels * 2, kernel_features=kernel_features,
+)

@@ -25,6 +25,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError, LesionError
+from . import registry
+from .margins import filter_margin_voxels
 
 DEFAULT_SETTINGS = {
     "minimumROIDimensions": 2,
@@ -51,8 +53,9 @@ DEFAULT_SETTINGS = {
 }
 
 #: source voxels kept around the resampling region so that the B-spline prefilter (an IIR filter whose
-#: influence decays as 0.268^k) sees the same neighbourhood as on the whole scan (0.268^14 < 1e-8).
-RESAMPLE_SUPPORT_VOXELS = 14
+#: influence decays as 0.268^k) sees the same neighbourhood as on the whole scan (0.268^24 < 2e-14;
+#: 14 voxels gave 5e-10 relative on lung1 cast to float64). Both backends resample this way.
+RESAMPLE_SUPPORT_VOXELS = 24
 
 
 @dataclass
@@ -76,8 +79,9 @@ def split_params(params: dict | None, label: int | None = None) -> tuple[dict, d
     """pyradiomics parameter dict -> (settings, image types, feature classes), defaults filled in.
 
     An empty or missing ``imageType`` means ``{'Original': {}}``; an empty or missing
-    ``featureClass`` means the seven 3D classes, as pyradiomics' no-argument default (from a
-    parameter dict pyradiomics would also enable shape2D, see the engine docstring).
+    ``featureClass`` means the registry's default classes: the seven 3D classes, as pyradiomics'
+    no-argument default (from a parameter dict pyradiomics would also enable shape2D, see the engine
+    docstring).
     A class mapped to ``None`` or ``[]`` means all its non-deprecated features.
     """
     params = dict(params or {})
@@ -96,7 +100,7 @@ def split_params(params: dict | None, label: int | None = None) -> tuple[dict, d
         image_types[name] = dict(custom or {})
     classes = params.get("featureClass")
     if not classes:
-        classes = {c: None for c in ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")}
+        classes = {c: None for c in registry.default_classes()}
     return settings, image_types, dict(classes)
 
 
@@ -146,56 +150,6 @@ def check_roi(lo: np.ndarray, hi: np.ndarray, count: int, settings: dict, lesion
     min_size = settings.get("minimumROISize")
     if min_size is not None and count <= min_size:
         raise LesionError(lesion_id, f"the segment has {count} voxels, not more than minimumROISize {min_size}")
-
-
-# ----------------------------------------------------------------------------------------------
-# margins
-# ----------------------------------------------------------------------------------------------
-def filter_margin_voxels(image_types: dict, settings: dict, spacing_kji: np.ndarray,
-                         classes: dict | None = None, source_margin: int | None = None) -> np.ndarray:
-    """Per-axis crop margin (voxels) from the filter supports; 0 for the Original image only.
-
-    LoG: the largest sigma's margin, max(LOG_MIN_MARGIN_MM, LOG_SIGMA_FACTOR * sigma) + 1 voxel (each
-    sigma is then filtered on its own sub-crop, see ``filters.log``). Wavelet: ``dec_len * 2**levels + 1`` voxels
-    (none across the slices with force2D). Square, SquareRoot, Logarithm, Exponential: none (voxel by
-    voxel). Gradient, LBP2D, LBP3D: see ``filters.neighbourhood_margin_voxels``, at most
-    ``source_margin``: they read only the image pyradiomics filters, which reaches that far beyond the
-    ROI box (padDistance with preCrop; 0 after resampling, where the resampled region already holds
-    it; None, the default: the whole scan).
-    """
-    from .filters import log_margin_voxels, neighbourhood_margin_voxels
-
-    vox = np.zeros(3, dtype=int)
-    if "LoG" in image_types:
-        args = dict(settings)
-        args.update(image_types["LoG"])
-        sig = [float(s) for s in (args.get("sigma") or []) if float(s) > 0]
-        if sig:
-            vox = log_margin_voxels(max(sig), spacing_kji)
-    if "Wavelet" in image_types:
-        import pywt
-
-        args = dict(settings)
-        args.update(image_types["Wavelet"])
-        w = pywt.Wavelet(args.get("wavelet", "coif1"))
-        levels = int(args.get("start_level", 0)) + int(args.get("level", 1))
-        wavelet = np.full(3, w.dec_len * 2 ** levels + 1)
-        if args.get("force2D", False):
-            wavelet[int(args.get("force2Ddimension", 0))] = 0
-        vox = np.maximum(vox, wavelet)
-    for name, custom in image_types.items():
-        args = dict(settings)
-        args.update(custom or {})
-        margin = neighbourhood_margin_voxels(name, args)
-        if margin is not None:
-            if source_margin is not None:
-                margin = np.minimum(margin, int(source_margin))
-            vox = np.maximum(vox, margin)
-    if classes and "ibsi" in classes:  # intensity peaks: 1 cm^3 sphere around ROI voxels
-        from .ibsi import PEAK_RADIUS_MM
-
-        vox = np.maximum(vox, np.ceil(PEAK_RADIUS_MM / spacing_kji).astype(int) + 1)
-    return vox
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _mc_table
 from .common import evaluate, select
+from .descriptor import FeatureClass, FeatureInfo
 
 
 def _triangle_arrays():
@@ -347,3 +348,32 @@ def compute(roi: np.ndarray, spacing_kji: np.ndarray, names=None) -> dict:
     """Shape features of the boolean ROI (k, j, i) with voxel spacing (k, j, i) in mm."""
     chosen = select(FEATURES, DEPRECATED, names, "shape")
     return evaluate(FEATURES, chosen, ShapeContext(roi, np.asarray(spacing_kji, float)))
+
+
+INFO = {
+    "MeshVolume": FeatureInfo("Volume enclosed by the triangle mesh of the ROI surface", "mm3", "RNU0"),
+    "VoxelVolume": FeatureInfo("Number of ROI voxels times the voxel volume", "mm3", "YEKZ"),
+    "SurfaceArea": FeatureInfo("Area of the triangle mesh of the ROI surface", "mm2", "C0JK"),
+    "SurfaceVolumeRatio": FeatureInfo("Surface area divided by mesh volume", "1/mm", "2PR5"),
+    "Sphericity": FeatureInfo("How close the ROI is to a sphere (1 for a sphere)", "", "QCFX"),
+    "Compactness1": FeatureInfo("Compactness, first definition (deprecated; follows Sphericity)", "", "SKGS"),
+    "Compactness2": FeatureInfo("Compactness, second definition (deprecated; Sphericity cubed)", "", "BQWJ"),
+    "SphericalDisproportion": FeatureInfo("Inverse of Sphericity (deprecated)", "", "KRCK"),
+    "Maximum3DDiameter": FeatureInfo("Largest distance between two points of the ROI surface mesh", "mm", "L0JK"),
+    "Maximum2DDiameterSlice": FeatureInfo("Largest in-slice (axial) distance between surface mesh points", "mm"),
+    "Maximum2DDiameterColumn": FeatureInfo("Largest coronal-plane distance between surface mesh points", "mm"),
+    "Maximum2DDiameterRow": FeatureInfo("Largest sagittal-plane distance between surface mesh points", "mm"),
+    "MajorAxisLength": FeatureInfo("Length of the largest principal axis (4 sqrt of the largest eigenvalue)",
+                                   "mm", "TDIC"),
+    "MinorAxisLength": FeatureInfo("Length of the second principal axis", "mm", "P9VJ"),
+    "LeastAxisLength": FeatureInfo("Length of the smallest principal axis", "mm", "7J51"),
+    "Elongation": FeatureInfo("sqrt(minor / major principal eigenvalue): 1 for a round cross-section", "",
+                              "Q3CK"),
+    "Flatness": FeatureInfo("sqrt(least / major principal eigenvalue): 1 for a round ROI, small if flat", "",
+                            "N17B"),
+}
+
+DESCRIPTOR = FeatureClass(
+    name="shape", title="Shape (3D)", features=FEATURES, info=INFO, deprecated=DEPRECATED, default=True,
+    roi_features=lambda roi, spacing_kji, settings, names: compute(roi, spacing_kji, names),
+)

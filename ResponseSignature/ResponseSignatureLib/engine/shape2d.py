@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LesionError
-from .common import evaluate, select
+from .common import evaluate, plane_axis, select
+from .descriptor import FeatureClass, FeatureInfo
 
 #: (row, column) offsets of the square's corners, bit 0 to bit 3, going round the square
 CORNERS = np.array([(0, 0), (0, 1), (1, 1), (1, 0)])
@@ -201,3 +202,39 @@ def compute(roi: np.ndarray, spacing_kji, axis: int, names=None) -> dict[str, fl
     roi2d = np.squeeze(roi, axis=axis)
     spacing2d = np.delete(np.asarray(spacing_kji, dtype=float), axis)
     return evaluate(FEATURES, feature_names(names), Shape2DContext(roi2d, spacing2d))
+
+
+def applies(settings: dict, names) -> bool:
+    """pyradiomics computes shape2D only with force2D (without, it warns and returns nothing, whatever
+    the names); InputError for an unknown feature name with force2D."""
+    if plane_axis(settings) is None:
+        return False
+    feature_names(names)
+    return True
+
+
+def roi_check(roi: np.ndarray, settings: dict, lesion_id: str) -> bool:
+    """``plane_decision`` for the ROI's bounding box (compute, skip, or LesionError)."""
+    extent = [int(np.ptp(np.flatnonzero(roi.any(axis=tuple(a for a in range(3) if a != axis))))) + 1
+              for axis in range(3)]
+    return plane_decision(extent, plane_axis(settings), lesion_id)
+
+
+INFO = {
+    "MeshSurface": FeatureInfo("Area enclosed by the ROI's outline mesh in its slice", "mm2"),
+    "PixelSurface": FeatureInfo("Number of ROI pixels times the pixel area", "mm2"),
+    "Perimeter": FeatureInfo("Length of the ROI's outline mesh", "mm"),
+    "PerimeterSurfaceRatio": FeatureInfo("Perimeter divided by mesh surface", "1/mm"),
+    "Sphericity": FeatureInfo("How close the outline is to a circle (1 for a circle)", ""),
+    "SphericalDisproportion": FeatureInfo("Inverse of Sphericity (deprecated)", ""),
+    "MaximumDiameter": FeatureInfo("Largest distance between two points of the outline mesh", "mm"),
+    "MajorAxisLength": FeatureInfo("Length of the larger principal axis in the slice", "mm"),
+    "MinorAxisLength": FeatureInfo("Length of the smaller principal axis in the slice", "mm"),
+    "Elongation": FeatureInfo("sqrt(minor / major principal eigenvalue): 1 for a round outline", ""),
+}
+
+DESCRIPTOR = FeatureClass(
+    name="shape2D", title="Shape (2D, one slice)", features=FEATURES, info=INFO, deprecated=DEPRECATED,
+    roi_features=lambda roi, spacing_kji, settings, names: compute(roi, spacing_kji, plane_axis(settings), names),
+    applies=applies, roi_check=roi_check,
+)

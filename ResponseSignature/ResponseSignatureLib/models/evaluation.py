@@ -22,11 +22,16 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from ..errors import InputError
 
 THRESHOLD_METHODS = ("youden", "fixed", "sens_at_spec50")
+
+
+def _stats():
+    """scipy.stats, imported on first use: it costs ~0.7 s, and building the command line must not pay it."""
+    from scipy import stats
+
+    return stats
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,7 +66,7 @@ def _both_classes(y: np.ndarray) -> None:
 # --------------------------------------------------------------------------------------------
 def _midranks(x: np.ndarray) -> np.ndarray:
     """Ranks 1..n of ``x`` with ties given their average rank (Sun & Xu 2014, Algorithm 'midrank')."""
-    return stats.rankdata(x, method="average")
+    return _stats().rankdata(x, method="average")
 
 
 def _structural_components(y: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -92,7 +97,7 @@ def auc_delong(y_true, scores, level: float = 0.95) -> dict:
     auc, v10, v01 = _structural_components(y, s)
     variance = _var(v10) / v10.size + _var(v01) / v01.size
     se = math.sqrt(max(variance, 0.0))
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(_stats().norm.ppf(0.5 + level / 2))
     return {"auc": auc, "auc_ci_low": max(0.0, auc - z * se), "auc_ci_high": min(1.0, auc + z * se), "se": se}
 
 
@@ -123,7 +128,7 @@ def delong_test(y_true, scores_a, scores_b) -> dict:
         z = 0.0 if difference == 0 else math.copysign(math.inf, difference)
     else:
         z = difference / math.sqrt(variance)
-    p_value = float(2 * stats.norm.sf(abs(z)))
+    p_value = float(2 * _stats().norm.sf(abs(z)))
     return {"auc_a": auc_a, "auc_b": auc_b, "difference": difference, "se": math.sqrt(max(variance, 0.0)),
             "z": float(z), "p_value": p_value}
 
@@ -179,8 +184,8 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
     if trials == 0:
         return None, None
     alpha = 1 - level
-    low = 0.0 if successes == 0 else float(stats.beta.ppf(alpha / 2, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
+    low = 0.0 if successes == 0 else float(_stats().beta.ppf(alpha / 2, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(_stats().beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
     return low, high
 
 
@@ -252,7 +257,7 @@ def hosmer_lemeshow(y_true, p, groups: int = 10) -> dict:
             statistic += (observed - expected) ** 2 / denominator
             used += 1
     df = used - 2
-    p_value = float(stats.chi2.sf(statistic, df)) if df > 0 else None
+    p_value = float(_stats().chi2.sf(statistic, df)) if df > 0 else None
     return {"statistic": float(statistic), "df": int(df), "p_value": p_value, "groups": used}
 
 
