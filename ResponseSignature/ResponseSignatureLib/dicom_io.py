@@ -1,7 +1,7 @@
 """DICOM foundations shared by the SEG, RT Structure Set and SR modules.
 
-- ``read_dicom_segments``: the entry point ``imageio.read_segments`` calls for a DICOM file
-  (a DICOM SEG or an RT Structure Set);
+- ``read_dataset``: a DICOM file as a pydicom Dataset (``imageio.read_segments`` reads a DICOM SEG
+  or an RT Structure Set with it);
 - ``source_series``: the DICOM datasets of the CT series an image was read from, one per slice in
   the image's slice order (what a SEG and an SR must reference);
 - ``tracking_uid``: the Tracking UID of a lesion, the same at every time point;
@@ -71,27 +71,6 @@ def read_dataset(path, stop_before_pixels: bool = False):
         return pydicom.dcmread(str(path), stop_before_pixels=stop_before_pixels)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds; the user needs the file name
         raise InputError(f"'{path}' is not a readable DICOM file: {exc}") from exc
-
-
-def read_dicom_segments(path, reference):
-    """Segments of a DICOM SEG or RT Structure Set file (``imageio.read_segments`` maps them onto the
-    reference grid). A SEG gives masks on its own frame grid, an RTSTRUCT is rasterised on ``reference``."""
-    dataset = read_dataset(path)
-    modality = str(dataset.get("Modality", ""))
-    if modality == "SEG":
-        from .dicom_seg import segments_from_seg
-
-        segments = segments_from_seg(dataset, path)
-    elif modality == "RTSTRUCT":
-        from .dicom_rtstruct import segments_from_rtstruct
-
-        segments = segments_from_rtstruct(dataset, reference, path)
-    else:
-        raise InputError(f"DICOM file '{path}' is a {modality or 'DICOM object without modality'}, not a "
-                         "segmentation (expected a DICOM SEG or an RT Structure Set).")
-    if not segments:
-        raise InputError(f"Segmentation '{path}' holds no segment (expected at least one lesion).")
-    return segments
 
 
 # ----------------------------------------------------------------------------- source series

@@ -25,7 +25,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
-from .imageio import Segment
+from .segment import Segment
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import SimpleITK as sitk
 
 from .dicom_io import MANUFACTURER, location_code, location_from_code, require_dicom
 from .errors import InputError
-from .imageio import Segment, same_geometry
+from .segment import Segment, same_geometry
 
 logger = logging.getLogger(__name__)
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom_io import is_dicom_file, read_dicom_segments
+from .dicom_io import is_dicom_file, read_dataset
 from .errors import InputError
+from .segment import GEOMETRY_TOLERANCE, Segment, same_geometry  # noqa: F401 - part of this module's API
 
 logger = logging.getLogger(__name__)
 
-GEOMETRY_TOLERANCE = 1e-4
 OUTSIDE_NOTE = "lies outside the image"
 EMPTY_NOTE = "empty segment"
 # Colours given to segments that have none (RGB 0..1), cycled.
@@ -27,23 +26,6 @@ DEFAULT_COLORS = (
     (0.90, 0.20, 0.20), (0.20, 0.70, 0.30), (0.20, 0.45, 0.90), (0.95, 0.75, 0.10),
     (0.70, 0.30, 0.80), (0.10, 0.75, 0.80), (0.95, 0.50, 0.20), (0.55, 0.55, 0.55),
 )
-
-
-@dataclass
-class Segment:
-    """One lesion: a UInt8 0/1 mask on the reference image grid, with its Slicer name and colour.
-
-    ``location`` and ``tracking_uid`` come from a DICOM SEG that codes them (see dicom_seg.py).
-    """
-
-    name: str
-    mask: sitk.Image
-    label_value: int = 1
-    color: tuple | None = None
-    note: str | None = None         # why the lesion cannot be measured (empty, outside the image)
-    resampled: str | None = None    # "resampled from <grid> to <grid> ..." when the file was on another grid
-    location: str | None = None     # organ the file codes: .seg.nrrd tag LOCATION_TAG or DICOM SEG anatomic region
-    tracking_uid: str | None = None  # DICOM Tracking UID of the lesion, if the file gave one
 
 
 # ---------------------------------------------------------------------------------------- images
@@ -137,15 +119,6 @@ def _first_line(exc: Exception) -> str:
 
 # -------------------------------------------------------------------------------------- geometry
 
-def same_geometry(a: sitk.Image, b: sitk.Image, tolerance: float = GEOMETRY_TOLERANCE) -> bool:
-    """True if two images have the same size, and spacing, origin and direction within tolerance."""
-    if a.GetSize() != b.GetSize():
-        return False
-    pairs = ((a.GetSpacing(), b.GetSpacing()), (a.GetOrigin(), b.GetOrigin()),
-             (a.GetDirection(), b.GetDirection()))
-    return all(np.allclose(x, y, rtol=0.0, atol=tolerance) for x, y in pairs)
-
-
 def resample_mask(mask: sitk.Image, reference: sitk.Image) -> sitk.Image:
     """A 0/1 UInt8 mask on the reference grid: as is if the grid is the same, else nearest neighbour."""
     return _onto_grid(sitk.Cast(mask != 0, sitk.sitkUInt8), reference)
@@ -205,7 +178,7 @@ def read_segments(path, reference: sitk.Image) -> list[Segment]:
     if not path.is_file():
         raise InputError(f"Segmentation '{path}' does not exist (expected a .seg.nrrd or a label map file).")
     if is_dicom_file(path):  # DICOM SEG or RT Structure Set
-        return _onto_reference(read_dicom_segments(path, reference), reference, path)
+        return _onto_reference(_read_dicom_segments(path, reference), reference, path)
     image = read_image_file(path, "Segmentation")
     is_slicer = image.HasMetaDataKey("Segment0_ID")
     raw = _slicer_segments(image, path) if is_slicer else _label_segments(image, path)
@@ -291,6 +264,27 @@ def _label_segments(image: sitk.Image, path) -> list[Segment]:
     segments = []
     for label in labels:
         segments.append(Segment(f"lesion_{label}", _mask_from_array(values == label, image), label))
+    return segments
+
+
+def _read_dicom_segments(path, reference):
+    """Segments of a DICOM SEG or RT Structure Set file (``read_segments`` maps them onto the
+    reference grid). A SEG gives masks on its own frame grid, an RTSTRUCT is rasterised on ``reference``."""
+    dataset = read_dataset(path)
+    modality = str(dataset.get("Modality", ""))
+    if modality == "SEG":
+        from .dicom_seg import segments_from_seg
+
+        segments = segments_from_seg(dataset, path)
+    elif modality == "RTSTRUCT":
+        from .dicom_rtstruct import segments_from_rtstruct
+
+        segments = segments_from_rtstruct(dataset, reference, path)
+    else:
+        raise InputError(f"DICOM file '{path}' is a {modality or 'DICOM object without modality'}, not a "
+                         "segmentation (expected a DICOM SEG or an RT Structure Set).")
+    if not segments:
+        raise InputError(f"Segmentation '{path}' holds no segment (expected at least one lesion).")
     return segments
 
 
