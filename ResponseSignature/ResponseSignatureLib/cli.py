@@ -22,6 +22,9 @@ def add_subcommands(subparsers, include_demo: bool = True) -> None:
     sample = subparsers.add_parser("sample-data", help="write the synthetic longitudinal sample case")
     sample.add_argument("outdir", type=Path)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--patient-id", default="sample",
+                        help="the patient's ID (DICOM Patient ID; the DICOM UIDs are derived from it, so give each "
+                             "synthetic patient its own; default: sample)")
     sample.add_argument("--dicom", action="store_true",
                         help="also write each CT as a DICOM series and its lesions as a DICOM SEG (needs the dicom extra)")
     sample.set_defaults(func=run_sample_data, output_folders=("outdir",))
@@ -276,7 +279,7 @@ def run_sample_data(args: argparse.Namespace) -> int:
     """Handler of ``sample-data``."""
     from .sample_data import make_sample_case
 
-    paths = make_sample_case(args.outdir, seed=args.seed, dicom=args.dicom)
+    paths = make_sample_case(args.outdir, seed=args.seed, patient_id=args.patient_id, dicom=args.dicom)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
