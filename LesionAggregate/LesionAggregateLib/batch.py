@@ -311,7 +311,7 @@ def _set_aside_earlier_dicom(case_dir: Path, dicom_out: bool, record: dict[str, 
         return
     target = case_dir / f"{DICOM_DIR}-superseded-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
     os.replace(earlier, target)
-    record["superseded_dicom"] = str(target)
+    record["superseded_dicom"] = target.name
 
 
 def _message(error: BaseException) -> str:
