@@ -52,6 +52,9 @@ PROVENANCE_ATTRIBUTE = "RadiomicsResponse.Provenance"
 RECIST_ATTRIBUTE = "RadiomicsResponse.RECIST"
 WATERFALL_TABLE_REFERENCE = "RadiomicsResponse.WaterfallTable"
 WATERFALL_CHART_REFERENCE = "RadiomicsResponse.WaterfallChart"
+#: Attribute Slicer's DICOM module (DICOMScalarVolumePlugin) sets on a volume it loads: the SOP Instance
+#: UIDs of its slices, space-separated (Slicer 5.8.1 and 5.10.0).
+DICOM_INSTANCE_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
 
 
 #
@@ -172,6 +175,8 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.modelPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
         self.ui.modelPathLineEdit.nameFilters = [_("Response signature model (*.json)")]
         self.ui.modelPathLineEdit.settingKey = "RadiomicsResponse/SignatureModel"
+        self.ui.dicomOutputPathLineEdit.filters = ctk.ctkPathLineEdit.Dirs | ctk.ctkPathLineEdit.Writable
+        self.ui.dicomOutputPathLineEdit.settingKey = "RadiomicsResponse/DicomOutputFolder"
         self.ui.progressBar.hide()
         self.ui.cancelButton.enabled = False
         self._showRecist(None)
@@ -184,6 +189,8 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSampleButton)
         self.ui.applyModelButton.connect("clicked(bool)", self.onApplyModelButton)
         self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self._checkCanApply)
+        self.ui.exportDicomButton.connect("clicked(bool)", self.onExportDicomButton)
+        self.ui.dicomOutputPathLineEdit.connect("currentPathChanged(QString)", self._checkCanApply)
 
         self.initializeParameterNode()
 
@@ -243,6 +250,13 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.applyModelButton.enabled = modelReady and not self._busy
         self.ui.applyModelButton.toolTip = (_("Score every row of the selected table with the model")
                                             if modelReady else _("Choose a model file and the table to score first"))
+        exportProblem = self.logic.dicomExportProblem(p.baselineVolume, p.followupVolume) if p else _("No parameters yet.")
+        if not exportProblem and not self.ui.dicomOutputPathLineEdit.currentPath:
+            exportProblem = _("Choose the DICOM output folder first.")
+        self.ui.exportDicomButton.enabled = not exportProblem and not self._busy
+        self.ui.exportDicomButton.toolTip = exportProblem or _(
+            "Write a DICOM SEG of the lesions per time point and the follow-up's DICOM SR (TID 1500) with every "
+            "lesion's measurements and features, referencing the CT series they were measured on")
 
     def _setBusy(self, busy: bool) -> None:
         self._busy = busy
@@ -333,6 +347,16 @@ class ResponseSignatureWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
                     score=patientScore, count=len(scores))
             self.showTable(p.modelOutputTable)
 
+    def onExportDicomButton(self) -> None:
+        """Write the lesion table of the last Apply as DICOM SEGs + SR into the chosen folder."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to export DICOM SEG + SR."), waitCursor=True):
+            from RadiomicsResponseSlicerUtils.dependencies import ensurePythonRequirements
+
+            ensurePythonRequirements(self.resourcePath("ResponseSignatureDicomRequirements.txt"), requester="RadiomicsResponse")
+            paths = self.logic.exportDicom(self.ui.dicomOutputPathLineEdit.currentPath)
+            self.ui.dicomOutputPathLineEdit.addCurrentPathToHistory()
+            self.ui.statusLabel.text = _("DICOM written: {files}").format(files=", ".join(paths.values()))
+
     def _showRecist(self, recist: Optional[dict]) -> None:
         def number(key, suffix):
             value = (recist or {}).get(key)
@@ -400,6 +424,10 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
         self.lastTableNode = None
         #: The waterfall chart node made by the last call of process() (None if no lesion could be charted).
         self.lastWaterfallChart = None
+        #: The LesionTableResult of the last call of process() (what exportDicom() writes).
+        self.lastResult = None
+        #: time point -> (volume node, segmentation node, digest of the segments) of the last process().
+        self._lastInputs = {}
 
     def getParameterNode(self):
         return ResponseSignatureParameterNode(super().getParameterNode())
@@ -498,12 +526,105 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
             })
         self.lastTableNode = tableNode
         self.lastWaterfallChart = self.createWaterfallChart(result.table, tableNode) if createChart else None
+        self._rememberInputs(result, {"baseline": (baselineVolume, baselineSegmentation, baselineImage, baselineSegments),
+                                      "followup": (followupVolume, followupSegmentation, followupImage, followupSegments)})
 
         for error in result.errors:
             logging.warning(f"ResponseSignature: lesion {error.get('lesion_id')} ({error.get('timepoint')}): {error.get('message')}")
         report(progress, 1.0, _("Done"))
         logging.info(f"ResponseSignature: processing completed in {time.time() - startTime:.2f} seconds")
         return result
+
+    def _rememberInputs(self, result, inputs: dict) -> None:
+        """Keep what exportDicom() needs: the result, the nodes, and a digest of the lesions measured."""
+        from ResponseSignatureLib.dicom_export import segments_digest
+
+        self.lastResult = result
+        self._lastInputs = {timepoint: (volumeNode, segmentationNode, segments_digest(segments, image))
+                            for timepoint, (volumeNode, segmentationNode, image, segments) in inputs.items()}
+
+    def dicomExportProblem(self, baselineVolume=None, followupVolume=None) -> Optional[str]:
+        """
+        Why exportDicom() cannot run now, in words for the button's tooltip; None when it can.
+
+        :param baselineVolume: the baseline volume selected now (None: that of the last process()).
+        :param followupVolume: the follow-up volume selected now (None: that of the last process()).
+        """
+        last = {timepoint: inputs[0] for timepoint, inputs in self._lastInputs.items()}
+        volumes = {"baseline": baselineVolume or last.get("baseline"), "followup": followupVolume or last.get("followup")}
+        for timepoint, label in (("baseline", _("baseline")), ("followup", _("follow-up"))):
+            volumeNode = volumes[timepoint]
+            if volumeNode is not None and not self.dicomInstanceUids(volumeNode):
+                return self._notFromDicom(label, volumeNode)
+        if self.lastResult is None:
+            return _("Compute the lesion table first (Apply).")
+        if any(volumes[timepoint] is not last[timepoint] for timepoint in last):
+            return _("The lesion table was computed from other volumes than those selected: Apply again.")
+        return None
+
+    @staticmethod
+    def _notFromDicom(label: str, volumeNode) -> str:
+        return _("The {timepoint} volume '{name}' was not loaded from DICOM (Slicer's DICOM module): a DICOM SEG and SR "
+                 "must reference the CT images of the PACS. Load the CT series with the DICOM module, segment on it "
+                 "and Apply.").format(timepoint=label, name=volumeNode.GetName())
+
+    @staticmethod
+    def dicomInstanceUids(volumeNode) -> list:
+        """SOP Instance UIDs of the DICOM slices a volume was loaded from (empty if not loaded from DICOM)."""
+        return (volumeNode.GetAttribute(DICOM_INSTANCE_UIDS_ATTRIBUTE) or "").split()
+
+    def dicomSeriesFiles(self, volumeNode) -> list:
+        """
+        The files of the DICOM instances a volume was loaded from, found in Slicer's DICOM database.
+
+        :raises ValueError: if the volume was not loaded from DICOM, or its files are no longer in the
+            database or on disk.
+        """
+        uids = self.dicomInstanceUids(volumeNode)
+        if not uids:
+            raise ValueError(self._notFromDicom(_("selected"), volumeNode))
+        database = getattr(slicer, "dicomDatabase", None)
+        if database is None or not database.isOpen:
+            raise ValueError(_("Slicer's DICOM database is not open: open it in the DICOM module, then export again."))
+        files = [database.fileForInstance(uid) for uid in uids]
+        missing = [uid for uid, path in zip(uids, files) if not path or not os.path.isfile(path)]
+        if missing:
+            raise ValueError(_("{count} of the {total} DICOM files of '{name}' are no longer in Slicer's DICOM database or on "
+                               "disk (first: instance {uid}); import the series again.").format(
+                count=len(missing), total=len(uids), name=volumeNode.GetName(), uid=missing[0]))
+        return files
+
+    def exportDicom(self, outputDir: str, features=None) -> dict:
+        """
+        Write the lesion table of the last process() as DICOM: a SEG of the lesions per time point and
+        the follow-up's TID 1500 SR (measurements, features and their change per lesion, RECIST 1.1).
+
+        Both volumes must have been loaded from DICOM (see dicomExportProblem()); the objects reference
+        their CT instances, found in Slicer's DICOM database. The lesions written are the segments
+        process() measured: if a segmentation was edited since, export refuses (Apply again).
+
+        :param outputDir: folder for baseline_seg.dcm, followup_seg.dcm and followup_sr.dcm.
+        :param features: feature names or shell patterns the SR reports (None: every feature of the table).
+        :return: {'baseline_seg', 'followup_seg', 'sr'} -> path of the file written.
+        """
+        if not outputDir:
+            raise ValueError(_("Choose the DICOM output folder first."))
+        problem = self.dicomExportProblem()
+        if problem:
+            raise ValueError(problem)
+        from ResponseSignatureLib import dicom_export, mrml_bridge
+
+        sources = {}
+        for timepoint, (volumeNode, segmentationNode, digest) in self._lastInputs.items():
+            image = mrml_bridge.sitk_from_volume_node(volumeNode)
+            segments = mrml_bridge.segments_from_segmentation_node(segmentationNode, volumeNode)
+            if dicom_export.segments_digest(segments, image) != digest:
+                raise ValueError(_("The segmentation '{segmentation}' or the volume '{volume}' changed since the lesion "
+                                   "table was computed: Apply again, then export.").format(
+                    segmentation=segmentationNode.GetName(), volume=volumeNode.GetName()))
+            sources[timepoint] = dicom_export.TimepointSource(image, segments, self.dicomSeriesFiles(volumeNode))
+        paths = dicom_export.export_sources(self.lastResult, sources, outputDir, features=features)
+        return {name: str(path) for name, path in paths.items()}
 
     def createWaterfallChart(self, lesionTable, lesionTableNode):
         """Bar chart of the percent change of the longest diameter per lesion, sorted descending.

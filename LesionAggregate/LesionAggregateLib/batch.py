@@ -17,6 +17,8 @@ duplicate row, missing file) raises InputError naming the line, column and file,
 
     DIR/cases/<patient>/lesions.csv (+ .provenance.json)   the case's lesion table
     DIR/cases/<patient>/case.json                          status (done|failed), inputs, fingerprint, timing
+    DIR/cases/<patient>/dicom/                             with dicom_out: baseline_seg.dcm, followup_seg.dcm,
+                                                           followup_sr.dcm (ResponseSignatureLib.dicom_export)
     DIR/lesions.csv (+ .provenance.json)                   all finished cases, sorted by patient_id, lesion_id
     DIR/patients.csv (+ .provenance.json)                  aggregate.patient_table of DIR/lesions.csv
     DIR/errors.csv                                         patient_id, stage, message
@@ -29,6 +31,13 @@ status ``failed`` and a row of ``errors.csv``; stage ``input`` for unreadable/in
 ``compute`` for any other error, ``worker`` if the worker process died) and the run goes on.
 Per-lesion problems of finished cases are listed in ``errors.csv`` with stage ``lesion``, inputs
 accepted but changed (a segmentation resampled onto its image's grid) with stage ``warning``.
+
+**DICOM output** (``dicom_out=True``, ``batch --dicom-out``): each case also gets a DICOM SEG per time
+point and the follow-up's TID 1500 SR, written before its ``case.json``. Its images must be DICOM
+series folders: a case with NRRD/NIfTI images fails (stage ``input``) before any work, the others
+go on. ``dicom_out`` is part of each case's fingerprint: a case finished without DICOM is computed
+again by a run with it; a case computed again without it has its earlier ``dicom/`` moved to
+``dicom-superseded-<UTC time>/``.
 
 **Resume.** A re-run skips every case whose ``case.json`` says ``done`` and whose *fingerprint*
 still matches: the input files (path, size and modification time; every file of a DICOM folder),
@@ -90,6 +99,7 @@ TIMEPOINTS = ("baseline", "followup")
 ERROR_COLUMNS = ["patient_id", "stage", "message"]
 POLL_SECONDS = 0.1
 LOCK_NAME = "batch.lock"
+DICOM_DIR = "dicom"
 SETTINGS_NAME = "settings.json"
 #: what a run writes into DIR: moved together into DIR/previous-<time>/ by restart
 RESULT_NAMES = ("cases", SETTINGS_NAME) + tuple(
@@ -198,12 +208,16 @@ def _stat(path: Path, root: Path | None) -> dict[str, Any]:
     return {"path": name, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
-def case_fingerprint(case: dict[str, Any], settings_sha256: str) -> dict[str, Any]:
-    """What a finished case depends on: its input files, the extraction settings and the code versions."""
+def case_fingerprint(case: dict[str, Any], settings_sha256: str, dicom_out: bool = False) -> dict[str, Any]:
+    """What a finished case depends on: its input files, the extraction settings and the code versions;
+    with ``dicom_out``, also that its DICOM SEGs and SR were written (process_case reads it there)."""
     inputs = {key: file_fingerprint(case[key]) for key in
               ("baseline_image", "baseline_seg", "followup_image", "followup_seg", "locations") if case.get(key)}
     code = {k: v for k, v in versions().items() if k in ("radiomics-response", "pyradiomics")}
-    return {"inputs": inputs, "extraction_settings_sha256": settings_sha256, "versions": code}
+    fingerprint = {"inputs": inputs, "extraction_settings_sha256": settings_sha256, "versions": code}
+    if dicom_out:
+        fingerprint["dicom_out"] = True
+    return fingerprint
 
 
 def _read_case_record(out_dir: Path, case: dict[str, Any]) -> dict[str, Any] | None:
@@ -236,22 +250,32 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
 
     Runs in a worker process (or in this process for jobs=1). Every error except cancellation is
     caught and recorded as a failed case. ``lesion_workers``: the pipeline's lesion threads (None:
-    its default; a process pool passes its share of the cores).
+    its default; a process pool passes its share of the cores). When ``fingerprint`` says
+    ``dicom_out``, the case's DICOM SEGs and SR go to ``dicom/`` before case.json (images that
+    are not DICOM series folders fail the case before any work).
     """
     from ResponseSignatureLib.pipeline import run_case_files
 
     case_dir = Path(out_dir) / "cases" / case["case_dir"]
     case_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in case_dir.glob(".*.tmp"):      # from a run killed while writing
+    for leftover in case_dir.rglob(".*.tmp"):     # from a run killed while writing
         leftover.unlink()
+    dicom_out = bool(fingerprint.get("dicom_out"))
     record = {"patient_id": case["patient_id"], "inputs": {k: v for k, v in case.items() if k != "case_dir"},
               "fingerprint": fingerprint, "started_utc": _utc_now(), "worker": f"{socket.gethostname()}:{os.getpid()}"}
     start = time.perf_counter()
     try:
+        _set_aside_earlier_dicom(case_dir, dicom_out, record)
+        if dicom_out:
+            from ResponseSignatureLib.dicom_export import require_series_folders
+
+            require_series_folders({t: case[f"{t}_image"] for t in TIMEPOINTS})
         result = run_case_files(case["baseline_image"], case["baseline_seg"], case["followup_image"],
                                 case["followup_seg"], params=params, patient_id=case["patient_id"], engine=engine,
                                 locations=case["locations"], progress=progress, should_cancel=should_cancel,
                                 workers=lesion_workers)
+        if dicom_out:
+            record["dicom"] = _write_case_dicom(result, case, case_dir / DICOM_DIR)
         table = result.table
         table.attrs["provenance"] = result.provenance
         write_table(table, case_dir / "lesions.csv")
@@ -265,6 +289,28 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
     record.update(finished_utc=_utc_now(), seconds=round(time.perf_counter() - start, 3))
     write_json(case_dir / "case.json", record)
     return record
+
+
+def _write_case_dicom(result, case: dict[str, Any], folder: Path) -> dict[str, str]:
+    """The case's DICOM SEG per time point and follow-up SR in ``folder`` (each file atomically);
+    returns their paths relative to the case folder, for case.json."""
+    from ResponseSignatureLib.dicom_export import export_case
+
+    paths = export_case(result, {t: case[f"{t}_image"] for t in TIMEPOINTS},
+                        {t: case[f"{t}_seg"] for t in TIMEPOINTS}, folder)
+    return {name: f"{folder.name}/{Path(path).name}" for name, path in paths.items()}
+
+
+def _set_aside_earlier_dicom(case_dir: Path, dicom_out: bool, record: dict[str, Any]) -> None:
+    """A case computed again without DICOM output: its earlier ``dicom/`` no longer describes its
+    result; move it to ``dicom-superseded-<UTC time>/`` (never deleted). With DICOM output the new
+    files replace the old ones, as the new lesions.csv replaces the old one."""
+    earlier = case_dir / DICOM_DIR
+    if dicom_out or not earlier.is_dir():
+        return
+    target = case_dir / f"{DICOM_DIR}-superseded-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
+    os.replace(earlier, target)
+    record["superseded_dicom"] = target.name
 
 
 def _message(error: BaseException) -> str:
@@ -295,12 +341,14 @@ def run_batch(
     aggregation_method: str = "volume_weighted",
     engine: str = "builtin",
     restart: bool = False,
+    dicom_out: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) every case of a manifest and write the cohort tables; return a summary.
 
     ``params``: pyradiomics YAML path, preset name or dict (``ResponseSignatureLib.extraction.load_params``).
     ``engine``: feature engine, 'builtin' or 'pyradiomics' (part of the resume fingerprint).
     ``restart``: move the folder's earlier results into ``DIR/previous-<UTC time>/`` and start afresh.
+    ``dicom_out``: also write each case's DICOM SEGs and SR (``DIR/cases/<patient>/dicom/``).
     Summary keys: ``cases, done, failed, computed, skipped, seconds, lesions_csv, patients_csv,
     errors_csv, fingerprint, moved_to`` (None unless results were moved). Raises InputError for a
     bad manifest, a folder in use by another run or holding another settings' results;
@@ -318,13 +366,17 @@ def run_batch(
     cases = read_manifest(manifest_path)
     settings = load_params(params)
     FeatureExtractor(settings, engine=engine)  # unknown or missing engine: fail before any case runs
+    if dicom_out:
+        from ResponseSignatureLib.dicom_io import require_dicom
+
+        require_dicom()                        # pydicom/highdicom missing: fail before any case runs
     settings_sha256 = settings_hash({"params": settings, "engine": engine})
     out = check_output_folder(out_dir)
     with FolderLock(out):
         record = folder_settings(settings, engine, settings_sha256)
         moved_to = claim_folder(out, record, restart)
         (out / "cases").mkdir(exist_ok=True)
-        fingerprints = {case["patient_id"]: case_fingerprint(case, settings_sha256) for case in cases}
+        fingerprints = {case["patient_id"]: case_fingerprint(case, settings_sha256, dicom_out) for case in cases}
         todo = [case for case in cases if not is_finished(out, case, fingerprints[case["patient_id"]])]
         context = _RunContext(todo, out, settings, engine, fingerprints, len(cases) - len(todo), progress, should_cancel)
         if todo and scheduler:

@@ -1,7 +1,7 @@
 """Command line of LesionAggregateLib: ``aggregate`` (lesions -> patients) and ``batch`` (cohort runs).
 
 ``radiomics-response aggregate LESIONS.csv [more...] --method volume_weighted --out patients.csv``
-``radiomics-response batch MANIFEST.csv --out DIR [--jobs N] [--params YAML] [--scheduler ADDRESS] [--restart]``
+``radiomics-response batch MANIFEST.csv --out DIR [--jobs N] [--params YAML] [--scheduler ADDRESS] [--restart] [--dicom-out]``
 
 ``python -m LesionAggregateLib`` runs the same two sub-commands. Exit codes: 0 success, 1 a batch
 finished but some cases failed (see DIR/errors.csv), 2 bad input, 130 cancelled.
@@ -76,6 +76,10 @@ def _add_batch(subparsers) -> None:
     parser.add_argument("--restart", action="store_true",
                         help="move the folder's earlier results into DIR/previous-<time>/ and start again "
                              "(needed to run other settings into a folder that holds results)")
+    parser.add_argument("--dicom-out", action="store_true",
+                        help="also write each case's DICOM SEG per time point and follow-up DICOM SR (TID 1500) into "
+                             "DIR/cases/<patient>/dicom/; needs the images as DICOM series folders (a case with other "
+                             "images fails, the others go on; pip install 'radiomics-response[dicom]')")
     parser.set_defaults(func=run_batch_command, output_folders=("out",))
 
 
@@ -132,11 +136,13 @@ def run_batch_command(args: argparse.Namespace) -> int:
     progress = None if args.no_progress else _print_progress_json if json_lines else TextProgressBar()
     summary = run_batch(args.manifest, args.out, jobs=args.jobs, params=args.params, engine=args.engine,
                         scheduler=args.scheduler, aggregation_method=args.method, restart=args.restart,
-                        progress=progress)
+                        progress=progress, dicom_out=args.dicom_out)
     if json_lines:
         _print_json({"summary": summary})
     print(f"{summary['done']} cases done ({summary['computed']} computed, {summary['skipped']} already "
           f"finished), {summary['failed']} failed; tables in {args.out}")
+    if args.dicom_out:
+        print(f"DICOM SEG + SR of each finished case: {args.out}/cases/<patient>/dicom/")
     if summary["failed"]:
         print(f"failed cases are listed in {summary['errors_csv']}", file=sys.stderr)
         return 1

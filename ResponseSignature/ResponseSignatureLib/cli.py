@@ -48,6 +48,9 @@ def _add_sample_data(subparsers) -> None:
         "response, no_benefit, albumin in g/L, lymphocytes in x10^9/L). Synthetic data, no real patient.")
     sample.add_argument("outdir", type=Path, metavar="OUTDIR", help="folder to write into")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--patient-id", default="sample",
+                        help="the patient's ID (DICOM Patient ID; the DICOM UIDs are derived from it, so give each "
+                             "synthetic patient its own; default: sample)")
     sample.add_argument("--cohort", type=_positive_int, metavar="N", help="write a cohort of N patients instead")
     sample.add_argument("--dicom", action="store_true",
                         help="also write each CT as a DICOM series and its lesions as a DICOM SEG (needs the dicom extra)")
@@ -302,7 +305,8 @@ def run_sample_data(args: argparse.Namespace) -> int:
     if args.cohort:
         paths = make_sample_cohort(args.outdir, n_patients=args.cohort, seed=args.seed)
     else:
-        paths = make_sample_case(args.outdir, seed=args.seed, second_followup=True, dicom=args.dicom)
+        paths = make_sample_case(args.outdir, seed=args.seed, patient_id=args.patient_id, second_followup=True,
+                                 dicom=args.dicom)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

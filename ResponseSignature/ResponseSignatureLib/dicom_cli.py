@@ -35,14 +35,11 @@ def check_extract_options(args: argparse.Namespace) -> None:
     """Before extracting: --dicom-out needs pydicom/highdicom and DICOM series folders (fail fast)."""
     if args.dicom_out is None:
         return
+    from .dicom_export import require_series_folders
     from .dicom_io import require_dicom
-    from .errors import InputError
 
     require_dicom()
-    for timepoint, image in (("baseline", args.baseline), ("followup", args.followup)):
-        if not Path(image).is_dir():
-            raise InputError(f"--dicom-out needs the {timepoint} image as a DICOM series folder, got '{image}': a SEG and "
-                             "an SR must reference the CT instances of the PACS (see docs/dicom.md).")
+    require_series_folders({"baseline": args.baseline, "followup": args.followup})
 
 
 def export_after_extract(args: argparse.Namespace, result) -> None:

@@ -1,20 +1,25 @@
 """One case's results as DICOM: a SEG per time point and the TID 1500 SR of the follow-up.
 
-``export_case`` is what ``radiomics-response extract ... --dicom-out DIR`` runs after the lesion
-table is made. DICOM output needs DICOM input images: a SEG and an SR must reference the CT
-instances a PACS holds, so each time point's image must be given as its DICOM series folder.
-For NRRD/NIfTI images ``export_case`` refuses with an InputError instead of inventing a CT series
+``export_case`` is what ``radiomics-response extract ... --dicom-out DIR`` and ``batch --dicom-out``
+run after the lesion table is made; ``export_sources`` is the same from images and segments already
+in memory (the Slicer module: volume and segmentation nodes, the CT files from Slicer's DICOM
+database). DICOM output needs DICOM input images: a SEG and an SR must reference the CT instances a
+PACS holds, so each time point's image must come from its DICOM series (folder or files). For
+NRRD/NIfTI images ``export_case`` refuses with an InputError instead of inventing a CT series
 nobody has (to try the DICOM output on the demo case, ``sample-data --dicom`` writes the synthetic
 CT as DICOM series; see docs/dicom.md).
 
 Files written in DIR: ``baseline_seg.dcm``, ``followup_seg.dcm`` (each in its time point's
-study), ``followup_sr.dcm`` (in the follow-up study).
+study), ``followup_sr.dcm`` (in the follow-up study); each atomically (temporary file + rename).
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import SimpleITK as sitk
 
 from . import imageio, lesion_table
 from .dicom_io import derived_uid, require_dicom, source_series, tracking_uid, write_image_series
@@ -26,6 +31,24 @@ SEG_FILE = "{timepoint}_seg.dcm"
 SR_FILE = "followup_sr.dcm"
 
 
+@dataclass
+class TimepointSource:
+    """One time point as the lesion table saw it: the CT, its lesions on the CT's grid, and the DICOM
+    series the CT came from (its folder, or the list of its files)."""
+
+    image: sitk.Image
+    segments: list
+    series: object
+
+
+def require_series_folders(images: dict) -> None:
+    """InputError unless every time point's image (time point -> path) is a DICOM series folder."""
+    for timepoint, image in images.items():
+        if not Path(image).is_dir():
+            raise InputError(f"DICOM output needs the {timepoint} image as a DICOM series folder, got '{image}': a SEG "
+                             "and an SR must reference the CT instances of the PACS (see docs/dicom.md).")
+
+
 def export_case(result, images: dict, segmentations: dict, out_dir, features=None, patient_groups=None) -> dict:
     """Write the SEGs and the SR of one case; returns {'baseline_seg', 'followup_seg', 'sr'} paths.
 
@@ -35,10 +58,23 @@ def export_case(result, images: dict, segmentations: dict, out_dir, features=Non
     SR groups.
     """
     require_dicom()
+    require_series_folders({timepoint: images[timepoint] for timepoint in lesion_table.TIMEPOINTS})
+    sources = {}
+    for timepoint in lesion_table.TIMEPOINTS:
+        image = imageio.read_image(images[timepoint])
+        sources[timepoint] = TimepointSource(image, imageio.read_segments(segmentations[timepoint], image),
+                                             images[timepoint])
+    return export_sources(result, sources, out_dir, features=features, patient_groups=patient_groups)
+
+
+def export_sources(result, sources: dict, out_dir, features=None, patient_groups=None) -> dict:
+    """``export_case`` from time point -> TimepointSource; returns the paths written."""
+    require_dicom()
     out = Path(out_dir)
     table = result.table
     patient_id = str(table["patient_id"].iloc[0]) if len(table) else "patient"
-    cases = {timepoint: _read_timepoint(images[timepoint], segmentations[timepoint], timepoint)
+    cases = {timepoint: (sources[timepoint].image, sources[timepoint].segments,
+                         source_series(sources[timepoint].series, sources[timepoint].image))
              for timepoint in lesion_table.TIMEPOINTS}
     uids = lesion_tracking_uids(table, {tp: segments for tp, (_, segments, _) in cases.items()}, patient_id)
     paths, references = {}, {}
@@ -57,13 +93,15 @@ def export_case(result, images: dict, segmentations: dict, out_dir, features=Non
     return paths
 
 
-def _read_timepoint(folder, segmentation, timepoint: str):
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"--dicom-out needs the {timepoint} image as a DICOM series folder, got '{folder}': a SEG and "
-                         "an SR must reference the CT instances of the PACS (see docs/dicom.md).")
-    image = imageio.read_image(folder)
-    return image, imageio.read_segments(segmentation, image), source_series(folder, image)
+def segments_digest(segments, image: sitk.Image) -> str:
+    """SHA-256 of the segments (names, masks) and of the grid they are on: tells whether the lesions
+    an export would write are still those a lesion table was computed from."""
+    digest = hashlib.sha256()
+    digest.update(repr((image.GetSize(), image.GetOrigin(), image.GetSpacing(), image.GetDirection())).encode())
+    for segment in segments:
+        digest.update(segment.name.encode("utf-8") + b"\0")
+        digest.update(sitk.GetArrayViewFromImage(segment.mask).tobytes())
+    return digest.hexdigest()
 
 
 def lesion_tracking_uids(table: pd.DataFrame, segments: dict, patient_id: str) -> dict:

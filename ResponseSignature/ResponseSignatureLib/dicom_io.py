@@ -2,7 +2,8 @@
 
 - ``read_dataset``: a DICOM file as a pydicom Dataset (``imageio.read_segments`` reads a DICOM SEG
   or an RT Structure Set with it);
-- ``source_series``: the DICOM datasets of the CT series an image was read from, one per slice in
+- ``source_series``: the DICOM datasets of the CT series an image was read from (its folder or its
+  files), one per slice in
   the image's slice order (what a SEG and an SR must reference);
 - ``tracking_uid``: the Tracking UID of a lesion, the same at every time point;
 - the lesion locations of the lesion table as SNOMED CT codes and back.
@@ -80,20 +81,26 @@ def image_files(folder) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if is_dicom_file(p))
 
 
-def source_series(folder, image) -> list:
-    """The datasets (no pixel data) of the image series in ``folder`` that ``image`` was read from,
-    one per slice in the order of the image's k index.
+def source_series(source, image) -> list:
+    """The datasets (no pixel data) of the image series ``image`` was read from, one per slice in the
+    order of the image's k index.
 
-    ``image`` is the SimpleITK image ``imageio.read_image`` made of that folder. The series is the
-    one whose instances sit exactly on the image's slices (SEG, RTSTRUCT and SR objects beside it
-    are skipped). InputError when no series of the folder matches the image.
+    ``source``: the series' DICOM folder (searched recursively), or the list of its files (e.g. the
+    files Slicer's DICOM database holds for a volume's instances). ``image``: the SimpleITK image of
+    that series (``imageio.read_image`` of the folder, or a volume node converted by mrml_bridge).
+    The series is the one whose instances sit exactly on the image's slices (SEG, RTSTRUCT and SR
+    objects beside it are skipped). InputError when no series matches the image.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"'{folder}' is not a DICOM folder: DICOM SEG and SR output need the source images as a "
-                         "DICOM series (see docs/dicom.md).")
+    if isinstance(source, (str, Path)):
+        folder = Path(source)
+        if not folder.is_dir():
+            raise InputError(f"'{folder}' is not a DICOM folder: DICOM SEG and SR output need the source images as a "
+                             "DICOM series (see docs/dicom.md).")
+        files, where = image_files(folder), f"'{folder}'"
+    else:
+        files, where = [Path(path) for path in source], f"the {len(source)} files given"
     by_series: dict[str, list] = {}
-    for path in image_files(folder):
+    for path in files:
         dataset = read_dataset(path, stop_before_pixels=True)
         if str(dataset.get("Modality", "")) in NON_IMAGE_MODALITIES or "ImagePositionPatient" not in dataset:
             continue
@@ -102,7 +109,7 @@ def source_series(folder, image) -> list:
         ordered = _on_image_slices(datasets, image)
         if ordered is not None:
             return ordered
-    raise InputError(f"No DICOM series in '{folder}' matches the image read from it ({image.GetSize()[2]} slices); "
+    raise InputError(f"No DICOM series in {where} matches the image read from it ({image.GetSize()[2]} slices); "
                      "expected one single-frame image series.")
 
 
