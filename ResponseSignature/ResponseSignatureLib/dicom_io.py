@@ -3,8 +3,7 @@
 - ``read_dataset``: a DICOM file as a pydicom Dataset (``imageio.read_segments`` reads a DICOM SEG
   or an RT Structure Set with it);
 - ``source_series``: the DICOM datasets of the CT series an image was read from (its folder or its
-  files), one per slice in
-  the image's slice order (what a SEG and an SR must reference);
+  files), one per slice in the image's slice order (what a SEG and an SR must reference);
 - ``tracking_uid``: the Tracking UID of a lesion, the same at every time point;
 - the lesion locations of the lesion table as SNOMED CT codes and back.
 
