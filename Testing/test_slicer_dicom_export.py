@@ -144,12 +144,14 @@ def test_sr_reads_back_to_the_lesion_table(exported):
 @pytest.mark.parametrize("timepoint", ["baseline", "followup"])
 def test_segs_hold_the_segmentation_nodes_and_reference_the_ct_files(exported, case, timepoint):
     from ResponseSignatureLib import mrml_bridge
-    from ResponseSignatureLib.dicom_io import image_files, read_dataset, read_dicom_segments
+    from ResponseSignatureLib.dicom_io import image_files, read_dataset
+    from ResponseSignatureLib.dicom_seg import segments_from_seg
 
     volume, segmentation = exported["nodes"][timepoint]
     drawn = {s.name: s for s in mrml_bridge.segments_from_segmentation_node(segmentation, volume)}
     image = mrml_bridge.sitk_from_volume_node(volume)
-    written = {s.name: s for s in read_dicom_segments(exported["paths"][f"{timepoint}_seg"], image)}
+    seg_path = exported["paths"][f"{timepoint}_seg"]
+    written = {s.name: s for s in segments_from_seg(read_dataset(seg_path), seg_path)}  # on the SEG's own frame grid
     assert set(written) == set(drawn) and len(drawn) >= 3
     for name, segment in drawn.items():
         resampled = sitk.Resample(written[name].mask, image, sitk.Transform(), sitk.sitkNearestNeighbor)
