@@ -34,7 +34,7 @@ import SimpleITK as sitk
 
 from NomogramScoreLib.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SIGNATURE_MODEL = REPO_ROOT / "ResponseSignature" / "Resources" / "Models" / "demo_signature.json"
 NOMOGRAM_MODEL = REPO_ROOT / "NomogramScore" / "Resources" / "Models" / "demo_nomogram.json"
 KEEP = "a result of an earlier run: keep me\n"

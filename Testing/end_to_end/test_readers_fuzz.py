@@ -32,7 +32,7 @@ from ResponseSignatureLib.models.modelfile import canonical_json, content_hash, 
 from ResponseSignatureLib.pipeline import read_locations  # noqa: E402
 from ResponseSignatureLib.tableio import read_table  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS = (REPO_ROOT / "ResponseSignature" / "Resources" / "Models" / "demo_signature.json",
           REPO_ROOT / "NomogramScore" / "Resources" / "Models" / "demo_nomogram.json")
 PARAMS = REPO_ROOT / "ResponseSignature" / "Resources" / "Presets" / "dercle2020.yaml"

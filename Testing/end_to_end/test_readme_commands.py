@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: top-level modules of the extras (pyproject optional-dependencies) the README's examples must not need
 EXTRA_MODULES = ("radiomics", "dask", "distributed", "trame", "trame_slicer", "slicer", "vtk", "playwright")
 BLOCKER = f'''

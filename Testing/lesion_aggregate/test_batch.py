@@ -29,7 +29,7 @@ from ResponseSignatureLib.sample_data import make_sample_case
 
 N_SYNTHETIC = 20
 REAL_CASES = ("brain1", "breast1", "lung1")
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyradiomics"
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "pyradiomics"
 LIGHT_PARAMS = """\
 imageType:
   Original: {}

@@ -21,7 +21,7 @@ from ResponseSignatureLib.models.modelfile import load_model
 from ResponseSignatureLib.models.outcome import read_against_cutoff
 from ResponseSignatureLib.provenance import make_provenance
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_MODEL = REPO / "NomogramScore" / "Resources" / "Models" / "demo_nomogram.json"
 CHROMIUM = "/usr/bin/chromium"
 A4_PRINTABLE_PX = (210 - 2 * 11) / 25.4 * 96  # A4 width minus the report's @page margins (11 mm), CSS px

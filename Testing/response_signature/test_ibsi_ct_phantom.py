@@ -35,7 +35,7 @@ from ResponseSignatureLib.ibsi_phantom import COLUMNS, CONFIGURATIONS
 
 pd = pytest.importorskip("pandas")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "ibsi-ct-phantom.md"
 N_REFERENCE = 1321
 FLOOR_OVERALL, FLOOR_CONFIGURATION = 0.95, 0.90

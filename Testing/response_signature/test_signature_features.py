@@ -11,7 +11,7 @@ from ResponseSignatureLib.extraction import FeatureExtractor, load_params
 from ResponseSignatureLib.models import load_model
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parents[1] / "ResponseSignature" / "Resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "ResponseSignature" / "Resources"
 
 
 @pytest.fixture(scope="module")

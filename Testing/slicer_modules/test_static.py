@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODULES = ["ResponseSignature", "LesionAggregate", "NomogramScore"]
 #: Each Lib may import only the Libs listed here (imports flow downstream only).
 ALLOWED_LIB_IMPORTS = {
@@ -850,11 +850,11 @@ def _write_cmake_lists(module: str) -> bool:
 
 
 if __name__ == "__main__":
-    # python Testing/test_slicer_static.py --fix-cmake-lists : list every shipped file in the modules' CMakeLists.txt
+    # python Testing/slicer_modules/test_static.py --fix-cmake-lists : list every shipped file in the modules' CMakeLists.txt
     import sys
 
     if sys.argv[1:] == ["--fix-cmake-lists"]:
         for name in MODULES:
             print(f"{name}/CMakeLists.txt:", "updated" if _write_cmake_lists(name) else "already complete")
     else:
-        print("usage: python Testing/test_slicer_static.py --fix-cmake-lists   (the checks themselves run under pytest)")
+        print("usage: python Testing/slicer_modules/test_static.py --fix-cmake-lists   (the checks themselves run under pytest)")

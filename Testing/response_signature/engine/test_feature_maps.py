@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ResponseSignature"))
 
 from ResponseSignatureLib import cli  # noqa: E402
 from ResponseSignatureLib.engine import check_params, extract_features, preprocess  # noqa: E402

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ResponseSignature"))
 
 from ResponseSignatureLib.engine import check_params, extract_features, filters, lbp, margins, preprocess  # noqa: E402
 from ResponseSignatureLib.errors import InputError  # noqa: E402

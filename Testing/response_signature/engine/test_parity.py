@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ResponseSignature"))
 
 from ResponseSignatureLib.engine import extract_features, margins, preprocess  # noqa: E402
 from ResponseSignatureLib.errors import InputError, LesionError  # noqa: E402

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ResponseSignature"))
 
 from ResponseSignatureLib.engine.recursive_gaussian import laplacian_of_gaussian  # noqa: E402
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ResponseSignature"))
 
 from ResponseSignatureLib import engine  # noqa: E402
 from ResponseSignatureLib.engine import check_params, extract_features, shape2d  # noqa: E402

@@ -17,7 +17,7 @@ import pytest
 from scipy import ndimage
 from scipy.spatial.distance import pdist
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ResponseSignature"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ResponseSignature"))
 
 from ResponseSignatureLib.engine import shape  # noqa: E402
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ResponseSignatureLib.models import apply_model, load_model
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "ResponseSignature" / "Resources" / "Templates" / "dercle2020_signature_template.json"
+TEMPLATE = Path(__file__).resolve().parents[3] / "ResponseSignature" / "Resources" / "Templates" / "dercle2020_signature_template.json"
 
 
 def test_template_trains_a_four_input_forest(tmp_path):

@@ -26,7 +26,7 @@ from ResponseSignatureLib.models import plots
 from ResponseSignatureLib.models.modelfile import content_hash, load_model
 from ResponseSignatureLib.models.outcome import declare_outcome, outcome_terms, read_against_cutoff
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 DEMO_NOMOGRAM = REPO / "NomogramScore" / "Resources" / "Models" / "demo_nomogram.json"
 DEMO_SIGNATURE = REPO / "ResponseSignature" / "Resources" / "Models" / "demo_signature.json"
 RISK = re.compile(r"\brisk", re.IGNORECASE)
