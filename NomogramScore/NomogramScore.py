@@ -1,4 +1,3 @@
-import json
 import logging
 import math
 import os
@@ -21,8 +20,6 @@ from slicer import vtkMRMLTableNode
 # (annotations stay Python 3.9-evaluable; Optional[...] instead of "X | None").
 
 DOCUMENTATION_URL = "https://github.com/radiomics-response/SlicerRadiomicsResponse"
-#: the table attribute holding a table's provenance (written by the Lesion Aggregate and Response Signature modules)
-PROVENANCE_ATTRIBUTE = "RadiomicsResponse.Provenance"
 
 
 #
@@ -436,14 +433,15 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
         """The patient table node as a DataFrame with the provenance it carries (the signature model's identity)."""
         if patientTableNode is None:
             raise ValueError(_("Select a patient table."))
+        from LesionAggregate import LesionAggregateLogic
         from ResponseSignatureLib import mrml_bridge
 
         table = mrml_bridge.dataframe_from_table_node(patientTableNode)
         if "patient_id" not in table.columns:
             raise ValueError(_("The table '{name}' has no patient_id column: is it a patient table from Lesion Aggregate?").format(
                 name=patientTableNode.GetName()))
-        text = patientTableNode.GetAttribute(PROVENANCE_ATTRIBUTE)
-        table.attrs["provenance"] = json.loads(text) if text else {}
+        provenance = LesionAggregateLogic.provenanceOf(patientTableNode)
+        table.attrs["provenance"] = provenance if isinstance(provenance, dict) else {}
         table.attrs["source_file"] = patientTableNode.GetName()
         return table
 

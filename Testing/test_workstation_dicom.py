@@ -100,6 +100,8 @@ def test_session_refuses_dicom_export_for_nrrd_images(case):
         session.export_dicom(None, inputs, Path(case["locations"]).parent / "never")
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_export_dicom_in_browser(case, tmp_path, artifacts_dir):
     import workstation_harness as harness
 
