@@ -50,7 +50,8 @@ class LesionAggregate(ScriptedLoadableModule):
 Turns lesion tables (one row per lesion, from the Response Signature module) into a patient table
 (one row per patient). Lesions are combined column by column: weighted by lesion volume, mean,
 median, maximum, minimum, value of the largest lesion, sum, or a size-weighted vote of lesion
-classes. The cohort section runs the whole lesion-table computation for many patients listed in a
+classes; with a signature model file each patient row also gets its signature score and class (read
+by the Nomogram Score module). The cohort section runs the whole lesion-table computation for many patients listed in a
 manifest file into the output folder you choose, writing each case as soon as it is done, so that
 a cancelled or interrupted run resumes when run again.
 <p>How a cohort runs: Slicer starts one separate worker process (PythonSlicer, Slicer's own Python)
