@@ -1,8 +1,9 @@
 """The patient pipeline: lesion result -> patient row -> signature -> nomogram -> report.
 
-One home for the chain that the command line (``report``), the whole-pipeline demo
-(``radiomics-response demo``) and the web workstation run, so that the same patient gives the same
-result whichever front end computed it:
+One home for the chain that the command line (``report``; ``pacs run`` and the DICOM SR's patient
+results, ``dicom_report``), the whole-pipeline demo (``radiomics-response demo``), the web
+workstation and the Slicer modules (Lesion Aggregate, Nomogram Score) run, so that the same patient
+gives the same result whichever front end computed it:
 
 1. **patient row** — the lesion table aggregated into one row (``LesionAggregateLib.aggregate``,
    volume-weighted by default) with the patient's RECIST 1.1 result;
