@@ -143,7 +143,7 @@ def _ibsi_tolerances(folder) -> dict[str, float]:
 
 def test_ibsi_ct_features_from_rtstruct_and_nifti_agree(ibsi_ct):
     from ResponseSignatureLib.extraction import FeatureExtractor, load_params
-    from ResponseSignatureLib.ibsi_codes import ibsi_code
+    from ResponseSignatureLib.dicom_sr import ibsi_code
 
     params = copy.deepcopy(load_params("ibsi"))  # IBSI configuration A's discretisation, in 3D
     params["setting"].update({"binWidth": 25, "resegmentRange": [-500, 400]})

@@ -43,13 +43,13 @@ def test_patient_columns_built_from_lesion_columns_are_described(lesions):
     from LesionAggregateLib.aggregate import patient_table
 
     patients = patient_table(lesions, "volume_weighted")
-    described = columns_info(patients.columns)
+    # RECIST columns are the lesion table's; the aggregates LesionAggregateLib's (table.attrs['columns'])
+    described = tableio.column_metadata(patients)
     aggregated = [c for c in patients.columns if c.startswith("volume_weighted:")]
     assert aggregated and all(c in described for c in aggregated)
-    assert described["percent_change_from_baseline"].unit == "%"
-    assert described["recist_category"].title == "RECIST 1.1"
-    # the columns LesionAggregateLib makes itself are its to document (table.attrs['columns'])
-    assert set(map(str, patients.columns)) - set(described) <= {"n_lesions", "aggregation_notes"}
+    assert described["percent_change_from_baseline"]["unit"] == "%"
+    assert described["recist_category"]["title"] == "RECIST 1.1"
+    assert set(map(str, patients.columns)) == set(described)
 
 
 def test_metadata_reaches_slicer_table_nodes(lesions):

@@ -280,7 +280,56 @@ def test_self_tests_skip_instead_of_failing_on_a_fresh_slicer(tmp_path):
         assert outcome["ok"] and not outcome["problems"], f"{name}Test fails on a fresh Slicer: {outcome['problems']}"
     assert set(report["ResponseSignature"]["skipped"]) == {"test_ResponseSignature_SphereShrinkage"}
     assert set(report["LesionAggregate"]["skipped"]) == {"test_LesionAggregate_VolumeWeighted"}
-    assert report["NomogramScore"]["skipped"] == {} and report["NomogramScore"]["run"] == 2
+    assert set(report["NomogramScore"]["skipped"]) == {"test_NomogramScore_ModelChecks", "test_NomogramScore_ValuesFromTable"}
+    assert report["NomogramScore"]["run"] == 2
     reason = report["ResponseSignature"]["skipped"]["test_ResponseSignature_SphereShrinkage"]
     assert all(package in reason for package in ("pandas", "PyYAML", "PyWavelets", "scikit-image")), reason
     assert report["ResponseSignature"]["run"] == 2
+
+
+# ------------------------------------------------------------- one patient pipeline, three front ends
+
+def test_slicer_modules_give_the_demo_patient_result(modules, tmp_path):
+    """The demo case through the three modules' Logic (lesion table node -> Lesion Aggregate with the
+    demo signature -> Nomogram Score with the demo's clinical values) gives ``run_full_demo``'s
+    patient result: same row, signature score, RECIST and risk."""
+    import slicer
+
+    from NomogramScoreLib.demo_pipeline import DEMO_CLINICAL, demo_params, run_full_demo, shipped_model
+    from ResponseSignatureLib import imageio, mrml_bridge
+
+    demo = run_full_demo(tmp_path / "demo")["result"]
+    nodes = []
+    for timepoint in ("baseline", "followup"):
+        image = imageio.read_image(tmp_path / "demo" / "sample_case" / f"{timepoint}.nrrd")
+        segments = imageio.read_segments(tmp_path / "demo" / "sample_case" / f"{timepoint}.seg.nrrd", image)
+        volume = mrml_bridge.volume_node_from_sitk(slicer.mrmlScene, image, f"{timepoint} CT")
+        nodes += [volume, mrml_bridge.segmentation_node_from_segments(slicer.mrmlScene, segments, volume, timepoint)]
+    lesions = modules["ResponseSignature"].ResponseSignatureLogic()
+    lesions.process(*nodes, params=demo_params(), patientId="sample", createChart=False)
+    patients = modules["LesionAggregate"].LesionAggregateLogic().aggregate(
+        [lesions.lastTableNode], "volume_weighted",
+        signatureModelPath=str(shipped_model("ResponseSignatureLib", "demo_signature.json")))
+    nomogram = modules["NomogramScore"].NomogramScoreLogic()
+    model = nomogram.loadModel(str(shipped_model("NomogramScoreLib", "demo_nomogram.json")))
+    shown = nomogram.score(model, DEMO_CLINICAL, patients, "sample")
+    ours = nomogram.lastPatientResult
+
+    assert ours.recist == {key: value for key, value in demo.recist.items() if key in ours.recist}
+    assert ours.recist["recist_category"] == demo.recist["recist_category"]
+    assert ours.signature["score"] == pytest.approx(demo.signature["score"], abs=1e-12)
+    assert {key: ours.signature[key] for key in ("name", "version", "sha256", "class")} == \
+        {key: demo.signature[key] for key in ("name", "version", "sha256", "class")}
+    for key in ("risk", "ci_low", "ci_high", "total_points"):
+        assert ours.risk[key] == pytest.approx(demo.risk[key], abs=1e-12), key
+        assert shown[key] == ours.risk[key]
+    assert "<svg" in shown["gauge_svg"]
+    row, expected = ours.row, demo.row
+    assert set(row) == set(expected)
+    for column, value in expected.items():  # a table node holds an empty text cell as None
+        if isinstance(value, float):
+            assert row[column] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), column
+        else:
+            assert (row[column] or "") == (value or ""), column
+    report = nomogram.exportReport(str(tmp_path / "report.html"))
+    assert demo.signature["name"] in Path(report).read_text(encoding="utf-8")
