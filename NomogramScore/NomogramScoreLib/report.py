@@ -25,7 +25,6 @@ was not assessed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -34,6 +33,7 @@ from ResponseSignatureLib.formatting import (MISSING, change_percent, ci_text, i
                                              predictor_value, quantity, score, with_ci)
 from ResponseSignatureLib.models.modelfile import write_text_atomic
 from ResponseSignatureLib.models.outcome import OutcomeTerms, Reading, outcome_terms, read_against_cutoff
+from ResponseSignatureLib.provenance import input_sha256
 
 from .chart import nomogram_svg, waterfall_rows, waterfall_svg
 from .gauge import gauge_for
@@ -378,15 +378,6 @@ def _walk(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
             yield from _walk(value, path + (str(key),))
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_files(provenance: Mapping[str, Any]) -> list[dict]:
     """The input files a provenance names (``inputs`` mappings, ``*_table`` paths) with their
     SHA-256: the recorded one, else the file's hash now (``hashed_at`` says which)."""
@@ -403,8 +394,8 @@ def input_files(provenance: Mapping[str, Any]) -> list[dict]:
         seen.add(location)
         entry = {"input": _label(key), "path": location, "sha256": recorded, "hashed_at": "recorded by the pipeline"}
         if recorded is None:
-            exists = Path(location).is_file()
-            entry.update(sha256=file_sha256(location) if exists else None,
+            exists = Path(location).exists()
+            entry.update(sha256=input_sha256(location) if exists else None,
                          hashed_at="when the report was written" if exists else "file not found")
         found.append(entry)
     return found
