@@ -178,6 +178,29 @@ def recist_diameter_column(location: Any, timepoint: str, columns: Iterable[str]
     return f"{timepoint}:longest_diameter_mm"
 
 
+@dataclass(frozen=True)
+class WaterfallCategory:
+    """A class of a lesion's own diameter change in the waterfall plots (report, web, Slicer): its
+    key, the legend's words and the bar colour (Okabe-Ito: distinct for colour-blind readers)."""
+
+    key: str
+    label: str
+    colour: str
+
+
+#: The waterfall's bar categories, by a lesion's own change: at or beyond the RECIST thresholds
+#: (+20 %, -30 %; RECIST applies them to the sum of target diameters, so per lesion they are descriptive).
+WATERFALL_CATEGORIES = (WaterfallCategory("increase", "+20 % or more", "#d55e00"),
+                        WaterfallCategory("stable", "-30 % to +20 %", "#9e9e9e"),
+                        WaterfallCategory("decrease", "-30 % or less", "#0072b2"))
+
+
+def waterfall_category(change: float) -> WaterfallCategory:
+    """The WATERFALL_CATEGORIES entry of a (finite) percent change."""
+    increase, stable, decrease = WATERFALL_CATEGORIES
+    return increase if change >= 20.0 else decrease if change <= -30.0 else stable
+
+
 def waterfall_table(table: pd.DataFrame, include_new: bool = False) -> pd.DataFrame:
     """Per-lesion RECIST diameter change in percent (short axis for lymph nodes), largest increase
     first; a disappeared lesion (0 mm at follow-up) is at -100 %.
