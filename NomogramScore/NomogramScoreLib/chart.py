@@ -27,7 +27,8 @@ import math
 from typing import Any, Mapping
 
 from ResponseSignatureLib.formatting import change_percent
-from ResponseSignatureLib.lesion_table import WATERFALL_CATEGORIES, waterfall_category, waterfall_table
+from ResponseSignatureLib.lesion_table import (WATERFALL_CATEGORIES, WATERFALL_NEW_LABEL, WATERFALL_STATUS_NOTES,
+                                               waterfall_category, waterfall_table)
 from ResponseSignatureLib.models.outcome import outcome_terms
 
 from . import nomogram as nm
@@ -165,7 +166,6 @@ def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = No
 # --------------------------------------------------------------------------------------------
 
 BAR_COLOURS = tuple((category.label, category.colour) for category in WATERFALL_CATEGORIES)
-STATUS_NOTES = {"new": "new", "disappeared": "disappeared"}
 #: category key -> SVG pattern drawn in white over the bar colour (a cue that does not need colour)
 HATCHES = {
     "increase": ('<pattern id="waterfall-hatch-increase" class="waterfall-hatch-pattern" patternUnits="userSpaceOnUse" '
@@ -208,7 +208,7 @@ def _legend(x: float, y: float, any_new: bool) -> list[str]:
         x += 26 + 6.2 * len(category.label)
     if any_new:
         parts.append(_new_marker(x + 5, y - 4, 5) + f'<text x="{num(x + 14)}" y="{num(y)}" font-size="10" fill="#212121" '
-                     f'{FONT}>new lesion (no % change)</text>')
+                     f'{FONT}>{esc(WATERFALL_NEW_LABEL)}</text>')
     parts.append("</g>")
     return parts
 
@@ -276,7 +276,7 @@ def _waterfall_item(centre: float, bar: float, lesion: str, status: str, change:
         label_y = y_of(0) - 4 if change < 0 else y0 - 4  # above the zero line / above the bar
         parts.append(f'<text class="waterfall-value" x="{num(centre)}" y="{num(label_y)}" text-anchor="middle" '
                      f'font-size="10" fill="#212121" {FONT}>{esc(label)}</text>')
-    note = STATUS_NOTES.get(status, "") if math.isfinite(change) or status == "new" else "no change computed"
+    note = WATERFALL_STATUS_NOTES.get(status, "") if math.isfinite(change) or status == "new" else "no change computed"
     rotate = slot < 64
     transform = f' transform="rotate(-30 {num(centre)} {num(axis_y + 14)})"' if rotate else ""
     anchor = "end" if rotate else "middle"

@@ -228,6 +228,38 @@ def waterfall_table(table: pd.DataFrame, include_new: bool = False) -> pd.DataFr
     return result.drop(columns=["_order", "_change"]).reset_index(drop=True)
 
 
+#: The words a waterfall adds to a lesion's name by status (new lesions have no bar, disappeared ones are at -100 %).
+WATERFALL_STATUS_NOTES = {"new": "new", "disappeared": "disappeared"}
+WATERFALL_NEW_LABEL = "new lesion (no % change)"
+
+
+def waterfall_series(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The waterfall as plot series for a chart that colours whole series (Slicer's plot nodes): no
+    missing value in any plotted column.
+
+    ``bars``: one row per lesion, in ``waterfall_table(include_new=True)`` order (new lesions
+    first): ``lesion_id``, ``label`` (the name with its status note: 'liver_4 (new)'), ``status``,
+    ``diameter_change_percent`` (empty for new lesions: data, not plotted), ``position`` (0, 1, ...),
+    then one column per WATERFALL_CATEGORIES key present: the lesion's change in its category's
+    column, 0 in the others (a bar of height 0 is not drawn). ``new``: the new lesions' ``lesion_id``,
+    ``label``, ``position`` and ``marker`` (0: a marker on the zero line, not a bar).
+    """
+    rows = waterfall_table(table, include_new=True)
+    change = rows["diameter_change_percent"].astype(float)
+    note = [WATERFALL_STATUS_NOTES.get(status, "") if np.isfinite(value) or status == "new" else "no change computed"
+            for status, value in zip(rows["status"], change)]
+    bars = pd.DataFrame({"lesion_id": rows["lesion_id"].astype(str),
+                         "label": [f"{lesion} ({text})" if text else str(lesion) for lesion, text in zip(rows["lesion_id"], note)],
+                         "status": rows["status"], "diameter_change_percent": change,
+                         "position": np.arange(len(rows), dtype=float)})
+    keys = [waterfall_category(value).key if np.isfinite(value) else None for value in change]
+    for category in WATERFALL_CATEGORIES:
+        if category.key in keys:
+            bars[category.key] = [value if key == category.key else 0.0 for key, value in zip(keys, change)]
+    new = bars.loc[bars["status"] == "new", ["lesion_id", "label", "position"]].assign(marker=0.0).reset_index(drop=True)
+    return bars, new
+
+
 def column_info(column: str) -> ColumnInfo | None:
     """Title, description, unit and IBSI code of a lesion-table column, or of a patient-table column
     built from one (``<method>:<lesion column>``) or from RECIST; None for a column not documented here.
