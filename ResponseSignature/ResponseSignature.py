@@ -485,7 +485,7 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
         :param outputTable: table node to write the lesion table into; a new one is added to the scene if None.
         :param progress: optional callback ``progress(fraction, message)``.
         :param shouldCancel: optional callback returning True to stop (raises OperationCancelled).
-        :param createChart: also make a waterfall chart of every lesion's change in RECIST diameter (createWaterfallChart).
+        :param createChart: also make a waterfall chart of every lesion's change in RECIST diameter.
         :return: the Lib's LesionTableResult (``table`` DataFrame, ``recist`` dict, ``errors`` list,
             ``provenance`` dict). The table node written is ``self.lastTableNode``, the chart
             ``self.lastWaterfallChart``. Provenance and RECIST are stored as JSON table attributes
