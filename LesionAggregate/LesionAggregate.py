@@ -50,7 +50,8 @@ class LesionAggregate(ScriptedLoadableModule):
 Turns lesion tables (one row per lesion, from the Response Signature module) into a patient table
 (one row per patient). Lesions are combined column by column: weighted by lesion volume, mean,
 median, maximum, minimum, value of the largest lesion, sum, or a size-weighted vote of lesion
-classes. The cohort section runs the whole lesion-table computation for many patients listed in a
+classes; with a signature model file each patient row also gets its signature score and class (read
+by the Nomogram Score module). The cohort section runs the whole lesion-table computation for many patients listed in a
 manifest file into the output folder you choose, writing each case as soon as it is done, so that
 a cancelled or interrupted run resumes when run again.
 <p>How a cohort runs: Slicer starts one separate worker process (PythonSlicer, Slicer's own Python)
@@ -129,6 +130,10 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.outputDirectoryLineEdit.filters = ctk.ctkPathLineEdit.Dirs | ctk.ctkPathLineEdit.Writable
         self.ui.outputDirectoryLineEdit.settingKey = "RadiomicsResponse/CohortOutputFolder"
         self.ui.outputDirectoryLineEdit.currentPath = ""
+        self.ui.signatureModelPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
+        self.ui.signatureModelPathLineEdit.nameFilters = [_("Response signature model (*.json)")]
+        self.ui.signatureModelPathLineEdit.settingKey = "RadiomicsResponse/PatientSignatureModel"
+        self.ui.signatureModelPathLineEdit.currentPath = ""
         self.ui.progressBar.hide()
         self._cohortTimer = qt.QTimer()
         self._cohortTimer.setInterval(200)
@@ -223,8 +228,12 @@ class LesionAggregateWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not p.outputTable:
                 p.outputTable = slicer.mrmlScene.AddNewNodeByClass(
                     "vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(_("Patient table")))
+            signatureModelPath = self.ui.signatureModelPathLineEdit.currentPath or None
             self.logic.aggregate(list(self.ui.lesionTablesSelector.checkedNodes()), p.method,
-                                 self.logic.parseColumns(p.columns), p.location, p.outputTable)
+                                 self.logic.parseColumns(p.columns), p.location, p.outputTable,
+                                 signatureModelPath=signatureModelPath)
+            if signatureModelPath:
+                self.ui.signatureModelPathLineEdit.addCurrentPathToHistory()
             self.ui.statusLabel.text = _("Patient table: {count} patients.").format(count=p.outputTable.GetNumberOfRows())
             from ResponseSignature import ResponseSignatureWidget
 
@@ -299,6 +308,7 @@ class LesionAggregateLogic(ScriptedLoadableModuleLogic):
     def __init__(self) -> None:
         """Called when the logic class is instantiated. Can be used for initializing member variables."""
         ScriptedLoadableModuleLogic.__init__(self)
+        self.lastResults = []
 
     def getParameterNode(self):
         return LesionAggregateParameterNode(super().getParameterNode())
@@ -314,17 +324,22 @@ class LesionAggregateLogic(ScriptedLoadableModuleLogic):
                   method: str = "volume_weighted",
                   columns: Optional[list] = None,
                   location: Optional[str] = None,
-                  outputTable: Optional[vtkMRMLTableNode] = None) -> vtkMRMLTableNode:
+                  outputTable: Optional[vtkMRMLTableNode] = None,
+                  signatureModelPath: Optional[str] = None) -> vtkMRMLTableNode:
         """
-        Combine the lesions of each patient into one row.
+        Combine the lesions of each patient into one row, and score it with a signature model if given:
+        NomogramScoreLib.patient_pipeline, the chain the command line, the demo and the workstation run.
 
         :param lesionTableNodes: lesion table nodes (rows of all of them are pooled and grouped by patient_id).
         :param method: one of METHODS.
         :param columns: lesion-table columns to aggregate (list, or comma-separated string); None: all numeric columns.
         :param location: only lesions at this location; None or "": all lesions.
         :param outputTable: table node to write the patient table into; a new one is added to the scene if None.
+        :param signatureModelPath: optional response signature model file (.json): each patient row gets
+            ``signature_score`` and ``signature_class`` (a lesion-level model: mean of the patient's lesion scores).
         :return: the patient table node. The aggregation settings are stored as JSON in its
-            ``RadiomicsResponse.Aggregation`` attribute.
+            ``RadiomicsResponse.Aggregation`` attribute; the patient results (``patient_pipeline.PatientResult``
+            per patient) are ``self.lastResults``.
         """
         if not lesionTableNodes:
             raise ValueError(_("Select at least one lesion table (computed by the Response Signature module)."))
@@ -339,23 +354,20 @@ class LesionAggregateLogic(ScriptedLoadableModuleLogic):
 
         import pandas as pd
 
+        from NomogramScoreLib import patient_pipeline
         from ResponseSignatureLib import mrml_bridge
-        from LesionAggregateLib.aggregate import patient_table
+        from ResponseSignatureLib.models import load_model
 
+        signature = load_model(signatureModelPath) if signatureModelPath else None
         lesions = pd.concat([mrml_bridge.dataframe_from_table_node(node) for node in lesionTableNodes], ignore_index=True)
         # Provenance of the lesion tables travels with them into the patient table's provenance.
-        sources = {}
-        for node in lesionTableNodes:
-            text = node.GetAttribute(PROVENANCE_ATTRIBUTE)
-            if text:
-                try:
-                    sources[node.GetName()] = json.loads(text)
-                except ValueError:
-                    sources[node.GetName()] = text
-        lesions.attrs["provenance"] = sources or None
-        patients = patient_table(lesions, method, columns=columns, location=location or None)
+        lesions.attrs["provenance"] = {node.GetName(): self.provenanceOf(node) for node in lesionTableNodes
+                                       if node.GetAttribute(PROVENANCE_ATTRIBUTE)} or None
+        self.lastResults = patient_pipeline.each_patient(lesions, signature, method=method, columns=columns,
+                                                         location=location or None)
+        patients = patient_pipeline.patient_rows(self.lastResults)
         settings = {"method": method, "columns": columns, "location": location or None,
-                    "lesion_tables": [node.GetName() for node in lesionTableNodes]}
+                    "lesion_tables": [node.GetName() for node in lesionTableNodes], "signature_model": signatureModelPath}
         name = outputTable.GetName() if outputTable is not None else _("Patient table")
         tableNode = mrml_bridge.table_node_from_dataframe(
             slicer.mrmlScene, patients, name=name, node=outputTable,
@@ -363,6 +375,17 @@ class LesionAggregateLogic(ScriptedLoadableModuleLogic):
                         PROVENANCE_ATTRIBUTE: json.dumps(patients.attrs.get("provenance"), default=str)})
         logging.info(f"LesionAggregate: {len(lesions)} lesions -> {len(patients)} patients ({method})")
         return tableNode
+
+    @staticmethod
+    def provenanceOf(tableNode: vtkMRMLTableNode):
+        """The provenance a table node carries (``RadiomicsResponse.Provenance``, JSON; the text if not JSON)."""
+        text = tableNode.GetAttribute(PROVENANCE_ATTRIBUTE)
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
 
     def startCohort(self,
                     manifestPath: str,

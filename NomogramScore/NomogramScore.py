@@ -140,15 +140,24 @@ class NomogramScorePredictorForm:
             self.predictors.append(predictor)
             self.inputs[name] = widget
 
-    def values(self) -> dict:
-        """Current value of every predictor: float for continuous, level (str) for categorical."""
+    def values(self, unchangedFrom: Optional[dict] = None) -> dict:
+        """Current value of every predictor: float for continuous, level (str) for categorical.
+
+        With ``unchangedFrom`` (the values given to setValues), only the predictors whose input no
+        longer shows that value: a spin box shows a table's value rounded to its decimals, and the
+        table's own value must then be scored, not the rounded one.
+        """
         values = {}
         for predictor in self.predictors:
-            widget = self.inputs[predictor["name"]]
-            if predictor.get("type") == "categorical":
-                values[predictor["name"]] = widget.currentText
-            else:
-                values[predictor["name"]] = float(widget.value)
+            name = predictor["name"]
+            widget = self.inputs[name]
+            categorical = predictor.get("type") == "categorical"
+            value = widget.currentText if categorical else float(widget.value)
+            given = (unchangedFrom or {}).get(name)
+            if given is not None and (str(given) == value if categorical
+                                      else round(float(given), widget.decimals) == round(value, widget.decimals)):
+                continue
+            values[name] = value
         return values
 
     def setValues(self, values: dict) -> list:
@@ -191,6 +200,7 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self.model = None
         self.lastResult = None
+        self.filledValues = {}
         self.form = None
 
     def setup(self) -> None:
@@ -276,6 +286,7 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Load the model and build the predictor form."""
         self.model = None
         self.lastResult = None
+        self.filledValues = {}
         self.form.clear()
         self._showResult(None)
         self.ui.modelNameValueLabel.text = "-"
@@ -298,13 +309,18 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             p = self._parameterNode
             values = self.logic.valuesFromPatientTable(p.patientTable, p.patientId, self.logic.predictorsFromModel(self.model))
             notSet = self.form.setValues(values)
+            self.filledValues = values
             self.ui.statusLabel.text = (_("Not found in the table, enter by hand: {names}").format(names=", ".join(notSet))
                                         if notSet else _("All predictors filled from the table."))
 
     def onComputeButton(self) -> None:
         """Score the patient with the values of the form."""
         with slicer.util.tryWithErrorDisplay(_("Failed to compute the prediction."), waitCursor=True):
-            self.lastResult = self.logic.score(self.model, self.form.values())
+            p = self._parameterNode
+            withTable = bool(p and p.patientTable and p.patientId)
+            # the patient's row from the table, with what the user typed or changed in the form
+            self.lastResult = self.logic.score(self.model, self.form.values(self.filledValues if withTable else None),
+                                               p.patientTable if withTable else None, p.patientId if p else "")
             self._showResult(self.lastResult)
             warnings = self.lastResult.get("warnings") or []
             self.ui.statusLabel.text = "\n".join(str(warning) for warning in warnings)
@@ -319,8 +335,7 @@ class NomogramScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not path:
             return
         with slicer.util.tryWithErrorDisplay(_("Failed to export the report."), waitCursor=True):
-            p = self._parameterNode
-            self.logic.exportReport(path, self.model, self.form.values(), self.lastResult, patientId=p.patientId if p else "")
+            self.logic.exportReport(path)
             self.ui.statusLabel.text = _("Report saved to {path}").format(path=path)
 
     def _showResult(self, result: Optional[dict]) -> None:
@@ -378,19 +393,19 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
     def __init__(self) -> None:
         """Called when the logic class is instantiated. Can be used for initializing member variables."""
         ScriptedLoadableModuleLogic.__init__(self)
+        self.lastPatientResult = None
 
     def getParameterNode(self):
         return NomogramScoreParameterNode(super().getParameterNode())
 
     @staticmethod
     def loadModel(path: str) -> dict:
-        """Read and verify a model file (ResponseSignatureLib.models.load_model: JSON, hash checked, no code run)."""
+        """Read and verify a nomogram model file (NomogramScoreLib.nomogram.load_nomogram: JSON, hash checked, no code run)."""
         if not path or not os.path.isfile(path):
             raise ValueError(_("The model file '{path}' does not exist.").format(path=path))
-        import NomogramScoreLib.nomogram  # noqa: F401 - registers the nomogram model kinds with load_model
-        from ResponseSignatureLib.models import load_model
+        from NomogramScoreLib.nomogram import load_nomogram
 
-        return load_model(path)
+        return load_nomogram(path)
 
     @staticmethod
     def predictorsFromModel(model: dict) -> list:
@@ -414,36 +429,62 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
         return text
 
     @staticmethod
-    def valuesFromPatientTable(patientTableNode: vtkMRMLTableNode, patientId: str, predictors: list) -> dict:
-        """Values of the predictors found as columns of the patient's row (by patient_id) of a patient table."""
+    def patientTable(patientTableNode: vtkMRMLTableNode):
+        """The patient table node as a DataFrame with the provenance it carries (the signature model's identity)."""
         if patientTableNode is None:
             raise ValueError(_("Select a patient table."))
-        table = patientTableNode.GetTable()
-        if table.GetColumnByName("patient_id") is None:
+        from LesionAggregate import LesionAggregateLogic
+        from ResponseSignatureLib import mrml_bridge
+
+        table = mrml_bridge.dataframe_from_table_node(patientTableNode)
+        if "patient_id" not in table.columns:
             raise ValueError(_("The table '{name}' has no patient_id column: is it a patient table from Lesion Aggregate?").format(
                 name=patientTableNode.GetName()))
-        row = next((index for index in range(table.GetNumberOfRows())
-                    if table.GetValueByName(index, "patient_id").ToString() == str(patientId)), None)
-        if row is None:
-            raise ValueError(_("Patient '{patient}' is not in the table '{name}'.").format(patient=patientId, name=patientTableNode.GetName()))
+        provenance = LesionAggregateLogic.provenanceOf(patientTableNode)
+        table.attrs["provenance"] = provenance if isinstance(provenance, dict) else {}
+        table.attrs["source_file"] = patientTableNode.GetName()
+        return table
+
+    def valuesFromPatientTable(self, patientTableNode: vtkMRMLTableNode, patientId: str, predictors: list) -> dict:
+        """Values of the predictors found as columns of the patient's row (by patient_id) of a patient table."""
+        from NomogramScoreLib.patient_pipeline import from_tables
+
+        row = from_tables(self.patientTable(patientTableNode), patientId).row
         values = {}
         for predictor in predictors:
-            name = predictor["name"]
-            if table.GetColumnByName(name) is None:
-                continue
-            text = table.GetValueByName(row, name).ToString()
-            if predictor.get("type") == "categorical":
-                values[name] = text
-            else:
-                try:
-                    values[name] = float(text)
-                except ValueError:
-                    pass  # empty or non-numeric cell: left for the user to enter
+            value = row.get(predictor["name"])
+            if predictor.get("type") == "categorical" and value is not None:
+                values[predictor["name"]] = str(value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[predictor["name"]] = float(value)  # an empty or text cell is left for the user to enter
         return values
 
-    def score(self, model: dict, values: dict) -> dict:
+    def patientResult(self, model: dict, values: dict, patientTableNode: Optional[vtkMRMLTableNode] = None,
+                      patientId: str = ""):
         """
-        Prediction (probability with its CI and reading) for one patient.
+        The patient through NomogramScoreLib.patient_pipeline (the chain of the command line, the demo and
+        the workstation): the patient's row of the patient table (aggregates, RECIST, signature score) or,
+        without a table, an empty row; ``values`` added as clinical values (they replace the row's); the nomogram.
+
+        :return: a patient_pipeline.PatientResult (``risk``: score_patient's dict, ``signature``, ``row``...).
+        """
+        self.predictorsFromModel(model)
+        from NomogramScoreLib import patient_pipeline
+
+        patientId = patientId or "patient"
+        if patientTableNode is not None:
+            patients = self.patientTable(patientTableNode)
+        else:
+            import pandas as pd
+
+            patients = pd.DataFrame({"patient_id": [patientId]})
+        return patient_pipeline.from_tables(patients, patientId, nomogram_model=model, clinical=values)
+
+    def score(self, model: dict, values: dict, patientTableNode: Optional[vtkMRMLTableNode] = None,
+              patientId: str = "") -> dict:
+        """
+        Prediction (probability with its CI and reading) for one patient: patientResult(), kept as
+        ``self.lastPatientResult`` for exportReport().
 
         :param model: nomogram model (from loadModel()).
         :param values: predictor name -> value (float for continuous, level for categorical); checked
@@ -451,26 +492,24 @@ class NomogramScoreLogic(ScriptedLoadableModuleLogic):
         :return: NomogramScoreLib.nomogram.score_patient's dict (risk, ci_low, ci_high, band, points,
             total_points, reading) plus ``gauge_svg``, the gauge as SVG text.
         """
-        self.predictorsFromModel(model)
         from NomogramScoreLib.gauge import gauge_for
-        from NomogramScoreLib.nomogram import score_patient
 
-        result = dict(score_patient(model, values))
-        result["gauge_svg"] = gauge_for(model, result)
-        return result
+        self.lastPatientResult = self.patientResult(model, values, patientTableNode, patientId)
+        risk = self.lastPatientResult.risk
+        return {**risk, "gauge_svg": gauge_for(model, risk)}
 
-    @staticmethod
-    def exportReport(path: str, model: dict, values: dict, result: dict, patientId: str = "") -> str:
-        """Write the self-contained HTML report (NomogramScoreLib.report: inputs, risk, points, gauge, model).
+    def exportReport(self, path: str, result=None) -> str:
+        """Write the self-contained HTML report of a patient result (default: the last score()'s) with
+        NomogramScoreLib.patient_pipeline.write_report: inputs, signature, risk, points, gauge, model.
 
         :return: the path written.
         """
-        from NomogramScoreLib.report import write_report
+        from NomogramScoreLib.patient_pipeline import write_report
 
-        patient = {"patient_id": patientId or _("unknown")}
-        patient.update({f"input {name}": value for name, value in values.items()})
-        nomogramResult = {key: value for key, value in result.items() if key != "gauge_svg"}
-        written = write_report(patient, nomogram_result=nomogramResult, model=model, path=path)
+        result = result if result is not None else self.lastPatientResult
+        if result is None:
+            raise ValueError(_("Compute the risk first."))
+        written = write_report(result, path)
         logging.info(f"NomogramScore: report written to {written}")
         return str(written)
 
@@ -508,6 +547,12 @@ class NomogramScoreTest(ScriptedLoadableModuleTest):
         runSelfTests(self, [self.test_NomogramScore_PredictorForm, self.test_NomogramScore_ModelChecks,
                             self.test_NomogramScore_ValuesFromTable])
 
+    def _requirePackages(self):
+        """Skip (testing mode) or install the module's packages: the Logic runs NomogramScoreLib's patient pipeline (pandas)."""
+        from RadiomicsResponseSlicerUtils.dependencies import prepareSelfTest, requirementsPath
+
+        prepareSelfTest(self, requirementsPath("NomogramScore", os.path.dirname(os.path.abspath(__file__))))
+
     @staticmethod
     def _demoModelPath() -> str:
         """The demo nomogram shipped in Resources/Models (a complete, validated model file)."""
@@ -541,6 +586,7 @@ class NomogramScoreTest(ScriptedLoadableModuleTest):
     def test_NomogramScore_ModelChecks(self):
         """The demo nomogram's risk equals the logistic formula computed here from its coefficients;
         incomplete or invalid inputs are rejected by the library's clinical checks, naming the predictor."""
+        self._requirePackages()
         logic = NomogramScoreLogic()
         with self.assertRaises(ValueError):
             logic.predictorsFromModel({"name": "not a nomogram", "model": {}})
@@ -567,6 +613,7 @@ class NomogramScoreTest(ScriptedLoadableModuleTest):
 
     def test_NomogramScore_ValuesFromTable(self):
         """Predictor values are read from the patient's row of a patient table."""
+        self._requirePackages()
         import numpy as np
 
         tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "patients")

@@ -1,12 +1,22 @@
-"""Shared pytest fixtures: where the read-only reference data lives, temporary output folders."""
+"""Shared pytest fixtures: where the read-only reference data lives, temporary output folders.
+
+The test files live in sub-folders that mirror the source layout (Testing/README.md) and are
+imported with ``--import-mode=importlib`` (pyproject.toml), so equal file names in two folders do
+not clash. The shared helpers next to this file (engine_reference, dicom_helpers, ...) are imported
+by name: this folder goes on ``sys.path`` here, before any test file is imported.
+"""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTING = Path(__file__).resolve().parent
+REPO_ROOT = TESTING.parent
+if str(TESTING) not in sys.path:
+    sys.path.insert(0, str(TESTING))
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
@@ -21,7 +31,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Testing/artifacts: screenshots and reports kept after the run for a person to look at."""
-    path = REPO_ROOT / "Testing" / "artifacts"
+    path = TESTING / "artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

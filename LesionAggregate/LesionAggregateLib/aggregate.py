@@ -41,13 +41,16 @@ Patient-table columns produced here (stable API, see DESIGN.md):
 - ``aggregation_notes``: ``"; "``-separated notes ``<method>:<column>: <what happened>`` for every
   empty or fallback value of the row; empty when every value followed the plain formula.
 
-``patient_table(...).attrs["provenance"]`` holds what produced the table; ``write_table`` stores
-it beside the CSV as ``<out>.provenance.json``.
+``patient_table(...).attrs["provenance"]`` holds what produced the table and ``attrs["columns"]``
+what each column means (``column_info``: title, description, unit; the unit of a ``count`` is
+lesions, of a ``vote`` a probability, of a ``vote_class`` a class); ``write_table`` stores both
+beside the CSV as ``<out>.provenance.json``, and Slicer's table nodes show them.
 """
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -55,6 +58,8 @@ import pandas as pd
 
 from ResponseSignatureLib import tableio
 from ResponseSignatureLib.errors import InputError
+from ResponseSignatureLib.lesion_table import ColumnInfo
+from ResponseSignatureLib.lesion_table import column_info as lesion_column_info
 from ResponseSignatureLib.provenance import make_provenance
 
 RECIST_MARKER_COLUMN = "baseline:longest_diameter_mm"
@@ -178,6 +183,75 @@ WEIGHTED_METHODS = ("volume_weighted", "largest", "vote")
 
 
 # --------------------------------------------------------------------------------------------
+# What the patient-table columns mean (title, description, unit)
+# --------------------------------------------------------------------------------------------
+
+#: method -> (title tag, how the aggregate reads, unit: None keeps the lesion column's unit)
+METHOD_INFO: dict[str, tuple[str, str, str | None]] = {
+    "volume_weighted": ("volume-weighted", "Volume-weighted mean over the patient's lesions", None),
+    "mean": ("mean", "Mean over the patient's lesions", None),
+    "median": ("median", "Median over the patient's lesions", None),
+    "min": ("min", "Minimum over the patient's lesions", None),
+    "max": ("max", "Maximum over the patient's lesions", None),
+    "largest": ("largest", "Value of the patient's largest lesion", None),
+    "sum": ("sum", "Sum over the patient's lesions", None),
+    "count": ("count", "Number of the patient's lesions with a value", "lesions"),
+    "vote": ("vote", "Size-weighted vote over the patient's lesions (probability of class 1)", "probability"),
+    "vote_class": ("vote class", f"Patient class from the size-weighted vote (1 if the vote >= {VOTE_THRESHOLD})",
+                   "class"),
+}
+#: the columns patient_table adds beside the aggregates and RECIST
+PATIENT_COLUMNS = {
+    "n_lesions": ColumnInfo("Lesions", "Number of the patient's lesions aggregated (after the location filter)",
+                            "lesions"),
+    "aggregation_notes": ColumnInfo("Aggregation notes", "Aggregates that are empty or not the plain formula, and "
+                                    "why ('<method>:<column>: <what happened>', '; '-separated)"),
+}
+
+
+def column_info(column: str) -> ColumnInfo | None:
+    """Title, description and unit of a patient-table column: ``n_lesions``, ``aggregation_notes``,
+    ``<method>:<lesion column>`` / ``vote_class:<lesion column>`` (the lesion column's meaning
+    after the method's; its unit unless the method gives its own), else the lesion table's
+    (RECIST, ``lesion_table.column_info``); None if undocumented."""
+    if column in PATIENT_COLUMNS:
+        return PATIENT_COLUMNS[column]
+    method, _, lesion_column = column.partition(":")
+    if method not in METHOD_INFO or not lesion_column:
+        return lesion_column_info(column)
+    tag, reads, unit = METHOD_INFO[method]
+    inner = lesion_column_info(lesion_column) or ColumnInfo(lesion_column, lesion_column)
+    keeps_meaning = unit is None  # a count, vote or class is not the lesion quantity itself
+    return ColumnInfo(f"{inner.title} [{tag}]", f"{reads} of: {inner.description}",
+                      inner.unit if keeps_meaning else unit, inner.ibsi if keeps_meaning else "")
+
+
+class ColumnMetadata(Mapping):
+    """``table.attrs['columns']`` of a patient table: column -> ``column_info(column).as_dict()`` for
+    its documented columns, computed when read. Read-only, so a deep copy is the object itself:
+    pandas deep-copies a table's attrs on every column access, and a dict of a thousand columns'
+    metadata made that seconds per table."""
+
+    def __init__(self, columns: Sequence[str]):
+        self._columns = tuple(str(column) for column in columns)
+
+    def __getitem__(self, column: str) -> dict:
+        info = column_info(column) if column in self._columns else None
+        if info is None:
+            raise KeyError(column)
+        return info.as_dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return (column for column in self._columns if column_info(column) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __deepcopy__(self, memo) -> ColumnMetadata:
+        return self
+
+
+# --------------------------------------------------------------------------------------------
 # The patient table
 # --------------------------------------------------------------------------------------------
 
@@ -228,6 +302,7 @@ def patient_table(
             row.update(_recist_row(lesions))
         rows.append(row)
     result = pd.DataFrame.from_records(rows, columns=_output_columns(rows, plan))
+    result.attrs["columns"] = ColumnMetadata(result.columns)
     result.attrs["provenance"] = make_provenance(
         stage="aggregate",
         methods=dict(plan),
@@ -348,7 +423,8 @@ def with_clinical(patients: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFram
     values = clinical.assign(patient_id=ids).set_index("patient_id")
     added = values.reindex(patients["patient_id"].astype(str).to_numpy()).reset_index(drop=True)
     joined = pd.concat([patients.reset_index(drop=True), added], axis=1)
-    joined.attrs = {"provenance": {**dict(patients.attrs.get("provenance") or {}),
+    joined.attrs = {"columns": ColumnMetadata(joined.columns),
+                    "provenance": {**dict(patients.attrs.get("provenance") or {}),
                                    "clinical_table": clinical.attrs.get("source_file", "given"),
                                    "clinical_columns": [c for c in clinical.columns if c != "patient_id"]}}
     return joined

@@ -25,25 +25,15 @@ LOW_RISK = ("75976002", "SCT", "Low risk")
 
 def patient_results(lesion_table, signature_model: dict | None, nomogram_model: dict | None,
                     clinical: dict | None) -> tuple[dict | None, dict | None]:
-    """(signature, risk) of one patient: the signature applied to the volume-weighted patient row,
-    the nomogram applied to the signature score and the clinical values (None when not asked)."""
-    from LesionAggregateLib.aggregate import patient_table
-    from ResponseSignatureLib.models import apply_model
-
-    from .nomogram import score_patient
+    """(signature, risk) of one patient through ``patient_pipeline.from_lesion_table``: the signature
+    on the volume-weighted patient row, the nomogram on that row with the clinical values (None
+    when not asked)."""
+    from .patient_pipeline import from_lesion_table
 
     if signature_model is None:
         return None, None
-    patients = patient_table(lesion_table, method="volume_weighted")
-    scored = apply_model(signature_model, patients)
-    signature = {"name": signature_model["name"], "version": signature_model["version"],
-                 "sha256": signature_model["sha256"], "score": float(scored["score"].iloc[0]),
-                 "class": int(scored["class"].iloc[0]), "threshold": float(signature_model["threshold"]["value"])}
-    if nomogram_model is None:
-        return signature, None
-    risk = score_patient(nomogram_model, {**(clinical or {}), "signature_score": signature["score"]})
-    risk["model_sha256"] = nomogram_model.get("sha256")
-    return signature, risk
+    result = from_lesion_table(lesion_table, signature_model, nomogram_model, clinical)
+    return result.signature, result.risk
 
 
 def patient_groups(patient_id: str, signature: dict | None, risk: dict | None) -> list:

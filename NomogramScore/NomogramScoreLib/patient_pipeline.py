@@ -1,8 +1,9 @@
 """The patient pipeline: lesion result -> patient row -> signature -> nomogram -> report.
 
-One home for the chain that the command line (``report``), the whole-pipeline demo
-(``radiomics-response demo``) and the web workstation run, so that the same patient gives the same
-result whichever front end computed it:
+One home for the chain that the command line (``report``; ``pacs run`` and the DICOM SR's patient
+results, ``dicom_report``), the whole-pipeline demo (``radiomics-response demo``), the web
+workstation and the Slicer modules (Lesion Aggregate, Nomogram Score) run, so that the same patient
+gives the same result whichever front end computed it:
 
 1. **patient row** — the lesion table aggregated into one row (``LesionAggregateLib.aggregate``,
    volume-weighted by default) with the patient's RECIST 1.1 result;
@@ -15,8 +16,11 @@ result whichever front end computed it:
 5. **report** — one HTML page (``report.write_report``).
 
 Every step returns a new ``PatientResult``; provenance names each model by name, version and
-SHA-256. ``from_lesion_result`` starts from a freshly computed lesion table, ``from_tables`` from
-the files earlier commands wrote (patient table, lesion table).
+SHA-256. ``from_lesion_result`` starts from a freshly computed lesion table, ``from_lesion_table``
+from one patient's lesion table rows (a file, a DICOM SR read back), ``each_patient`` from a
+lesion table of several patients (Slicer's Lesion Aggregate module; ``patient_rows`` joins their
+rows into a patient table), ``from_tables`` from the files earlier commands wrote (patient table,
+lesion table).
 """
 from __future__ import annotations
 
@@ -68,16 +72,54 @@ def from_lesion_result(lesion_result, signature_model: Mapping | None = None, no
                        clinical: Mapping[str, Any] | None = None, method: str = AGGREGATION) -> PatientResult:
     """Run the chain on one patient's lesion result (``pipeline.LesionTableResult``): aggregate,
     then the signature, the clinical values and the nomogram when given."""
+    result = from_lesion_table(lesion_result.table, method=method)
+    result = replace(result, recist=dict(lesion_result.recist),
+                     provenance={"lesion_stage": lesion_result.provenance, **result.provenance})
+    return _later_steps(result, signature_model, nomogram_model, clinical)
+
+
+def from_lesion_table(lesions: pd.DataFrame, signature_model: Mapping | None = None,
+                      nomogram_model: Mapping | None = None, clinical: Mapping[str, Any] | None = None,
+                      method: str = AGGREGATION, columns=None, location: str | None = None) -> PatientResult:
+    """``from_lesion_result`` from one patient's lesion table rows alone (RECIST from the rows)."""
+    results = each_patient(lesions, method=method, columns=columns, location=location)
+    if len(results) != 1:
+        raise InputError(f"The patient pipeline takes one patient; the lesion table holds {len(results)}.")
+    return _later_steps(results[0], signature_model, nomogram_model, clinical)
+
+
+def each_patient(lesions: pd.DataFrame, signature_model: Mapping | None = None, method: str = AGGREGATION,
+                 columns=None, location: str | None = None) -> list[PatientResult]:
+    """One result per patient of a lesion table (patients sorted by id): the patient row aggregated
+    with ``method`` over ``columns`` (None: every numeric lesion column) of the lesions at
+    ``location`` (None: all; ``LesionAggregateLib.aggregate.patient_table``), scored by the
+    signature when given."""
     from LesionAggregateLib.aggregate import patient_table
 
-    lesions = lesion_result.table
-    patients = patient_table(lesions, method=method)
-    if len(patients) != 1:
-        raise InputError(f"The patient pipeline takes one patient; the lesion table holds {len(patients)}.")
-    result = PatientResult(patient=patients, lesions=lesions, recist=dict(lesion_result.recist),
-                           provenance={"lesion_stage": lesion_result.provenance,
-                                       "aggregation": patients.attrs.get("provenance")})
-    return _later_steps(result, signature_model, nomogram_model, clinical)
+    patients = patient_table(lesions, method=method, columns=columns, location=location)
+    ids = lesions["patient_id"].astype(str)
+    results = []
+    for index in range(len(patients)):
+        row = patients.iloc[[index]].reset_index(drop=True)
+        row.attrs = dict(patients.attrs)
+        values = {key: _plain(value) for key, value in row.iloc[0].to_dict().items()}
+        own = lesions[ids == str(values["patient_id"])].reset_index(drop=True)
+        result = PatientResult(patient=row, lesions=own, recist=_recist_of(values),
+                               provenance={"aggregation": patients.attrs.get("provenance")})
+        results.append(add_signature(result, signature_model) if signature_model is not None else result)
+    return results
+
+
+def patient_rows(results: list[PatientResult]) -> pd.DataFrame:
+    """The patient rows of several results as one patient table (column metadata kept; provenance
+    of the first result, since ``each_patient`` ran every patient with the same settings)."""
+    from LesionAggregateLib.aggregate import ColumnMetadata
+
+    if not results:
+        raise InputError("No patient to put in the patient table.")
+    table = pd.concat([result.patient for result in results], ignore_index=True, sort=False)
+    table.attrs = {"columns": ColumnMetadata(table.columns), "provenance": provenance(results[0])}
+    return table
 
 
 def from_tables(patients: pd.DataFrame, patient_id: str, lesions: pd.DataFrame | None = None,
@@ -95,8 +137,7 @@ def from_tables(patients: pd.DataFrame, patient_id: str, lesions: pd.DataFrame |
     if lesions is not None and "patient_id" in lesions.columns:
         lesions = lesions[lesions["patient_id"].astype(str) == str(patient_id)].reset_index(drop=True)
     values = {key: _plain(value) for key, value in row.iloc[0].to_dict().items()}
-    recist = {key: values[key] for key in RECIST_KEYS if values.get(key) is not None} or None
-    result = PatientResult(patient=row, lesions=lesions, recist=recist,
+    result = PatientResult(patient=row, lesions=lesions, recist=_recist_of(values),
                            provenance={"patient_table": patients.attrs.get("source_file", "given"),
                                        "extraction_settings_sha256": _find(upstream, "extraction_settings_sha256")
                                        or "not recorded"})
@@ -153,6 +194,11 @@ def add_nomogram(result: PatientResult, model: Mapping, values: Mapping[str, Any
     risk = score_patient(model, inputs)
     return replace(result, risk=risk, nomogram=dict(model),
                    provenance={**result.provenance, "nomogram_model": model_identity(model)})
+
+
+def _recist_of(row: Mapping[str, Any]) -> dict | None:
+    """The RECIST 1.1 / volumetric / Choi values of a patient row (None if it has none)."""
+    return {key: row[key] for key in RECIST_KEYS if row.get(key) is not None} or None
 
 
 def _signature_from_row(row: Mapping[str, Any], identity: Mapping | None) -> dict:

@@ -15,7 +15,7 @@ image they lie on:
 - POINT and OPEN contours describe no area and are skipped (with a log message).
 
 The result matches the IBSI CT phantom's NIfTI mask made from the same structure set (see
-Testing/test_dicom_rtstruct.py).
+Testing/response_signature/test_dicom_rtstruct.py).
 """
 from __future__ import annotations
 

@@ -20,8 +20,10 @@ Choi categories; downstream stages (NomogramScoreLib) add their own patient-leve
 
 Codes (docs/dicom.md lists them all): SCT Long axis / Short axis / Volume, DCM Attenuation
 Coefficient with derivation SCT Mean for the mean HU, UCUM units; radiomic features of the
-original image that IBSI defines identically use IBSI identifiers (private scheme ``99IBSI``,
-ibsi_codes.py); every other value uses our private scheme ``99RADRESP``: a feature's code value is
+original image that IBSI defines identically use IBSI identifiers (private scheme ``99IBSI``; the
+code is the one the engine's registry gives the feature, ``FeatureInfo.ibsi``, the same the lesion
+table's column metadata shows; ``ibsi_code``); every other value uses our private scheme
+``99RADRESP``: a feature's code value is
 'F' + 15 hex digits of the SHA-256 of its lesion-table name and its meaning is the name (e.g.
 ``log-sigma-2-0-mm-3D_firstorder_Entropy``); other keys are short code values (PRIVATE_VALUES).
 Code values never exceed 16 characters (no Long Code Value). Numbers are stored with
@@ -31,6 +33,7 @@ gives back exactly the lesion table's numbers.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -43,9 +46,9 @@ import pandas as pd
 from . import lesion_table
 from .dicom_io import MANUFACTURER, derived_uid, location_code, location_from_code, read_dataset, require_dicom
 from .errors import InputError
-from .ibsi_codes import IBSI_SCHEME, feature_of_code, ibsi_code
 
 PRIVATE_SCHEME = "99RADRESP"
+IBSI_SCHEME = "99IBSI"
 SR_SERIES_NUMBER = 902
 CHANGE_METHOD = ("followup_minus_baseline", "Change from baseline: follow-up minus baseline")
 STATUS_MEANINGS = {"matched": "Seen at baseline and follow-up", "new": "New at follow-up",
@@ -111,6 +114,50 @@ def feature_code(name: str):
     return code(FEATURE_PREFIX + digest, PRIVATE_SCHEME, name)
 
 
+def ibsi_code(name: str) -> tuple[str, str] | None:
+    """(IBSI identifier, meaning) of a feature of the original image such as 'original_glcm_Contrast', or
+    None: a filtered image's feature, a feature without IBSI code, or one whose code another feature
+    has too. The identifier is the first the registry lists for the feature (``FeatureInfo.ibsi``),
+    the meaning its description; only classes pyradiomics has too (the ``ibsi`` class's IBSI-only
+    features, several of which share a parameterised code, keep their names in 99RADRESP)."""
+    image, _, key = name.partition("_")
+    return _ibsi_tables(_registry_state())[0].get(key) if image == "original" else None
+
+
+def feature_of_ibsi(code_value: str) -> str | None:
+    """The lesion-table feature name ('original_<class>_<feature>') of an IBSI identifier, or None.
+    Any identifier the registry lists for the feature is read (an SR may carry another of its codes)."""
+    key = _ibsi_tables(_registry_state())[1].get(code_value)
+    return f"original_{key}" if key else None
+
+
+def _registry_state() -> tuple:
+    """What the IBSI tables depend on: the registered classes (a test may register one)."""
+    from .engine import registry
+
+    return registry.all_classes()
+
+
+@functools.lru_cache(maxsize=4)
+def _ibsi_tables(classes: tuple) -> tuple[dict, dict]:
+    """('<class>_<feature>' -> (first code, meaning), code -> '<class>_<feature>') from the registry's
+    FeatureInfo, for codes that name one feature only."""
+    owners: dict[str, list[str]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    for descriptor in classes:
+        if not descriptor.pyradiomics:
+            continue
+        for feature, info in descriptor.info.items():
+            codes = [value.strip() for value in info.ibsi.split(",") if value.strip()]
+            key = f"{descriptor.name}_{feature}"
+            for value in codes:
+                owners.setdefault(value, []).append(key)
+            if codes:
+                first[key] = (codes[0], info.description)
+    by_code = {value: keys[0] for value, keys in owners.items() if len(keys) == 1}
+    return {key: found for key, found in first.items() if found[0] in by_code}, by_code
+
+
 def unit(ucum: str):
     return code(ucum, "UCUM", UNITS.get(ucum, ucum))
 
@@ -140,7 +187,7 @@ def name_of(concept, derivation=None) -> str | None:
     """The lesion-table name of a measurement concept (inverse of concept_of); None if not ours."""
     scheme, value = concept.scheme_designator, concept.value
     if scheme == IBSI_SCHEME:
-        return feature_of_code(value)
+        return feature_of_ibsi(value)
     if scheme == PRIVATE_SCHEME:
         is_feature = value.startswith(FEATURE_PREFIX) and len(value) == 16 and value not in _KEYS
         return str(concept.meaning) if is_feature else key_of(value)

@@ -16,7 +16,7 @@ sees the ROI box plus its own margin, clipped to the scan. The built-in engine f
 boxes; the pyradiomics backend cuts the engine's working region (``engine.preprocess.prepare_region``)
 and runs pyradiomics once per filter run on that run's box (shape in the first run only), with
 ``additionalInfo`` off (the project records its own provenance). So the two backends filter the same
-voxels and agree to rounding (Testing/test_engine_backends.py: <= 1e-6 on Original, LoG and wavelet
+voxels and agree to rounding (Testing/response_signature/engine/test_backends.py: <= 1e-6 on Original, LoG and wavelet
 features of the real cases). The margins and their measured residual against filtering the whole
 scan are documented in ``engine/margins.py``.
 

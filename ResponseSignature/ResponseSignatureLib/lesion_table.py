@@ -261,11 +261,13 @@ def waterfall_series(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def column_info(column: str) -> ColumnInfo | None:
-    """Title, description, unit and IBSI code of a lesion-table column, or of a patient-table column
-    built from one (``<method>:<lesion column>``) or from RECIST; None for a column not documented here.
+    """Title, description, unit and IBSI code of a lesion-table column or of a patient RECIST column;
+    None for a column not documented here.
 
     Feature columns (``<image>_<class>_<feature>``) are described by the engine's registry: the
     class's FeatureInfo, on the named image (``original``, ``log-sigma-2-0-mm-3D``, ``wavelet-LLH``...).
+    The patient table's aggregates (``<method>:<lesion column>``) are LesionAggregateLib's to
+    describe (``aggregate.column_info``, carried in ``table.attrs['columns']``).
     """
     for known in (COLUMNS, MEASURE_COLUMNS, RECIST_COLUMNS):
         if column in known:
@@ -286,9 +288,7 @@ def column_info(column: str) -> ColumnInfo | None:
         return ColumnInfo(f"Relative Δ {inner.title}",
                           f"Relative change (follow-up − baseline) / |baseline| of: {inner.description}", "",
                           inner.ibsi)
-    # a patient-table aggregate over the patient's lesions: method named by the prefix
-    return ColumnInfo(f"{inner.title} [{prefix}]", f"{prefix} over the patient's lesions of: {inner.description}",
-                      inner.unit, inner.ibsi)
+    return None
 
 
 def _feature_info(name: str) -> ColumnInfo | None:

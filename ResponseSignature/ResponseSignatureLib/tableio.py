@@ -40,11 +40,14 @@ def write_json(path: str | Path, data: Any) -> Path:
 def column_metadata(table: pd.DataFrame) -> dict[str, dict]:
     """Column -> {title, description, unit, ibsi} (empty entries left out) for the table's documented
     columns: lesion-table, RECIST and feature columns (``lesion_table.column_info``), then what the
-    table's producer adds or overrides in ``table.attrs['columns']`` (same shape)."""
+    table's producer adds or overrides in ``table.attrs['columns']`` (same shape), which for a table
+    read back with ``read_table`` are the columns its sidecar documented."""
     from .lesion_table import columns_info
 
     out = {name: info.as_dict() for name, info in columns_info(table.columns).items()}
-    for name, extra in (table.attrs.get("columns") or {}).items():
+    provenance = table.attrs.get("provenance")
+    read_back = provenance.get("columns") if isinstance(provenance, dict) else None
+    for name, extra in {**(read_back or {}), **(table.attrs.get("columns") or {})}.items():
         if name in table.columns:
             out[str(name)] = {**out.get(str(name), {}), **dict(extra)}
     return out

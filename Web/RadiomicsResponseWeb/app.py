@@ -3,8 +3,9 @@
 Layout: on the left trame-slicer's segment editor (paint, erase, scissors, draw, threshold, islands,
 smoothing, undo/redo); in the middle Slicer's slice views; on the right the reading panel: time
 point selector, lesions (name and location), Compute with progress, and the results (lesion
-table, RECIST, waterfall, patient aggregation, signature, clinical form and risk gauge). Data and
-computation go through ``session`` and ``results`` (the libraries; the later stages through
+table, RECIST, waterfall, patient aggregation, signature, clinical form and risk gauge) and, for a
+case loaded from DICOM series folders, the DICOM SEG + SR export. Data and computation go through
+``session`` and ``results`` (the libraries; the later stages through
 ``NomogramScoreLib.patient_pipeline``).
 """
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Workstation:
         self._cancel = threading.Event()
         self._demo = False
         self._patient = None  # NomogramScoreLib.patient_pipeline.PatientResult of the last computation
+        self._scored = None   # the same, scored by the nomogram (clinical form's Score)
+        self._computed = None  # (LesionTableResult, session.PipelineInputs) of the last computation
         self._init_state()
         self._build_ui()
         self.editor_logic.set_ui(self.editor_ui)
@@ -107,6 +110,8 @@ class Workstation:
         state.rr_nomogram = {}
         state.rr_nomogram_error = ""
         state.rr_saved_to = ""
+        state.rr_dicom_problem = ""
+        state.rr_dicom_written = ""
         state.change("rr_timepoint")(self._on_timepoint_changed)
 
     def _say(self, message: str, kind: str = "info") -> None:
@@ -285,9 +290,10 @@ class Workstation:
                 self._say(f"The lesion table was computed but could not be shown: {error}", "error")
 
     def _clear_results(self) -> None:
-        self._patient = None
+        self._patient = self._scored = self._computed = None
         self.state.rr_has_result = False
         self.state.rr_nomogram = {}
+        self.state.rr_dicom_written = ""
 
     def _show_result(self, result, inputs) -> None:
         state = self.state
@@ -299,6 +305,9 @@ class Workstation:
         state.rr_progress = 100
         state.rr_progress_text = "Done"
         state.rr_has_result = True
+        self._computed = (result, inputs)
+        state.rr_dicom_problem = session.dicom_export_problem(inputs) or ""
+        state.rr_dicom_written = ""
         try:
             written = session.write_result(result, self.out_dir, inputs)
             state.rr_saved_to = f"{self.out_dir.resolve()}: " + ", ".join(path.name for path in written)
@@ -361,11 +370,26 @@ class Workstation:
             self.state.rr_nomogram_error = "Compute the lesion table first."
             return
         try:
-            scored = results.with_nomogram(self._patient, results.nomogram_model(), self.state.rr_clinical_values)
-            self.state.rr_nomogram = results.nomogram_panel(scored)
+            self._scored = results.with_nomogram(self._patient, results.nomogram_model(), self.state.rr_clinical_values)
+            self.state.rr_nomogram = results.nomogram_panel(self._scored)
         except RadiomicsResponseError as error:
+            self._scored = None
             self.state.rr_nomogram = {}
             self.state.rr_nomogram_error = str(error)
+
+    def export_dicom(self) -> None:
+        """DICOM button: the SEGs and the SR of the last computation (with the signature and, once
+        scored, the nomogram) into <work folder>/dicom."""
+        if self._computed is None or self.state.rr_busy:
+            return
+        result, inputs = self._computed
+        try:
+            paths = session.export_dicom(result, inputs, self.out_dir / "dicom", patient=self._scored or self._patient)
+        except (RadiomicsResponseError, OSError) as error:
+            self._say(f"DICOM export failed: {error}", "error")
+            return
+        self.state.rr_dicom_written = ", ".join(str(Path(path).resolve()) for path in paths.values())
+        self._say("DICOM SEG + SR written.", "success")
 
     # ----------------------------------------------------------------------------------- UI
     def _build_ui(self) -> None:
@@ -420,6 +444,7 @@ class Workstation:
             self._patient_card()
             self._signature_card()
             self._nomogram_card()
+            self._dicom_card()
 
     def _lesions_card(self) -> None:
         with v3.VCard(classes="mb-2", id="rr-lesions"):
@@ -531,13 +556,25 @@ class Workstation:
                              style=("'color: ' + rr_nomogram.reading_colour",))
                     html.Div("{{ w }}", v_for="w in rr_nomogram.warnings", classes="text-warning text-caption")
 
+    def _dicom_card(self) -> None:
+        with v3.VCard(classes="mb-2", id="rr-dicom", v_if=("rr_has_result",)):
+            v3.VCardTitle("DICOM", classes="text-subtitle-1")
+            with v3.VCardText():
+                v3.VBtn("Export DICOM SEG + SR", click=self.export_dicom, prepend_icon="mdi-database-export",
+                        variant="tonal", disabled=("rr_busy || !!rr_dicom_problem",), id="rr-export-dicom")
+                html.Div("{{ rr_dicom_problem }}", v_if=("rr_dicom_problem",), classes="text-caption mt-1",
+                         id="rr-dicom-problem")
+                html.Div("Written: {{ rr_dicom_written }}", v_if=("rr_dicom_written",), classes="text-caption mt-1",
+                         style="word-break: break-all;", id="rr-dicom-written")
+
     def _load_dialog(self) -> None:
         with self.layout:
             with v3.VDialog(v_model=("rr_load_dialog",), max_width=640):
                 with v3.VCard(title="Load baseline and follow-up"):
                     with v3.VCardText():
-                        html.Div("Files on this computer: NRRD, NIfTI, MHA or a DICOM folder; segmentations as "
-                                 ".seg.nrrd or label maps (optional).", classes="text-caption mb-2")
+                        html.Div("Files on this computer: NRRD, NIfTI, MHA or a DICOM series folder; segmentations "
+                                 "as .seg.nrrd, label maps, DICOM SEG or RT Structure Set (optional). DICOM SEG + SR "
+                                 "export needs both images as DICOM series folders.", classes="text-caption mb-2")
                         v3.VAlert(text=("rr_message",), type="error", density="compact", classes="mb-2",
                                   v_if=("rr_message && rr_message_type === 'error'",), style="word-break: break-all;")
                         for key, label in (("baseline_image", "Baseline image"), ("baseline_seg", "Baseline segmentation"),

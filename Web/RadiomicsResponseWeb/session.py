@@ -6,11 +6,12 @@ Files are read with ``ResponseSignatureLib.imageio``, turned into nodes and back
 ``ResponseSignatureLib.pipeline.compute_lesion_table``: nothing is computed twice.
 
 A lesion's location is kept on its MRML segment as the tag ``LOCATION_TAG`` so that it follows
-the segment through renames, undo and saving as ``.seg.nrrd``.
+the segment through renames, undo and saving as ``.seg.nrrd``; so is the Tracking UID a DICOM SEG
+gave the lesion (``TRACKING_UID_TAG``), which the DICOM SEG + SR export (``export_dicom``) keeps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -20,6 +21,7 @@ from ResponseSignatureLib.errors import InputError
 TIMEPOINTS = lesion_table.TIMEPOINTS
 TIMEPOINT_TITLES = {"baseline": "Baseline", "followup": "Follow-up"}
 LOCATION_TAG = "RadiomicsResponse.Location"
+TRACKING_UID_TAG = "RadiomicsResponse.TrackingUID"
 LOCATIONS = ("liver", "lung", "node", "bone", "adrenal", "kidney", "peritoneum", "brain", "spleen",
              "pancreas", "other")
 
@@ -39,6 +41,7 @@ class PipelineInputs:
     timepoints: dict
     locations: dict
     patient_id: str
+    dicom_series: dict = field(default_factory=dict)  # timepoint -> the DICOM series folder its image came from
 
 
 class Session:
@@ -48,6 +51,7 @@ class Session:
         self.scene = scene
         self.patient_id = patient_id
         self.nodes: dict[str, TimepointNodes] = {}
+        self.dicom_series: dict[str, Path] = {}  # timepoint -> DICOM series folder, for time points read from one
         #: time point -> "resampled from <grid> to <grid> ..." when its segmentation file was on another grid
         self.resampled: dict[str, str] = {}
 
@@ -64,7 +68,7 @@ class Session:
         """Read an image (and optionally its segmentation) for a time point, replacing what was there."""
         _check_timepoint(timepoint)
         image, segments = _read(image_path, segmentation_path)
-        return self._replace(timepoint, image, segments, locations or {})
+        return self._replace(timepoint, image, segments, locations or {}, image_path)
 
     def load_case(self, paths: Mapping[str, Any], patient_id: str | None = None) -> None:
         """Load both time points from a dict with the keys of ``sample_data.make_sample_case``.
@@ -74,11 +78,11 @@ class Session:
         locations = pipeline.read_locations(paths["locations"]) if paths.get("locations") else {}
         read = {t: _read(paths[f"{t}_image"], paths.get(f"{t}_seg")) for t in TIMEPOINTS}
         for timepoint, (image, segments) in read.items():
-            self._replace(timepoint, image, segments, locations)
+            self._replace(timepoint, image, segments, locations, paths[f"{timepoint}_image"])
         if patient_id:
             self.patient_id = patient_id
 
-    def _replace(self, timepoint: str, image, segments, locations: Mapping[str, str]) -> TimepointNodes:
+    def _replace(self, timepoint: str, image, segments, locations: Mapping[str, str], image_path) -> TimepointNodes:
         """Put a time point's image and segments into new nodes (removing the old ones)."""
         self.remove_timepoint(timepoint)
         resampled = next((segment.resampled for segment in segments if segment.resampled), None)
@@ -88,9 +92,16 @@ class Session:
         volume = mrml_bridge.volume_node_from_sitk(self.scene, image, f"{title} image")
         segmentation = mrml_bridge.segmentation_node_from_segments(self.scene, segments, volume, f"{title} lesions")
         self.nodes[timepoint] = TimepointNodes(volume, segmentation)
+        tracking_uids = {segment.name: segment.tracking_uid for segment in segments if segment.tracking_uid}
         for segment_id in self.segment_ids(timepoint):
-            name = self.segment(timepoint, segment_id).GetName()
+            segment = self.segment(timepoint, segment_id)
+            name = segment.GetName()
             self.set_location(timepoint, segment_id, locations.get(name) or lesion_table.infer_location(name))
+            if name in tracking_uids:
+                segment.SetTag(TRACKING_UID_TAG, tracking_uids[name])
+        self.dicom_series.pop(timepoint, None)
+        if Path(str(image_path)).expanduser().is_dir():
+            self.dicom_series[timepoint] = Path(str(image_path)).expanduser()
         return self.nodes[timepoint]
 
     def remove_timepoint(self, timepoint: str) -> None:
@@ -149,6 +160,16 @@ class Session:
         value = _segment_tag(segment, LOCATION_TAG)
         return value or lesion_table.infer_location(segment.GetName())
 
+    def tracking_uids(self, timepoint: str) -> dict[str, str]:
+        """Lesion name -> the Tracking UID its DICOM SEG gave it (lesions without one left out)."""
+        found = {}
+        for segment_id in self.segment_ids(timepoint):
+            segment = self.segment(timepoint, segment_id)
+            uid = _segment_tag(segment, TRACKING_UID_TAG)
+            if uid:
+                found[segment.GetName()] = uid
+        return found
+
     def set_location(self, timepoint: str, segment_id: str, location: str) -> None:
         """Set the lesion's location (a short organ name such as liver, lung, node)."""
         location = str(location or "").strip().lower()
@@ -184,12 +205,14 @@ class Session:
             if not segments:
                 raise InputError(f"The {_words(timepoint)} image has no lesion segment yet: "
                                  f"add a segment and paint the lesion.")
-            for segment in segments:  # the pipeline reports it (warning + provenance), as for files
+            tracking_uids = self.tracking_uids(timepoint)
+            for segment in segments:  # resampled: the pipeline reports it (warning + provenance), as for files
+                segment.tracking_uid = tracking_uids.get(segment.name)
                 segment.resampled = self.resampled.get(timepoint)
             timepoints[timepoint] = (image, segments)
             for lesion in self.lesions(timepoint):
                 locations.setdefault(lesion["name"], lesion["location"])
-        return PipelineInputs(timepoints, locations, self.patient_id)
+        return PipelineInputs(timepoints, locations, self.patient_id, dict(self.dicom_series))
 
 
 def compute(inputs: PipelineInputs, params: Any = None, progress: Callable | None = None,
@@ -222,6 +245,36 @@ def write_result(result: pipeline.LesionTableResult, out_dir, inputs: PipelineIn
             written.append(path)
         written.append(_write_locations(inputs.locations, out / f"{patient}_locations.csv"))
     return written
+
+
+def dicom_export_problem(inputs: PipelineInputs | None) -> str | None:
+    """Why the computed case cannot be written as DICOM SEG + SR, in a sentence; None when it can."""
+    if inputs is None:
+        return "Compute the lesion table first."
+    missing = [_words(timepoint) for timepoint in TIMEPOINTS if timepoint not in inputs.dicom_series]
+    if missing:
+        return (f"DICOM SEG + SR need the {' and '.join(missing)} image loaded from a DICOM series folder: they "
+                "reference the CT images of the PACS.")
+    return None
+
+
+def export_dicom(result: pipeline.LesionTableResult, inputs: PipelineInputs, out_dir, patient=None) -> dict:
+    """Write the case as a DICOM SEG per time point and the follow-up's TID 1500 SR into ``out_dir``
+    (``ResponseSignatureLib.dicom_export.export_sources``: the images and lesions the lesion table
+    was computed from, the DICOM series they were loaded from); with ``patient`` (a
+    ``patient_pipeline.PatientResult``) the SR also holds its signature and nomogram results.
+    Returns {'baseline_seg', 'followup_seg', 'sr'} -> path. InputError when it cannot (see
+    ``dicom_export_problem``)."""
+    from NomogramScoreLib.dicom_report import patient_groups
+    from ResponseSignatureLib import dicom_export
+
+    problem = dicom_export_problem(inputs)
+    if problem:
+        raise InputError(problem)
+    sources = {timepoint: dicom_export.TimepointSource(image, segments, inputs.dicom_series[timepoint])
+               for timepoint, (image, segments) in inputs.timepoints.items()}
+    groups = patient_groups(inputs.patient_id, patient.signature, patient.risk) if patient is not None else None
+    return dicom_export.export_sources(result, sources, out_dir, patient_groups=groups)
 
 
 def _write_locations(locations: Mapping[str, str], path: Path) -> Path:

@@ -356,7 +356,7 @@ def prepare_region(image: sitk.Image, mask: sitk.Image, settings: dict, image_ty
 POINTWISE_IMAGE_TYPES = ("Square", "SquareRoot", "Logarithm", "Exponential")
 #: image types whose values on a crop equal those on the whole scan: they read only the ROI box + their
 #: margin, no scan-wide value (the pointwise types scale by the scan's max |x|) and no scan index (LBP
-#: places its samples in scan indices); checked bit for bit by Testing/test_parallel_lesions.py
+#: places its samples in scan indices); checked bit for bit by Testing/response_signature/test_parallel_lesions.py
 CROP_SAFE_IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Gradient")
 
 

@@ -357,8 +357,8 @@ def with_signature_scores(model: Mapping, table, lesions=None):
     out = table.copy()
     out[SIGNATURE_SCORE] = score
     out[SIGNATURE_CLASS] = klass
-    out.attrs = {"provenance": {**dict(table.attrs.get("provenance") or {}),
-                                "signature_model": model_identity(model)}}
+    out.attrs = {**table.attrs, "provenance": {**dict(table.attrs.get("provenance") or {}),
+                                               "signature_model": model_identity(model)}}
     return out
 
 
