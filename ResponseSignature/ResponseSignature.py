@@ -52,6 +52,7 @@ PROVENANCE_ATTRIBUTE = "RadiomicsResponse.Provenance"
 RECIST_ATTRIBUTE = "RadiomicsResponse.RECIST"
 WATERFALL_TABLE_REFERENCE = "RadiomicsResponse.WaterfallTable"
 WATERFALL_CHART_REFERENCE = "RadiomicsResponse.WaterfallChart"
+WATERFALL_NEW_TABLE_REFERENCE = "RadiomicsResponse.WaterfallNewLesions"
 #: Attribute Slicer's DICOM module (DICOMScalarVolumePlugin) sets on a volume it loads: the SOP Instance
 #: UIDs of its slices, space-separated (Slicer 5.8.1 and 5.10.0).
 DICOM_INSTANCE_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
@@ -484,7 +485,7 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
         :param outputTable: table node to write the lesion table into; a new one is added to the scene if None.
         :param progress: optional callback ``progress(fraction, message)``.
         :param shouldCancel: optional callback returning True to stop (raises OperationCancelled).
-        :param createChart: also make a waterfall chart of the change in longest diameter per lesion.
+        :param createChart: also make a waterfall chart of every lesion's change in RECIST diameter.
         :return: the Lib's LesionTableResult (``table`` DataFrame, ``recist`` dict, ``errors`` list,
             ``provenance`` dict). The table node written is ``self.lastTableNode``, the chart
             ``self.lastWaterfallChart``. Provenance and RECIST are stored as JSON table attributes
@@ -627,31 +628,73 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
         return {name: str(path) for name, path in paths.items()}
 
     def createWaterfallChart(self, lesionTable, lesionTableNode):
-        """Bar chart of the percent change of the longest diameter per lesion, sorted descending.
+        """Waterfall chart of every lesion's change in RECIST diameter (short axis for lymph nodes).
+
+        Lesions in ``lesion_table.waterfall_series`` order (new ones first, then largest increase
+        first; disappeared lesions at -100 %). One bar series per change category present, named
+        and coloured as in the report's legend (``lesion_table.WATERFALL_CATEGORIES``), so the
+        chart's legend explains the colours; new lesions, which have no percent change, are marked
+        by a black diamond on the zero line (series "new lesion (no % change)"), never by a bar.
+        Each bar's tooltip names its lesion with its status ("liver_3 (disappeared)").
 
         The chart's nodes are referenced from ``lesionTableNode`` and replaced on the next run.
 
         :param lesionTable: lesion table DataFrame (as returned in ``result.table``).
         :param lesionTableNode: the lesion table node the chart belongs to.
-        :return: the vtkMRMLPlotChartNode, or None if no lesion has a diameter change.
+        :return: the vtkMRMLPlotChartNode, or None if the table has no lesion to chart.
         """
         from ResponseSignatureLib import mrml_bridge
-        from ResponseSignatureLib.lesion_table import waterfall_table
+        from ResponseSignatureLib.lesion_table import WATERFALL_CATEGORIES, WATERFALL_NEW_LABEL, waterfall_series
 
         self._removeWaterfall(lesionTableNode)
-        waterfall = waterfall_table(lesionTable)
-        if waterfall is None or len(waterfall) == 0:
+        if lesionTable is None or len(lesionTable) == 0 or "baseline:longest_diameter_mm" not in lesionTable.columns:
             return None
-        name = lesionTableNode.GetName()
-        waterfallTableNode = mrml_bridge.table_node_from_dataframe(
-            slicer.mrmlScene, waterfall, name=_("{name} waterfall").format(name=name))
-        chartNode = mrml_bridge.plot_chart_from_table(
-            slicer.mrmlScene, waterfallTableNode, "lesion_id", "diameter_change_percent",
-            _("Change in longest diameter (%)"), plot_type="bar")
-        lesionTableNode.SetNodeReferenceID(WATERFALL_TABLE_REFERENCE, waterfallTableNode.GetID())
-        if chartNode is not None:
-            lesionTableNode.SetNodeReferenceID(WATERFALL_CHART_REFERENCE, chartNode.GetID())
+        bars, new = waterfall_series(lesionTable)
+        if len(bars) == 0:
+            return None
+        scene, name = slicer.mrmlScene, lesionTableNode.GetName()
+        units = {column: "%" for column in ["diameter_change_percent"] + [c.key for c in WATERFALL_CATEGORIES]}
+        barsNode = mrml_bridge.table_node_from_dataframe(scene, bars, name=_("{name} waterfall").format(name=name),
+                                                         column_units=units)
+        lesionTableNode.SetNodeReferenceID(WATERFALL_TABLE_REFERENCE, barsNode.GetID())
+        chartNode = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", _("{name} waterfall chart").format(name=name))
+        chartNode.SetTitle(_("Change in RECIST diameter per lesion"))
+        chartNode.SetXAxisTitle(_("Lesion (new first, then largest increase first)"))
+        chartNode.SetYAxisTitle(_("Change in RECIST diameter (%)"))
+        chartNode.SetLegendVisibility(True)
+        for category in WATERFALL_CATEGORIES:
+            if category.key in bars.columns:
+                self._addWaterfallSeries(chartNode, barsNode, category.label, category.colour, category.key)
+        if len(new):
+            newNode = mrml_bridge.table_node_from_dataframe(
+                scene, new, name=_("{name} waterfall new lesions").format(name=name))
+            lesionTableNode.SetNodeReferenceID(WATERFALL_NEW_TABLE_REFERENCE, newNode.GetID())
+            self._addWaterfallSeries(chartNode, newNode, WATERFALL_NEW_LABEL, "#000000", "marker", xColumn="position")
+        changes = bars["diameter_change_percent"].dropna()
+        chartNode.SetYAxisRangeAuto(False)
+        chartNode.SetYAxisRange(min([-100.0, *changes]) - 5.0, max([50.0, *changes]) + 5.0)  # -100 % always shown
+        lesionTableNode.SetNodeReferenceID(WATERFALL_CHART_REFERENCE, chartNode.GetID())
         return chartNode
+
+    @staticmethod
+    def _addWaterfallSeries(chartNode, tableNode, name: str, colour: str, yColumn: str, xColumn: Optional[str] = None):
+        """A series of the waterfall chart: bars of ``yColumn`` by row (labelled by the ``label``
+        column), or, with ``xColumn``, diamond markers without a line at (``xColumn``, ``yColumn``)."""
+        series = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", name)
+        series.SetAndObserveTableNodeID(tableNode.GetID())
+        series.SetYColumnName(yColumn)
+        series.SetLabelColumnName("label")
+        series.SetColor(*(int(colour[i:i + 2], 16) / 255.0 for i in (1, 3, 5)))
+        if xColumn is None:
+            series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeBar)
+        else:
+            series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeScatter)
+            series.SetXColumnName(xColumn)
+            series.SetMarkerStyle(slicer.vtkMRMLPlotSeriesNode.MarkerStyleDiamond)
+            series.SetMarkerSize(14)
+            series.SetLineStyle(slicer.vtkMRMLPlotSeriesNode.LineStyleNone)
+        chartNode.AddAndObservePlotSeriesNodeID(series.GetID())
+        return series
 
     @staticmethod
     def _removeWaterfall(lesionTableNode) -> None:
@@ -663,9 +706,11 @@ class ResponseSignatureLogic(ScriptedLoadableModuleLogic):
                 if seriesNode is not None:
                     scene.RemoveNode(seriesNode)
             scene.RemoveNode(chartNode)
-        tableNode = lesionTableNode.GetNodeReference(WATERFALL_TABLE_REFERENCE)
-        if tableNode is not None:
-            scene.RemoveNode(tableNode)
+        for reference in (WATERFALL_TABLE_REFERENCE, WATERFALL_NEW_TABLE_REFERENCE):
+            tableNode = lesionTableNode.GetNodeReference(reference)
+            if tableNode is not None:
+                scene.RemoveNode(tableNode)
+            lesionTableNode.RemoveNodeReferenceIDs(reference)
 
     def modelExtractionParams(self, modelPath: str, params=None) -> dict:
         """

@@ -15,8 +15,11 @@ with its RECIST diameter change (longest diameter; short axis for lymph nodes) f
 follow-up, largest increase first, disappeared lesions at -100 %, and lesions whose change cannot
 be computed marked "not measured". Dashed reference lines at +20 % and -30 % (the RECIST 1.1
 PD/PR thresholds, which RECIST applies to the *sum* of target diameters: per-lesion bars are
-descriptive); bar colours (explained in the legend) mark a lesion's own change beyond those
-thresholds; value labels use ``formatting.change_percent`` like the report's lesion table.
+descriptive); bar colours (``lesion_table.WATERFALL_CATEGORIES``, explained in the legend) mark a
+lesion's own change beyond those thresholds, and so does a white pattern over the colour that
+survives greyscale print and colour-blind reading (``HATCHES``: diagonal stripes for an increase
+of 20 % or more, dots for a decrease of 30 % or more, none between); value labels use
+``formatting.change_percent`` like the report's lesion table.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ import math
 from typing import Any, Mapping
 
 from ResponseSignatureLib.formatting import change_percent
-from ResponseSignatureLib.lesion_table import waterfall_table
+from ResponseSignatureLib.lesion_table import (WATERFALL_CATEGORIES, WATERFALL_NEW_LABEL, WATERFALL_STATUS_NOTES,
+                                               waterfall_category, waterfall_table)
 from ResponseSignatureLib.models.outcome import outcome_terms
 
 from . import nomogram as nm
@@ -161,8 +165,15 @@ def nomogram_svg(model: Mapping[str, Any], result: Mapping[str, Any] | None = No
 # waterfall
 # --------------------------------------------------------------------------------------------
 
-BAR_COLOURS = (("+20 % or more", "#d55e00"), ("-30 % to +20 %", "#9e9e9e"), ("-30 % or less", "#0072b2"))
-STATUS_NOTES = {"new": "new", "disappeared": "disappeared"}
+BAR_COLOURS = tuple((category.label, category.colour) for category in WATERFALL_CATEGORIES)
+#: category key -> SVG pattern drawn in white over the bar colour (a cue that does not need colour)
+HATCHES = {
+    "increase": ('<pattern id="waterfall-hatch-increase" class="waterfall-hatch-pattern" patternUnits="userSpaceOnUse" '
+                 'width="6" height="6" patternTransform="rotate(45)"><line x1="3" y1="0" x2="3" y2="6" '
+                 'stroke="#ffffff" stroke-width="2.2"/></pattern>'),
+    "decrease": ('<pattern id="waterfall-hatch-decrease" class="waterfall-hatch-pattern" patternUnits="userSpaceOnUse" '
+                 'width="5" height="5"><circle cx="2.5" cy="2.5" r="1.3" fill="#ffffff"/></pattern>'),
+}
 
 
 def waterfall_rows(table) -> list[tuple[str, str, float]]:
@@ -175,25 +186,29 @@ def waterfall_rows(table) -> list[tuple[str, str, float]]:
             for lesion, status, change in zip(rows["lesion_id"], rows["status"], rows["diameter_change_percent"])]
 
 
-def _bar_color(change: float) -> str:
-    if change >= 20.0:
-        return BAR_COLOURS[0][1]
-    if change <= -30.0:
-        return BAR_COLOURS[2][1]
-    return BAR_COLOURS[1][1]
+def _swatch(x: float, y: float, width: float, height: float, key: str, colour: str, css: str = "", extra: str = "",
+            title: str = "") -> list[str]:
+    """A rectangle in a category's colour, with its HATCHES pattern over it as a path of the same outline."""
+    tip = f"<title>{esc(title)}</title>" if title else ""
+    parts = [f'<rect{css} x="{num(x)}" y="{num(y)}" width="{num(width)}" height="{num(height)}" fill="{colour}"{extra}>'
+             f'{tip}</rect>']
+    if key in HATCHES:
+        parts.append(f'<path class="waterfall-hatch" data-category="{esc(key)}"{extra} d="M{num(x)} {num(y)}h{num(width)}'
+                     f'v{num(height)}h{num(-width)}z" fill="url(#waterfall-hatch-{esc(key)})"/>')
+    return parts
 
 
 def _legend(x: float, y: float, any_new: bool) -> list[str]:
     parts = [f'<g id="waterfall-legend"><text x="{num(x)}" y="{num(y)}" font-size="10" fill="#424242" {FONT}>Lesion '
              f'change:</text>']
     x += 86
-    for label, colour in BAR_COLOURS:
-        parts.append(f'<rect x="{num(x)}" y="{num(y - 9)}" width="11" height="11" fill="{colour}"/>'
-                     f'<text x="{num(x + 15)}" y="{num(y)}" font-size="10" fill="#212121" {FONT}>{esc(label)}</text>')
-        x += 26 + 6.2 * len(label)
+    for category in WATERFALL_CATEGORIES:
+        parts += _swatch(x, y - 9, 11, 11, category.key, category.colour)
+        parts.append(f'<text x="{num(x + 15)}" y="{num(y)}" font-size="10" fill="#212121" {FONT}>{esc(category.label)}</text>')
+        x += 26 + 6.2 * len(category.label)
     if any_new:
         parts.append(_new_marker(x + 5, y - 4, 5) + f'<text x="{num(x + 14)}" y="{num(y)}" font-size="10" fill="#212121" '
-                     f'{FONT}>new lesion (no % change)</text>')
+                     f'{FONT}>{esc(WATERFALL_NEW_LABEL)}</text>')
     parts.append("</g>")
     return parts
 
@@ -214,7 +229,7 @@ def waterfall_svg(table, title: str = "Per-lesion change in RECIST diameter (lon
     y_of = lambda value: top + (high - value) / (high - low) * plot_h  # noqa: E731
     parts = [f'<svg xmlns="{SVG_NS}" class="waterfall-chart" width="{num(width)}" height="{num(height)}" '
              f'viewBox="0 0 {num(width)} {num(height)}" role="img" aria-labelledby="waterfall-title">',
-             f'<title id="waterfall-title">{esc(title)}</title>',
+             f'<title id="waterfall-title">{esc(title)}</title>', f'<defs>{"".join(HATCHES.values())}</defs>',
              f'<text x="10" y="18" font-size="13" font-weight="bold" fill="#212121" {FONT}>{esc(title)}</text>']
     parts += _legend(left, 38, any(status == "new" for _, status, _ in rows))
     for value in nm.nice_ticks(low, high, 6):
@@ -254,13 +269,14 @@ def _waterfall_item(centre: float, bar: float, lesion: str, status: str, change:
     else:
         y0, y1 = sorted((y_of(0), y_of(change)))
         label = change_percent(change)
-        parts.append(f'<rect class="waterfall-bar" data-lesion="{esc(lesion)}" data-change="{change:.4g}" '
-                     f'x="{num(centre - bar / 2)}" y="{num(y0)}" width="{num(bar)}" height="{num(max(y1 - y0, 1))}" '
-                     f'fill="{_bar_color(change)}"><title>{esc(lesion)}: {esc(label)}</title></rect>')
+        category = waterfall_category(change)
+        parts += _swatch(centre - bar / 2, y0, bar, max(y1 - y0, 1), category.key, category.colour,
+                         css=' class="waterfall-bar"', extra=f' data-lesion="{esc(lesion)}" data-change="{change:.4g}"',
+                         title=f"{lesion}: {label}")
         label_y = y_of(0) - 4 if change < 0 else y0 - 4  # above the zero line / above the bar
         parts.append(f'<text class="waterfall-value" x="{num(centre)}" y="{num(label_y)}" text-anchor="middle" '
                      f'font-size="10" fill="#212121" {FONT}>{esc(label)}</text>')
-    note = STATUS_NOTES.get(status, "") if math.isfinite(change) or status == "new" else "no change computed"
+    note = WATERFALL_STATUS_NOTES.get(status, "") if math.isfinite(change) or status == "new" else "no change computed"
     rotate = slot < 64
     transform = f' transform="rotate(-30 {num(centre)} {num(axis_y + 14)})"' if rotate else ""
     anchor = "end" if rotate else "middle"

@@ -121,7 +121,8 @@ def _add_report(subparsers) -> None:
                    help="signature model file: scores the patient if the table has no signature_score, and names "
                    "the model and its threshold in the report")
     p.add_argument("--nomogram-model", type=Path, help="nomogram model file")
-    p.add_argument("--clinical", nargs="*", default=[], metavar="NAME=VALUE", help="add or override clinical values")
+    p.add_argument("--clinical", nargs="*", default=None, metavar="NAME=VALUE",
+                   help="add or override clinical values (needs --nomogram-model)")
     p.add_argument("--out", required=True, type=Path, help="HTML file to write")
     p.set_defaults(func=run_report, output_files=("out",))
 
@@ -273,8 +274,10 @@ def run_report(args: argparse.Namespace) -> int:
     from . import patient_pipeline
     from .nomogram import load_nomogram
 
+    if args.clinical is not None and not args.nomogram_model:
+        raise InputError("--clinical needs --nomogram-model: clinical values are used only by a nomogram.")
     nomogram_model = load_nomogram(args.nomogram_model) if args.nomogram_model else None
-    clinical = parse_assignments(args.clinical)
+    clinical = parse_assignments(args.clinical or [])
     if nomogram_model is not None:
         check_variable_names(nomogram_model, clinical)
     result = patient_pipeline.from_tables(

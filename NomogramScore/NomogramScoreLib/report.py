@@ -25,7 +25,6 @@ was not assessed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -34,6 +33,7 @@ from ResponseSignatureLib.formatting import (MISSING, change_percent, ci_text, i
                                              predictor_value, quantity, score, with_ci)
 from ResponseSignatureLib.models.modelfile import write_text_atomic
 from ResponseSignatureLib.models.outcome import OutcomeTerms, Reading, outcome_terms, read_against_cutoff
+from ResponseSignatureLib.provenance import input_sha256
 
 from .chart import nomogram_svg, waterfall_rows, waterfall_svg
 from .gauge import gauge_for
@@ -45,6 +45,11 @@ DISCLAIMER = ("Research use only. This report is produced by research software t
 PATIENT_LABELS = {"n_lesions": "Lesions", "age": "Age", "sex": "Sex", "diagnosis": "Diagnosis"}
 LOCATIONS = {"node": "lymph node"}
 STATUSES = {"matched": "seen at both", "new": "new", "disappeared": "disappeared"}
+# (lesion-table column, title) of the columns that say which lesion it is.
+IDENTITY_COLUMNS = (("lesion_id", "Lesion"), ("location", "Location"), ("status", "Status"), ("target", "RECIST target"))
+TIMEPOINT_HEADS = {"baseline": "Baseline", "followup": "Follow-up"}
+DIAMETER_CHANGE_TITLE = "Change in RECIST diameter"
+VOLUME_CHANGE_TITLE = "Volume change"
 # (measure, title, decimals): baseline and follow-up side by side under one title.
 RECIST_MEASURES = (("longest_diameter_mm", "Longest diameter (mm)", 1), ("short_axis_mm", "Short axis (mm)", 1))
 OTHER_MEASURES = (("volume_ml", "Volume (ml)", 1), ("mean_hu", "Mean density (HU)", 0))
@@ -211,17 +216,35 @@ def _measure_head(measures, columns) -> tuple[str, str, int]:
         present = [t for t in ("baseline", "followup") if f"{t}:{measure}" in columns]
         if present:
             top += f'<th colspan="{len(present)}">{esc(title)}</th>'
-            sub += "".join(f"<th>{'Baseline' if t == 'baseline' else 'Follow-up'}</th>" for t in present)
+            sub += "".join(f"<th>{TIMEPOINT_HEADS[t]}</th>" for t in present)
             count += len(present)
     return top, sub, count
 
 
-def _identity_cells(lesion: Mapping[str, Any]) -> str:
+def identity_texts(lesion: Mapping[str, Any]) -> dict[str, str]:
+    """Lesion-table column -> text of the ``IDENTITY_COLUMNS`` of one lesion (row as a mapping), as the
+    report shows them (also used by the web workstation): 'lymph node', 'seen at both', 'yes'."""
     location = str(plain(lesion.get("location")) or "")
     target = plain(lesion.get("target"))
-    return (_td(number(lesion.get("lesion_id"))) + _td(LOCATIONS.get(location, location) or MISSING)
-            + _td(STATUSES.get(str(lesion.get("status")), number(lesion.get("status"))))
-            + _td(number(bool(target)) if isinstance(target, (bool, int, float)) and not is_missing(target) else MISSING))
+    return {"lesion_id": number(lesion.get("lesion_id")),
+            "location": LOCATIONS.get(location, location) or MISSING,
+            "status": STATUSES.get(str(lesion.get("status")), number(lesion.get("status"))),
+            "target": number(bool(target)) if isinstance(target, (bool, int, float)) and not is_missing(target) else MISSING}
+
+
+def diameter_change_text(status: Any, change: Any) -> str:
+    """A lesion's change in RECIST diameter (percent, from ``chart.waterfall_rows``); 'new lesion' for a new one."""
+    return "new lesion" if status == "new" else change_percent(change)
+
+
+def volume_change_text(relative: Any) -> str:
+    """A lesion's relative volume change (``reldelta:volume_ml``, a fraction) in percent."""
+    relative = plain(relative)
+    return change_percent(None if is_missing(relative) else 100.0 * float(relative))
+
+
+def _identity_cells(lesion: Mapping[str, Any]) -> str:
+    return "".join(_td(text) for text in identity_texts(lesion).values())
 
 
 def lesion_section(lesion_table) -> str:
@@ -232,15 +255,14 @@ def lesion_section(lesion_table) -> str:
     columns = set(lesion_table.columns)
     changes = {lesion: change for lesion, _, change in waterfall_rows(lesion_table)}
     lesions = [{k: plain(v) for k, v in row.items()} for row in lesion_table.to_dict(orient="records")]
-    identity = "<th rowspan=\"2\">Lesion</th><th rowspan=\"2\">Location</th><th rowspan=\"2\">Status</th><th rowspan=\"2\">RECIST target</th>"
+    identity = "".join(f'<th rowspan="2">{esc(title)}</th>' for _, title in IDENTITY_COLUMNS)
     top, sub, _ = _measure_head(RECIST_MEASURES, columns)
     rows = []
     for lesion in lesions:
-        change = changes.get(str(lesion.get("lesion_id")))
-        shown = "new lesion" if lesion.get("status") == "new" else change_percent(change)
+        shown = diameter_change_text(lesion.get("status"), changes.get(str(lesion.get("lesion_id"))))
         rows.append(f'<tr class="lesion-row" data-lesion="{esc(lesion.get("lesion_id", ""))}">{_identity_cells(lesion)}'
                     f'{_lesion_cells(lesion, RECIST_MEASURES, columns)}{_td(shown, numeric=True)}</tr>')
-    first = (f'<table id="lesion-table"><thead><tr>{identity}{top}<th rowspan="2">Change in RECIST diameter*</th></tr>'
+    first = (f'<table id="lesion-table"><thead><tr>{identity}{top}<th rowspan="2">{DIAMETER_CHANGE_TITLE}*</th></tr>'
              f'<tr>{sub}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
              '<p class="muted">* Longest diameter; short axis for lymph nodes. RECIST 1.1 applies its thresholds to the '
              'sum over target lesions (below), not to single lesions.</p>')
@@ -253,14 +275,13 @@ def _volume_table(lesions: list[dict], columns) -> str:
     if not count and not score_column:
         return ""
     volume_change = "reldelta:volume_ml" in columns
-    head = ('<th rowspan="2">Lesion</th>' + top + ('<th rowspan="2">Volume change</th>' if volume_change else "")
+    head = ('<th rowspan="2">Lesion</th>' + top + (f'<th rowspan="2">{VOLUME_CHANGE_TITLE}</th>' if volume_change else "")
             + ('<th rowspan="2">Lesion score</th>' if score_column else ""))
     rows = []
     for lesion in lesions:
         cells = _td(number(lesion.get("lesion_id"))) + _lesion_cells(lesion, OTHER_MEASURES, columns)
         if volume_change:
-            relative = lesion.get("reldelta:volume_ml")
-            cells += _td(change_percent(None if is_missing(relative) else 100.0 * float(relative)), numeric=True)
+            cells += _td(volume_change_text(lesion.get("reldelta:volume_ml")), numeric=True)
         if score_column:
             cells += _td(score(lesion.get(score_column)), numeric=True)
         rows.append(f'<tr class="lesion-volume-row">{cells}</tr>')
@@ -274,7 +295,7 @@ def _lesion_errors(lesions: list[dict]) -> str:
     return f'<p>Values missing for:</p><ul class="lesion-errors warning">{"".join(items)}</ul>' if items else ""
 
 
-def _recist_value(key: str, value: Any, kind: str | None) -> str:
+def _recist_value(value: Any, kind: str | None) -> str:
     if kind == "mm":
         return quantity(value, "mm", 1)
     if kind == "change":
@@ -289,14 +310,21 @@ def recist_section(recist: Mapping[str, Any] | None) -> str:
     if not recist:
         return _section("recist", "RECIST 1.1", _not_available("RECIST assessment"))
     category = _category_text(recist)
-    category_keys = set(RECIST_CATEGORY_KEYS)
-    rows = [(RECIST_ITEMS[key][0], _recist_value(key, recist[key], RECIST_ITEMS[key][1]))
-            for key in RECIST_ITEMS if key in recist]
-    rows += [(_label(key), number(plain(value))) for key, value in recist.items()
-             if key not in RECIST_ITEMS and key not in category_keys and not isinstance(value, (dict, list, tuple))]
+    rows = [(label, text) for _, label, text in recist_rows(recist)]
     body = (f'<p>Overall response: <span id="recist-category" class="big">{esc(category)}</span> '
             f'<span class="muted">{esc(CATEGORY_NAMES.get(category, ""))}</span></p>' + _kv_table(rows, "recist-table"))
     return _section("recist", "RECIST 1.1", body)
+
+
+def recist_rows(recist: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, label, text) of a RECIST result's items other than the category, in the report's order
+    and words (also used by the web workstation): known items first, then any others."""
+    category_keys = set(RECIST_CATEGORY_KEYS)
+    rows = [(key, RECIST_ITEMS[key][0], _recist_value(recist[key], RECIST_ITEMS[key][1]))
+            for key in RECIST_ITEMS if key in recist]
+    rows += [(key, _label(key), number(plain(value))) for key, value in recist.items()
+             if key not in RECIST_ITEMS and key not in category_keys and not isinstance(value, (dict, list, tuple))]
+    return rows
 
 
 def waterfall_section(lesion_table) -> str:
@@ -378,15 +406,6 @@ def _walk(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
             yield from _walk(value, path + (str(key),))
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_files(provenance: Mapping[str, Any]) -> list[dict]:
     """The input files a provenance names (``inputs`` mappings, ``*_table`` paths) with their
     SHA-256: the recorded one, else the file's hash now (``hashed_at`` says which)."""
@@ -403,8 +422,8 @@ def input_files(provenance: Mapping[str, Any]) -> list[dict]:
         seen.add(location)
         entry = {"input": _label(key), "path": location, "sha256": recorded, "hashed_at": "recorded by the pipeline"}
         if recorded is None:
-            exists = Path(location).is_file()
-            entry.update(sha256=file_sha256(location) if exists else None,
+            exists = Path(location).exists()
+            entry.update(sha256=input_sha256(location) if exists else None,
                          hashed_at="when the report was written" if exists else "file not found")
         found.append(entry)
     return found

@@ -140,7 +140,13 @@ def _add_feature_maps(subparsers) -> None:
                       help="folder for <feature>.nrrd maps and feature_maps.provenance.json")
     maps.add_argument("--engine", default="builtin", choices=["builtin", "pyradiomics"],
                       help="feature engine: built-in numpy (default) or pyradiomics (if installed)")
-    maps.set_defaults(func=run_feature_maps, output_folders=("out_dir",))
+    maps.set_defaults(func=run_feature_maps, output_folders=("out_dir",), derived_outputs=_maps_provenance_output)
+
+
+def _maps_provenance_output(args: argparse.Namespace) -> list:
+    """The provenance file ``feature-maps`` writes in ``--out-dir`` (the maps' names are known only
+    once computed: they are checked then, all before the first is written)."""
+    return [(args.out_dir / FEATURE_MAPS_PROVENANCE, "Provenance file in --out-dir")]
 
 
 #: provenance sidecar written beside the maps by ``feature-maps``
@@ -152,6 +158,7 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     from .engine.feature_maps import voxel_settings
     from .extraction import compute_feature_maps, load_params
     from .imageio import read_image
+    from .outputs import check_output_file
     from .provenance import make_provenance, settings_hash
     from .tableio import write_json
 
@@ -164,8 +171,8 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     print(f"Feature maps of segment '{segment.name}' (label {label}): {count} voxels, kernel radius "
           f"{voxel['kernelRadius']}, maskedKernel {voxel['maskedKernel']}; Ctrl-C stops", file=sys.stderr)
     maps = compute_feature_maps(image, segment.mask, params, engine=args.engine, progress=TextProgressBar())
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    files = {name: _write_map(result, args.out_dir / f"{name}.nrrd").name for name, result in maps.items()}
+    paths = {name: check_output_file(args.out_dir / f"{name}.nrrd") for name in maps}  # all, before writing one
+    files = {name: _write_map(result, paths[name]).name for name, result in maps.items()}
     first = next(iter(maps.values()), None)
     provenance = make_provenance(
         engine=args.engine, image=str(args.image), mask=str(args.mask), label=label, segment=segment.name,
@@ -216,16 +223,20 @@ def _segment_with_label(path: Path, image, label: int):
 
 
 def _write_map(result, path: Path) -> Path:
-    """Write one map (compressed NRRD); InputError naming the file if that fails."""
+    """Write one map (compressed NRRD) atomically (temporary file + rename: an earlier map of that
+    name stays whole if the write fails); InputError naming the file if that fails."""
     import SimpleITK as sitk
 
     from .errors import InputError
+    from .outputs import write_file_atomic
 
-    try:
-        sitk.WriteImage(result, str(path), True)
-    except RuntimeError as exc:
-        raise InputError(f"Cannot write '{path}': {str(exc).strip().splitlines()[0]}") from exc
-    return path
+    def write(temp_name: str) -> None:
+        try:
+            sitk.WriteImage(result, temp_name, True)
+        except RuntimeError as exc:
+            raise InputError(f"Cannot write '{path}': {str(exc).strip().splitlines()[0]}") from exc
+
+    return write_file_atomic(path, write, keep_suffix=True)
 
 
 def _geometry(result) -> dict:

@@ -49,7 +49,7 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
 
     args = parser.parse_args(argv)
     try:
-        check_outputs(args)  # an --out folder where a file is expected (or the reverse): fail before any work
+        check_outputs(args, parser)  # an --out folder where a file is expected (or the reverse): fail before any work
         return int(args.func(args) or 0)
     except OperationCancelled as error:
         end_progress_line()

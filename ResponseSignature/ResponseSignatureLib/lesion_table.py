@@ -178,6 +178,29 @@ def recist_diameter_column(location: Any, timepoint: str, columns: Iterable[str]
     return f"{timepoint}:longest_diameter_mm"
 
 
+@dataclass(frozen=True)
+class WaterfallCategory:
+    """A class of a lesion's own diameter change in the waterfall plots (report, web, Slicer): its
+    key, the legend's words and the bar colour (Okabe-Ito: distinct for colour-blind readers)."""
+
+    key: str
+    label: str
+    colour: str
+
+
+#: The waterfall's bar categories, by a lesion's own change: at or beyond the RECIST thresholds
+#: (+20 %, -30 %; RECIST applies them to the sum of target diameters, so per lesion they are descriptive).
+WATERFALL_CATEGORIES = (WaterfallCategory("increase", "+20 % or more", "#d55e00"),
+                        WaterfallCategory("stable", "-30 % to +20 %", "#9e9e9e"),
+                        WaterfallCategory("decrease", "-30 % or less", "#0072b2"))
+
+
+def waterfall_category(change: float) -> WaterfallCategory:
+    """The WATERFALL_CATEGORIES entry of a (finite) percent change."""
+    increase, stable, decrease = WATERFALL_CATEGORIES
+    return increase if change >= 20.0 else decrease if change <= -30.0 else stable
+
+
 def waterfall_table(table: pd.DataFrame, include_new: bool = False) -> pd.DataFrame:
     """Per-lesion RECIST diameter change in percent (short axis for lymph nodes), largest increase
     first; a disappeared lesion (0 mm at follow-up) is at -100 %.
@@ -203,6 +226,38 @@ def waterfall_table(table: pd.DataFrame, include_new: bool = False) -> pd.DataFr
     result = result.assign(_order=order, _change=-result["diameter_change_percent"].astype(float))
     result = result.sort_values(["_order", "_change"], kind="stable", na_position="last")
     return result.drop(columns=["_order", "_change"]).reset_index(drop=True)
+
+
+#: The words a waterfall adds to a lesion's name by status (new lesions have no bar, disappeared ones are at -100 %).
+WATERFALL_STATUS_NOTES = {"new": "new", "disappeared": "disappeared"}
+WATERFALL_NEW_LABEL = "new lesion (no % change)"
+
+
+def waterfall_series(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The waterfall as plot series for a chart that colours whole series (Slicer's plot nodes): no
+    missing value in any plotted column.
+
+    ``bars``: one row per lesion, in ``waterfall_table(include_new=True)`` order (new lesions
+    first): ``lesion_id``, ``label`` (the name with its status note: 'liver_4 (new)'), ``status``,
+    ``diameter_change_percent`` (empty for new lesions: data, not plotted), ``position`` (0, 1, ...),
+    then one column per WATERFALL_CATEGORIES key present: the lesion's change in its category's
+    column, 0 in the others (a bar of height 0 is not drawn). ``new``: the new lesions' ``lesion_id``,
+    ``label``, ``position`` and ``marker`` (0: a marker on the zero line, not a bar).
+    """
+    rows = waterfall_table(table, include_new=True)
+    change = rows["diameter_change_percent"].astype(float)
+    note = [WATERFALL_STATUS_NOTES.get(status, "") if np.isfinite(value) or status == "new" else "no change computed"
+            for status, value in zip(rows["status"], change)]
+    bars = pd.DataFrame({"lesion_id": rows["lesion_id"].astype(str),
+                         "label": [f"{lesion} ({text})" if text else str(lesion) for lesion, text in zip(rows["lesion_id"], note)],
+                         "status": rows["status"], "diameter_change_percent": change,
+                         "position": np.arange(len(rows), dtype=float)})
+    keys = [waterfall_category(value).key if np.isfinite(value) else None for value in change]
+    for category in WATERFALL_CATEGORIES:
+        if category.key in keys:
+            bars[category.key] = [value if key == category.key else 0.0 for key, value in zip(keys, change)]
+    new = bars.loc[bars["status"] == "new", ["lesion_id", "label", "position"]].assign(marker=0.0).reset_index(drop=True)
+    return bars, new
 
 
 def column_info(column: str) -> ColumnInfo | None:

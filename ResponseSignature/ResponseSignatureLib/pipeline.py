@@ -37,7 +37,7 @@ from .engine.preprocess import roi_bbox
 from .errors import InputError, LesionError
 from .extraction import DEFAULT_ENGINE, FeatureExtractor, load_params
 from .progress import CancelCallback, ProgressCallback, check_cancel, report
-from .provenance import make_provenance, settings_hash
+from .provenance import input_sha256, make_provenance, settings_hash
 
 
 @dataclass
@@ -118,16 +118,15 @@ def run_case_files(
     """compute_lesion_table on files (NRRD/NIfTI/MHA/DICOM folder images; .seg.nrrd or label maps).
 
     ``kwargs`` go to compute_lesion_table (params, locations, pairs, tolerance_mm, engine,
-    progress, should_cancel, workers).
+    progress, should_cancel, workers). The provenance's ``inputs`` name each file with the SHA-256
+    of what was read (``provenance.input_sha256``: a DICOM folder's files together).
     """
+    inputs = {"baseline_image": baseline_image, "baseline_segmentation": baseline_seg,
+              "followup_image": followup_image, "followup_segmentation": followup_seg}
     timepoints = read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg)
+    hashes = {key: input_sha256(path) for key, path in inputs.items()}  # the files just read (they exist)
     result = compute_lesion_table(timepoints, patient_id=patient_id or Path(str(baseline_image)).stem, **kwargs)
-    result.provenance["inputs"] = {
-        "baseline_image": str(baseline_image),
-        "baseline_segmentation": str(baseline_seg),
-        "followup_image": str(followup_image),
-        "followup_segmentation": str(followup_seg),
-    }
+    result.provenance["inputs"] = {key: {"path": str(path), "sha256": hashes[key]} for key, path in inputs.items()}
     return result
 
 

@@ -5,6 +5,7 @@ import hashlib
 import json
 import platform
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 
@@ -45,6 +46,26 @@ def settings_hash(settings: Any) -> str:
     """SHA-256 of the canonical JSON of a settings object (sorted keys, no spaces)."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_sha256(path: str | Path) -> str:
+    """SHA-256 of an input: a file's bytes, or for a folder (a DICOM series) the SHA-256 of the
+    lines ``<file SHA-256>  <path relative to the folder>`` of every file under it, sorted by path."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    files = sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
+    lines = "".join(f"{file_sha256(p)}  {p.relative_to(path).as_posix()}\n" for p in files)
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def make_provenance(**extra: Any) -> dict[str, Any]:

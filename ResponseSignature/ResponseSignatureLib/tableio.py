@@ -108,14 +108,17 @@ def csv_rows(text: str, path: str | Path, what: str = "") -> tuple[list[str], li
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV table (ID columns as text) with its provenance in ``attrs['provenance']``.
 
-    InputError naming the file if it is missing or not a readable CSV.
+    Floats are parsed with Python's own conversion (``float_precision="round_trip"``): pandas'
+    default parser can change the last digit (~1e-15), and a table written by ``write_table`` must
+    read back exactly. InputError naming the file if it is missing or not a readable CSV.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"Table not found: {path}")
     text = read_text(path)
     try:
-        table = pd.read_csv(io.StringIO(text), dtype=ID_COLUMN_TYPES, keep_default_na=True)
+        table = pd.read_csv(io.StringIO(text), dtype=ID_COLUMN_TYPES, keep_default_na=True,
+                            float_precision="round_trip")
     except (ValueError, pd.errors.ParserError, csv.Error) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{path} is not a readable CSV table: {reason}") from None

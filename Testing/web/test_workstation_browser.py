@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "Web"))
 
 import workstation_harness as harness  # noqa: E402
+from ResponseSignatureLib.formatting import MISSING, change_percent, number, quantity  # noqa: E402
 
 NEW_LESION = "liver_5"
 # Where to paint, in mm from the image centre (LPS x, y): inside the follow-up liver, more than
@@ -231,17 +232,39 @@ def _paint(page, lesion: str, at_mm, attempts: int = 3) -> None:
 
 
 def _table_rows(page) -> dict:
-    """The lesion table as shown: lesion -> {header title: cell text}."""
+    """The lesion tables as shown (RECIST measures, then volume and density): lesion -> {header
+    title: cell text}; a nested header's title is 'group / column' (e.g. 'Volume (ml) / Baseline')."""
+    rows = {}
+    for ident in ("#rr-recist-measures", "#rr-volume-measures"):
+        for lesion, cells in _shown_table(page, ident + " table").items():
+            rows.setdefault(lesion, {}).update(cells)
+    return rows
+
+
+def _shown_table(page, selector: str) -> dict:
     rows = page.evaluate(
-        """() => {
-            const table = document.querySelector('#rr-lesion-table table');
-            const heads = Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim());
+        """(selector) => {
+            const table = document.querySelector(selector);
+            const grid = [];  // header cells by (row, column), spans filled in
+            Array.from(table.querySelectorAll('thead tr')).forEach((tr, r) => {
+                grid[r] = grid[r] || [];
+                let c = 0;
+                for (const th of tr.cells) {
+                    while (grid[r][c] !== undefined) c++;
+                    for (let dr = 0; dr < th.rowSpan; dr++) for (let dc = 0; dc < th.colSpan; dc++) {
+                        grid[r + dr] = grid[r + dr] || [];
+                        grid[r + dr][c + dc] = th;
+                    }
+                    c += th.colSpan;
+                }
+            });
+            const heads = grid[grid.length - 1].map((_, c) => [...new Set(grid.map(row => row[c]))]
+                .map(th => th.innerText.trim()).join(' / '));
             return Array.from(table.querySelectorAll('tbody tr')).map(tr => {
                 const cells = Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim());
                 return Object.fromEntries(heads.map((h, i) => [h, cells[i]]));
             });
-        }"""
-    )
+        }""", selector)
     return {row["Lesion"]: row for row in rows}
 
 
@@ -335,10 +358,39 @@ def test_demo_paint_compute_in_browser(tmp_path, artifacts_dir):
         still_loaded = _lesion_names(page)
         _shot(page, artifacts_dir, "8_load_error")
 
+        coarse = _coarser_segmentation(out_dir / "demo_case", tmp_path)  # accepted, resampled: the page says so
+        if page.locator(".v-dialog input").count() == 0:
+            page.click("#rr-load")
+        for index, path in enumerate((out_dir / "demo_case" / "baseline.nrrd", coarse, out_dir / "demo_case" / "followup.nrrd",
+                                      out_dir / "demo_case" / "followup.seg.nrrd")):
+            page.locator(".v-dialog input").nth(index).fill(str(path))
+        page.click("#rr-load-files")
+        page.wait_for_selector("#rr-message:has-text('another grid')", timeout=60000)
+        resampled_message = page.inner_text("#rr-message")
+        _shot(page, artifacts_dir, "9_resampled_warning")
+
     _check_lesion_results(out_dir, rows, recist, has_waterfall)
     assert baseline_names == ["liver_1", "liver_2", "liver_3", "node_1"]
     assert "missing.nrrd" in load_error and still_loaded == baseline_names
+    assert resampled_message.startswith("Images loaded. The baseline segmentation is on another grid than its image: "
+                                        "resampled from ")
     _check_later_stages(out_dir, shown)
+
+
+def _coarser_segmentation(case: Path, folder: Path) -> Path:
+    """The case's baseline lesions as a label map on a grid of twice the voxel size."""
+    import SimpleITK as sitk
+
+    from ResponseSignatureLib import imageio
+
+    image = imageio.read_image(case / "baseline.nrrd")
+    labels = folder / "baseline_labels.nrrd"
+    imageio.write_segments(imageio.read_segments(case / "baseline.seg.nrrd", image), image, labels)
+    fine = sitk.ReadImage(str(labels))
+    coarse = sitk.Resample(fine, [n // 2 for n in fine.GetSize()], sitk.Transform(), sitk.sitkNearestNeighbor,
+                           fine.GetOrigin(), [2 * s for s in fine.GetSpacing()], fine.GetDirection(), 0, fine.GetPixelID())
+    sitk.WriteImage(coarse, str(folder / "baseline_coarse.nrrd"))
+    return folder / "baseline_coarse.nrrd"
 
 
 def _later_panels(page, artifacts_dir: Path) -> dict:
@@ -370,9 +422,11 @@ def _check_lesion_results(out_dir: Path, rows: dict, recist: dict, has_waterfall
     assert painted["followup:volume_ml"] > 0.05, "the painted lesion is (nearly) empty: paint or redo failed"
     assert set(rows) == {"liver_1", "liver_2", "liver_3", "node_1", "liver_4", NEW_LESION}
     assert rows[NEW_LESION]["Status"] == "new" and rows[NEW_LESION]["Location"] == "liver"
-    assert rows[NEW_LESION]["Vol follow (ml)"] == _fmt(painted["followup:volume_ml"], 2)
-    assert rows["liver_3"]["Status"] == "disappeared"
-    assert recist["recist_category"] == "PD"
+    assert rows[NEW_LESION]["Volume (ml) / Follow-up"] == number(painted["followup:volume_ml"], 1)
+    assert rows[NEW_LESION]["Change in RECIST diameter"] == "new lesion"
+    assert rows["liver_3"]["Status"] == "disappeared" and rows["liver_3"]["Change in RECIST diameter"] == "-100.0 %"
+    assert rows["node_1"]["Location"] == "lymph node" and rows["liver_1"]["Status"] == "seen at both"
+    assert recist["recist_category"] == "PD (progressive disease)"
     assert "liver_4" in recist["recist_reason"] and NEW_LESION in recist["recist_reason"]
     assert has_waterfall
 
@@ -385,10 +439,12 @@ def _check_lesion_results(out_dir: Path, rows: dict, recist: dict, has_waterfall
                                        locations=case / "locations.csv")
     table = expected.table.set_index("lesion_id")
     for lesion in ("liver_1", "liver_2", "liver_3", "node_1", "liver_4"):
-        assert rows[lesion]["LD base (mm)"] == _fmt(table.loc[lesion, "baseline:longest_diameter_mm"], 1)
-        assert rows[lesion]["LD follow (mm)"] == _fmt(table.loc[lesion, "followup:longest_diameter_mm"], 1)
-        assert rows[lesion]["Vol base (ml)"] == _fmt(table.loc[lesion, "baseline:volume_ml"], 2)
-        assert rows[lesion]["Vol follow (ml)"] == _fmt(table.loc[lesion, "followup:volume_ml"], 2)
+        for title, column, digits in (("Longest diameter (mm)", "longest_diameter_mm", 1), ("Short axis (mm)", "short_axis_mm", 1),
+                                      ("Volume (ml)", "volume_ml", 1), ("Mean density (HU)", "mean_hu", 0)):
+            for head, timepoint in (("Baseline", "baseline"), ("Follow-up", "followup")):
+                assert rows[lesion][f"{title} / {head}"] == number(table.loc[lesion, f"{timepoint}:{column}"], digits)
+        relative = table.loc[lesion, "reldelta:volume_ml"]
+        assert rows[lesion]["Volume change"] == (MISSING if math.isnan(relative) else change_percent(100 * relative))
         feature = "delta:original_firstorder_Entropy"
         assert _same(written.loc[lesion, feature], table.loc[lesion, feature])
     from ResponseSignatureLib import imageio
@@ -396,8 +452,9 @@ def _check_lesion_results(out_dir: Path, rows: dict, recist: dict, has_waterfall
     followup = imageio.read_image(case / "followup.nrrd")  # the painted lesion was saved with the others
     saved_names = [segment.name for segment in imageio.read_segments(out_dir / "demo_followup.seg.nrrd", followup)]
     assert saved_names == ["liver_1", "liver_2", "node_1", "liver_4", NEW_LESION]
-    assert recist["baseline_sum_mm"] == _fmt(expected.recist["baseline_sum_mm"], 1)
-    assert recist["followup_sum_mm"] == _fmt(expected.recist["followup_sum_mm"], 1)
+    assert recist["baseline_sum_mm"] == quantity(expected.recist["baseline_sum_mm"], "mm", 1)
+    assert recist["followup_sum_mm"] == quantity(expected.recist["followup_sum_mm"], "mm", 1)
+    assert recist["percent_change_from_baseline"] == change_percent(expected.recist["percent_change_from_baseline"])
 
 
 def _check_later_stages(out_dir: Path, shown: dict) -> None:
@@ -429,8 +486,3 @@ def _same(a, b) -> bool:
     """Equal to 1e-9 relative, or both missing (NaN)."""
     a, b = float(a), float(b)
     return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def _fmt(value, decimals: int) -> str:
-    value = float(value)
-    return f"{value:.{decimals}f}" if math.isfinite(value) else ""

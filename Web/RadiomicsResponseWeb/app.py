@@ -96,6 +96,7 @@ class Workstation:
                           "locations": ""}
         state.rr_has_result = False
         state.rr_lesion_table = {"headers": [], "rows": []}
+        state.rr_volume_table = {"headers": [], "rows": []}
         state.rr_recist = []
         state.rr_errors = []
         state.rr_waterfall_svg = ""
@@ -155,8 +156,13 @@ class Workstation:
         self._clear_results()
         self.state.rr_loaded = True
         self._show_timepoint(self.state.rr_timepoint, reset_views=True)
-        self._say(done_message, "success")
+        self._say_with_warnings(done_message, self.session.load_warnings)
         return True
+
+    def _say_with_warnings(self, message: str, warnings) -> None:
+        """A success message, or a warning with what was accepted but changed (e.g. a resampled segmentation)."""
+        sentences = [text[:1].upper() + text[1:].rstrip(".") + "." for text in warnings or []]
+        self._say(" ".join([message, *sentences]), "warning" if sentences else "success")
 
     def _on_client_mounted(self) -> None:
         """Fit the image to the views once the browser has given them their size."""
@@ -292,6 +298,7 @@ class Workstation:
     def _show_result(self, result, inputs) -> None:
         state = self.state
         state.rr_lesion_table = results.lesion_rows(result.table)
+        state.rr_volume_table = results.volume_rows(result.table)
         state.rr_recist = results.recist_items(result.recist)
         state.rr_errors = results.error_messages(result.errors)
         state.rr_waterfall_svg, state.rr_waterfall = self._waterfall(result.table)
@@ -307,7 +314,7 @@ class Workstation:
         except (OSError, RadiomicsResponseError) as error:
             state.rr_saved_to = ""
             state.rr_errors = state.rr_errors + [f"The lesion table could not be saved in {self.out_dir}: {error}"]
-        self._say(f"Lesion table computed: {len(result.table)} lesions.", "success")
+        self._say_with_warnings(f"Lesion table computed: {len(result.table)} lesions.", result.warnings)
         try:
             self._later_stages(result)
         except Exception as error:  # an unexpected failure is shown (and logged); the lesion results stay
@@ -391,7 +398,7 @@ class Workstation:
             layout.title.set_text("RadiomicsResponse workstation")
             client.ClientTriggers(mounted=self._on_client_mounted)
             client.Style(".rr-svg svg { width: 100%; height: auto; display: block; } "
-                         ".rr-table th, .rr-table td { padding: 0 4px !important; font-size: 12px; } "
+                         ".rr-table th, .rr-table td { padding: 0 2px !important; font-size: 11.5px; } "
                          ".rr-table th { line-height: 1.2; white-space: normal; }")
             with layout.appbar:
                 self._appbar()
@@ -408,7 +415,7 @@ class Workstation:
                 with html.Div(style="flex: 1 1 auto; min-width: 0; align-self: stretch; position: relative;"):
                     with html.Div(id="rr-views", style="position: absolute; inset: 0;"):
                         self.layout_logic.layout_manager.initialize_layout_grid(layout)
-                with html.Div(style="flex: 0 0 500px; align-self: stretch; position: relative;"):
+                with html.Div(style="flex: 0 0 540px; align-self: stretch; position: relative;"):
                     with html.Div(id="rr-panel", classes="pa-2", style="position: absolute; inset: 0; overflow-y: auto;"):
                         self._reading_panel()
         self._load_dialog()
@@ -476,10 +483,11 @@ class Workstation:
     def _lesion_table_card(self) -> None:
         with v3.VCard(classes="mb-2", id="rr-lesion-table"):
             v3.VCardTitle("Lesion table", classes="text-subtitle-1")
-            with v3.VCardText():
-                v3.VDataTable(headers=("rr_lesion_table.headers",), items=("rr_lesion_table.rows",),
-                              density="compact", items_per_page=-1, hide_default_footer=True,
-                              classes="rr-table")
+            with v3.VCardText(classes="px-1"):  # the two tables need the card's full width
+                for name, ident in (("rr_lesion_table", "rr-recist-measures"), ("rr_volume_table", "rr-volume-measures")):
+                    v3.VDataTable(headers=(f"{name}.headers",), items=(f"{name}.rows",), id=ident,  # as in the report
+                                  density="compact", items_per_page=-1, hide_default_footer=True,
+                                  classes="rr-table mb-2")
                 with html.Div(v_if=("rr_errors.length",), classes="text-error text-caption mt-1"):
                     html.Div("{{ e }}", v_for="e in rr_errors")
                 html.Div("Saved in {{ rr_saved_to }}", v_if=("rr_saved_to",), classes="text-caption mt-1",
@@ -520,7 +528,7 @@ class Workstation:
             with v3.VCardText():
                 html.Div("{{ rr_signature_error }}", v_if=("rr_signature_error",), classes="text-error")
                 with html.Div(v_if=("rr_signature.model",)):
-                    html.Div("Score {{ rr_signature.score.toFixed(3) }} — {{ rr_signature.reading }} "
+                    html.Div("Score {{ rr_signature.score_text }} — {{ rr_signature.reading }} "
                              "— model {{ rr_signature.model }}", id="rr-signature-score")
 
     def _nomogram_card(self) -> None:

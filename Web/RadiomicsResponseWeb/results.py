@@ -9,74 +9,90 @@ a shipped model that is missing is an error, never a hidden panel.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import pandas as pd
 
-
-# (lesion-table column, header, decimals) shown in the lesion table panel.
-LESION_COLUMNS = (
-    ("lesion_id", "Lesion", None),
-    ("location", "Location", None),
-    ("status", "Status", None),
-    ("target", "Target", None),
-    ("baseline:longest_diameter_mm", "LD base (mm)", 1),
-    ("followup:longest_diameter_mm", "LD follow (mm)", 1),
-    ("baseline:volume_ml", "Vol base (ml)", 2),
-    ("followup:volume_ml", "Vol follow (ml)", 2),
-    ("reldelta:volume_ml", "Vol Δ (%)", 0),
-)
-RECIST_ITEMS = (
-    ("recist_category", "RECIST 1.1", None),
-    ("recist_reason", "Why", None),
-    ("recist_targets", "Target lesions", None),
-    ("baseline_sum_mm", "Sum of diameters, baseline (mm)", 1),
-    ("followup_sum_mm", "Sum of diameters, follow-up (mm)", 1),
-    ("percent_change_from_baseline", "Change from baseline (%)", 1),
-    ("volumetric_change_percent", "Volume change (%)", 1),
-    ("volumetric_category", "Volumetric category", None),
-    ("choi_category", "Choi", None),
-)
-PERCENT_COLUMNS = {"reldelta:volume_ml"}
-
-
-def fmt(value: Any, decimals: int | None = None) -> str:
-    """A cell as text: numbers rounded, NaN/None as an empty string, booleans as yes/no."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return ""
-        return f"{float(value):.{decimals}f}" if decimals is not None else f"{value:g}"
-    return str(value)
+from ResponseSignatureLib.formatting import change_percent, is_missing, number
 
 
 def lesion_rows(table: pd.DataFrame) -> dict:
-    """Headers and rows of the lesion table panel (formatted text, one dict per lesion)."""
-    headers = [{"title": title, "key": _key(column), "sortable": False}
-               for column, title, _ in LESION_COLUMNS if column in table.columns]
+    """Headers and rows of the lesion table panel, as the report's first lesion table: which lesion,
+    its RECIST diameters at both time points and its change in RECIST diameter. The report's labels
+    (``NomogramScoreLib.report``) and numbers (``ResponseSignatureLib.formatting``), as text;
+    headers nest like the report's: 'Longest diameter (mm)' over 'Baseline' and 'Follow-up'
+    (Vuetify ``children``)."""
+    from NomogramScoreLib import report
+    from NomogramScoreLib.chart import waterfall_rows
+
+    changes = {lesion: change for lesion, _, change in waterfall_rows(table)}
+    change = (report.DIAMETER_CHANGE_TITLE, "diameter_change",
+              lambda lesion: report.diameter_change_text(lesion.get("status"), changes.get(str(lesion["lesion_id"]))))
+    return _panel_table(table, report.IDENTITY_COLUMNS, report.RECIST_MEASURES, change)
+
+
+def volume_rows(table: pd.DataFrame) -> dict:
+    """Headers and rows of the second lesion table, as the report's: volume and mean density at both
+    time points, then the volume change (two narrow tables fit the panel, as they fit a page)."""
+    from NomogramScoreLib import report
+
+    change = (report.VOLUME_CHANGE_TITLE, "volume_change",
+              lambda lesion: report.volume_change_text(lesion["reldelta:volume_ml"]))
+    return _panel_table(table, report.IDENTITY_COLUMNS[:1], report.OTHER_MEASURES,
+                        change if "reldelta:volume_ml" in table.columns else None)
+
+
+def _panel_table(table: pd.DataFrame, identity, measures, change=None) -> dict:
+    """{'headers', 'rows'}: the ``identity`` columns (column, title), each measure (measure, title,
+    decimals) at both time points, then ``change`` (title, key, lesion -> text) if given."""
+    from NomogramScoreLib.report import TIMEPOINT_HEADS, identity_texts
+
+    columns = set(table.columns)
+    identity = [(column, title) for column, title in identity if column in columns]
+    headers = [_header(title, column) for column, title in identity] + _measure_headers(measures, columns)
+    headers += [_header(change[0], change[1])] if change else []
     rows = []
-    for _, lesion in table.iterrows():
-        row = {}
-        for column, _, decimals in LESION_COLUMNS:
-            if column in table.columns:
-                value = lesion[column]
-                if column in PERCENT_COLUMNS and isinstance(value, float):
-                    value = 100.0 * value
-                row[_key(column)] = fmt(_plain(value), decimals)
+    for lesion in table.to_dict(orient="records"):
+        texts = identity_texts(lesion)
+        row = {_key(column): texts[column] for column, _ in identity}
+        for measure, _, digits in measures:
+            for timepoint in TIMEPOINT_HEADS:
+                if f"{timepoint}:{measure}" in columns:
+                    row[_key(f"{timepoint}:{measure}")] = number(lesion[f"{timepoint}:{measure}"], digits)
+        if change:
+            row[change[1]] = change[2](lesion)
         rows.append(row)
     return {"headers": headers, "rows": rows}
 
 
+def _header(title: str, column: str) -> dict:
+    return {"title": title, "key": _key(column), "sortable": False}
+
+
+def _measure_headers(measures, columns) -> list[dict]:
+    """One header per measure with its time points as children (only those the table has)."""
+    from NomogramScoreLib.report import TIMEPOINT_HEADS
+
+    headers = []
+    for measure, title, _ in measures:
+        children = [_header(head, f"{timepoint}:{measure}") for timepoint, head in TIMEPOINT_HEADS.items()
+                    if f"{timepoint}:{measure}" in columns]
+        if children:
+            headers.append({"title": title, "align": "center", "children": children})
+    return headers
+
+
 def recist_items(recist: Mapping[str, Any]) -> list[dict]:
-    """The RECIST / volumetric / Choi result as (label, value) items."""
-    return [{"key": key, "label": label, "value": fmt(_plain(recist.get(key)), decimals)}
-            for key, label, decimals in RECIST_ITEMS if key in recist]
+    """The RECIST / volumetric / Choi result as (key, label, value) items, in the report's words."""
+    from NomogramScoreLib.report import CATEGORY_NAMES, recist_rows
+
+    items = []
+    category = recist.get("recist_category")
+    if not is_missing(category):
+        name = CATEGORY_NAMES.get(str(category))
+        items.append({"key": "recist_category", "label": "Overall response",
+                      "value": f"{category} ({name})" if name else number(category)})
+    return items + [{"key": key, "label": label, "value": text} for key, label, text in recist_rows(recist)]
 
 
 def error_messages(errors) -> list[str]:
@@ -163,7 +179,27 @@ def patient_items(result, columns=None) -> list[dict]:
     first = ["n_lesions", "recist_category", "percent_change_from_baseline", "volumetric_change_percent"]
     if columns is None:
         columns = [f"{AGGREGATION}:delta:{name}" for name in ("longest_diameter_mm", "volume_ml", "mean_hu")]
-    return [{"label": column, "value": fmt(row[column], 3)} for column in first + list(columns) if column in row]
+    return [{"label": _patient_label(column), "value": _patient_value(column, row[column])}
+            for column in first + list(columns) if column in row]
+
+
+def _patient_label(column: str) -> str:
+    """The report's label of a patient-table column (``lesion_table.column_info`` title, unit)."""
+    from NomogramScoreLib.report import PATIENT_LABELS
+    from ResponseSignatureLib.lesion_table import column_info
+
+    info = column_info(column)
+    if column in PATIENT_LABELS or info is None:
+        return PATIENT_LABELS.get(column, column)
+    return f"{info.title} ({info.unit})" if info.unit and info.unit != "%" else info.title
+
+
+def _patient_value(column: str, value: Any) -> str:
+    """Percentages with their sign ('+12.0 %'), other numbers with three decimals, text as it is."""
+    from ResponseSignatureLib.lesion_table import column_info
+
+    info = column_info(column)
+    return change_percent(value) if info is not None and info.unit == "%" else number(value, 3)
 
 
 def signature_panel(result) -> dict:
@@ -174,7 +210,8 @@ def signature_panel(result) -> dict:
     signature = result.signature
     reading = read_against_cutoff(signature["score"], signature["threshold"], terms=outcome_terms(signature),
                                   show=score)
-    return {"score": signature["score"], "class": signature["class"], "model": signature.get("name", ""),
+    return {"score": signature["score"], "score_text": score(signature["score"]), "class": signature["class"],
+            "model": signature.get("name", ""),
             "threshold": signature["threshold"], "sha256": signature.get("sha256", ""),
             "reading": reading.text, "reading_colour": reading.colour}
 
@@ -205,7 +242,7 @@ def nomogram_panel(result) -> dict:
     risk, model = result.risk, result.nomogram
     return {"heading": risk["outcome"]["label"], "risk": percent(risk["risk"]),
             "ci": ci_text(risk["ci_low"], risk["ci_high"]), "reading": risk["reading"]["text"],
-            "reading_colour": risk["reading"]["colour"], "points": fmt(risk["total_points"], 0),
+            "reading_colour": risk["reading"]["colour"], "points": number(risk["total_points"], 0),
             "warnings": list(risk.get("warnings") or []), "svg": gauge_for(model, risk)}
 
 
@@ -214,6 +251,3 @@ def _key(column: str) -> str:
     return column.replace(":", "__")
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars (JSON-ready)."""
-    return value.item() if hasattr(value, "item") else value

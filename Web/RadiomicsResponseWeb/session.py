@@ -52,6 +52,15 @@ class Session:
         self.patient_id = patient_id
         self.nodes: dict[str, TimepointNodes] = {}
         self.dicom_series: dict[str, Path] = {}  # timepoint -> DICOM series folder, for time points read from one
+        #: time point -> "resampled from <grid> to <grid> ..." when its segmentation file was on another grid
+        self.resampled: dict[str, str] = {}
+
+    @property
+    def load_warnings(self) -> list[str]:
+        """What loading accepted but changed, one sentence per time point (a segmentation resampled
+        to its image's grid: its diameters and volumes are measured on the new grid)."""
+        return [f"The {_words(timepoint)} segmentation is on another grid than its image: {text}."
+                for timepoint, text in self.resampled.items()]
 
     # ----------------------------------------------------------------------------- loading
     def load_timepoint(self, timepoint: str, image_path, segmentation_path=None,
@@ -76,6 +85,9 @@ class Session:
     def _replace(self, timepoint: str, image, segments, locations: Mapping[str, str], image_path) -> TimepointNodes:
         """Put a time point's image and segments into new nodes (removing the old ones)."""
         self.remove_timepoint(timepoint)
+        resampled = next((segment.resampled for segment in segments if segment.resampled), None)
+        if resampled:
+            self.resampled[timepoint] = resampled
         title = TIMEPOINT_TITLES[timepoint]
         volume = mrml_bridge.volume_node_from_sitk(self.scene, image, f"{title} image")
         segmentation = mrml_bridge.segmentation_node_from_segments(self.scene, segments, volume, f"{title} lesions")
@@ -95,6 +107,7 @@ class Session:
     def remove_timepoint(self, timepoint: str) -> None:
         """Remove a time point's nodes from the scene (if it was loaded)."""
         nodes = self.nodes.pop(timepoint, None)
+        self.resampled.pop(timepoint, None)
         if nodes is None:
             return
         for node in (nodes.segmentation, nodes.volume):
@@ -193,8 +206,9 @@ class Session:
                 raise InputError(f"The {_words(timepoint)} image has no lesion segment yet: "
                                  f"add a segment and paint the lesion.")
             tracking_uids = self.tracking_uids(timepoint)
-            for segment in segments:
+            for segment in segments:  # resampled: the pipeline reports it (warning + provenance), as for files
                 segment.tracking_uid = tracking_uids.get(segment.name)
+                segment.resampled = self.resampled.get(timepoint)
             timepoints[timepoint] = (image, segments)
             for lesion in self.lesions(timepoint):
                 locations.setdefault(lesion["name"], lesion["location"])

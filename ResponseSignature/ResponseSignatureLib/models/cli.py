@@ -99,7 +99,7 @@ def _add_evaluate(subparsers) -> None:
     p.add_argument("--compare-lower-is-positive", action="store_true",
                    help="lower values of --compare predict outcome 1 (the column is negated for the test)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the AUC (0 = none)")
-    p.set_defaults(func=run_evaluate, output_files=("out",))
+    p.set_defaults(func=run_evaluate, output_files=("out",), derived_outputs=_plot_outputs)
 
 
 def _add_apply(subparsers) -> None:
@@ -243,8 +243,10 @@ def run_evaluate(args) -> int:
     if args.compare:
         metrics["comparison"] = _comparison(table, args, scored, y, scores, model["name"])
     out = Path(args.out)
+    figures = _plots(out, y, scores, model["name"])  # drawn before anything is written
     write_text_atomic(out, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    _write_plots(out, y, scores, model["name"])
+    for path, svg in figures.items():
+        write_text_atomic(path, svg)
     print(f"{out}: AUC {metrics['auc']:.3f} ({metrics['auc_ci_low']:.3f}-{metrics['auc_ci_high']:.3f}), "
           f"sensitivity {metrics['sensitivity']:.3f}, specificity {metrics['specificity']:.3f} "
           f"at threshold {metrics['threshold']:.3f}; n = {metrics['n']}")
@@ -284,11 +286,25 @@ def _comparison(table, args, scored, y, scores, name: str) -> dict:
             "test": "paired DeLong (DeLong 1988), two-sided", "a": name, "b": args.compare}
 
 
-def _write_plots(out: Path, y, scores, name: str) -> None:
-    stem = out.with_suffix("")
-    write_text_atomic(Path(f"{stem}_roc.svg"), plots.roc_svg(y, scores, f"ROC — {name}"))
+def _plot_paths(out: Path) -> dict[str, Path]:
+    """The plots ``evaluate`` writes beside the metrics file: ``<stem>_roc.svg``, ``<stem>_calibration.svg``."""
+    stem = Path(out).with_suffix("")
+    return {"roc": Path(f"{stem}_roc.svg"), "calibration": Path(f"{stem}_calibration.svg")}
+
+
+def _plot_outputs(args) -> list[tuple[Path, str]]:
+    """``evaluate``'s plot files with how messages name them (checked before any work, see outputs.py)."""
+    return [(path, f"{kind.upper() if kind == 'roc' else kind.capitalize()} plot beside --out")
+            for kind, path in _plot_paths(args.out).items()]
+
+
+def _plots(out: Path, y, scores, name: str) -> dict[Path, str]:
+    """path -> SVG of the ROC curve and, for probability scores, the calibration plot."""
+    paths = _plot_paths(out)
+    figures = {paths["roc"]: plots.roc_svg(y, scores, f"ROC — {name}")}
     if scores.min() >= 0 and scores.max() <= 1:
-        write_text_atomic(Path(f"{stem}_calibration.svg"), plots.calibration_svg(y, scores, f"Calibration — {name}"))
+        figures[paths["calibration"]] = plots.calibration_svg(y, scores, f"Calibration — {name}")
+    return figures
 
 
 def run_apply(args) -> int:
