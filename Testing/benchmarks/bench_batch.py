@@ -13,13 +13,16 @@ two R times and keeps the best of each (this machine's speed drifts with the oth
 What each setting uses (printed with the results):
 
 - ``--jobs 1``: one process; each case measures its lesions in the pipeline's lesion threads
-  (``pipeline.default_workers()``) and SimpleITK uses its default number of threads;
+  (``pipeline.default_workers()``) and SimpleITK uses its default number of threads, so it already
+  uses a second core now and then;
+- ``--jobs 1, one CPU``: the same command restricted to one CPU (``sched_setaffinity``, as
+  ``taskset -c 0``): then one lesion thread, and what one worker does on one core;
 - ``--jobs 2``: two worker processes started once (forked from a fork server that imported the
   pipeline while the command read the manifest) and reused for every case, each with one lesion
   thread and one SimpleITK thread; the command itself waits and writes the cohort tables.
 
-Reports wall time, cases per minute, the ratio (2 workers / 1 worker; 2 is ideal on an idle
-machine with >= 2 cores), the 1-minute load average before each run, the peak resident memory of
+Reports wall time, cases per minute, the ratios of ``--jobs 2`` to both ``--jobs 1`` rows (2 is
+ideal on an idle machine with >= 2 cores against the one-CPU row), the 1-minute load average before each run, the peak resident memory of
 the largest process of the run (``wait4``) and the per-case time and peak memory that every case
 records in its ``case.json`` (``peak_rss_mb``: the process that computed the case, while it ran).
 """
@@ -60,14 +63,17 @@ def make_cohort(root: Path, n_cases: int) -> Path:
     return manifest
 
 
-def timed_run(manifest: Path, out: Path, jobs: int, params: str) -> tuple[float, float]:
-    """(wall seconds, peak MB of the run's largest process) of one ``batch`` command into an empty folder."""
+def timed_run(manifest: Path, out: Path, jobs: int, params: str, one_cpu: bool = False) -> tuple[float, float]:
+    """(wall seconds, peak MB of the run's largest process) of one ``batch`` command into an empty folder
+    (``one_cpu``: the command may run on the first allowed CPU only)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "ResponseSignature"), str(REPO / "LesionAggregate"),
                                                         os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "LesionAggregateLib", "batch", str(manifest), "--out", str(out),
                "--jobs", str(jobs), "--params", params, "--no-progress"]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    first_cpu = {min(os.sched_getaffinity(0))} if one_cpu else None
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                               preexec_fn=(lambda: os.sched_setaffinity(0, first_cpu)) if one_cpu else None)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -93,32 +99,38 @@ def main() -> None:
     from ResponseSignatureLib.pipeline import default_workers
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    uses = {1: f"1 process, {default_workers()} lesion threads, SimpleITK default threads ({os.cpu_count()})",
-            2: f"2 worker processes (fork server, pipeline preloaded), 1 lesion thread + {max(1, cpus // 2)} "
-               "SimpleITK thread each"}
+    settings = {  # name: (jobs, one CPU, what it uses)
+        "jobs=1": (1, False, f"1 process, {default_workers()} lesion threads, SimpleITK default threads"),
+        "jobs=1, one CPU": (1, True, "1 process on 1 CPU: 1 lesion thread"),
+        "jobs=2": (2, False, f"2 worker processes (fork server, pipeline preloaded), 1 lesion thread + "
+                             f"{max(1, cpus // 2)} SimpleITK thread each"),
+    }
+    if not hasattr(os, "sched_setaffinity"):
+        del settings["jobs=1, one CPU"]
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as folder:
         root = Path(folder)
         start = time.perf_counter()
         manifest = make_cohort(root / "cases", args.cases)
         print(f"{args.cases} synthetic cases written in {time.perf_counter() - start:.1f} s; settings: {args.params}; "
               f"{cpus} CPUs")
-        best: dict[int, tuple[float, float, list[dict], str]] = {}
+        best: dict[str, tuple[float, float, list[dict], str]] = {}
         for run in range(args.repeat):
-            for jobs in (1, 2):
+            for name, (jobs, one_cpu, _) in settings.items():
                 load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
-                out = root / f"out_jobs{jobs}_{run}"
-                seconds, peak = timed_run(manifest, out, jobs, args.params)
-                records = case_records(out)
-                print(f"  run {run + 1} jobs={jobs}: {seconds:6.2f} s (load average before: {load})", flush=True)
-                if jobs not in best or seconds < best[jobs][0]:
-                    best[jobs] = (seconds, peak, records, load)
-        for jobs, (seconds, peak, records, load) in sorted(best.items()):
-            print(f"jobs={jobs}: {seconds:6.2f} s {args.cases / seconds * 60.0:7.1f} cases/min  load {load}  "
-                  f"largest process {peak:.0f} MB  [{uses[jobs]}]")
-            print(f"        per case: {spread([r['seconds'] for r in records], 's')}, peak memory "
+                out = root / f"out_{len(best)}_{run}_{jobs}{'_1cpu' if one_cpu else ''}"
+                seconds, peak = timed_run(manifest, out, jobs, args.params, one_cpu)
+                print(f"  run {run + 1} {name}: {seconds:6.2f} s (load average before: {load})", flush=True)
+                if name not in best or seconds < best[name][0]:
+                    best[name] = (seconds, peak, case_records(out), load)
+        for name, (seconds, peak, records, load) in best.items():
+            print(f"{name:<16} {seconds:6.2f} s {args.cases / seconds * 60.0:7.1f} cases/min  load {load}  "
+                  f"largest process {peak:.0f} MB  [{settings[name][2]}]")
+            print(f"{'':<16} per case {spread([r['seconds'] for r in records], 's')}, peak memory "
                   f"{spread([r['peak_rss_mb'] for r in records if r.get('peak_rss_mb') is not None], 'MB')} "
                   "(min / median / max)")
-        print(f"ratio 2 workers / 1 worker: {best[1][0] / best[2][0]:.2f}x")
+        for name in best:
+            if name != "jobs=2":
+                print(f"ratio jobs=2 / {name}: {best[name][0] / best['jobs=2'][0]:.2f}x")
 
 
 if __name__ == "__main__":
