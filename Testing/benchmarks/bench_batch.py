@@ -125,9 +125,9 @@ def main() -> None:
         for name, (seconds, peak, records, load) in best.items():
             print(f"{name:<16} {seconds:6.2f} s {args.cases / seconds * 60.0:7.1f} cases/min  load {load}  "
                   f"largest process {peak:.0f} MB  [{settings[name][2]}]")
+            peaks = [r["peak_rss_mb"] for r in records if r.get("peak_rss_mb") is not None]
             print(f"{'':<16} per case {spread([r['seconds'] for r in records], 's')}, peak memory "
-                  f"{spread([r['peak_rss_mb'] for r in records if r.get('peak_rss_mb') is not None], 'MB')} "
-                  "(min / median / max)")
+                  f"{spread(peaks, 'MB') if peaks else 'not recorded'} (min / median / max)")
         for name in best:
             if name != "jobs=2":
                 print(f"ratio jobs=2 / {name}: {best[name][0] / best['jobs=2'][0]:.2f}x")
