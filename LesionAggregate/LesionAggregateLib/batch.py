@@ -57,11 +57,21 @@ fingerprint differs is refused (InputError naming both fingerprints and what dif
 ``settings.json``) into ``DIR/previous-<UTC time>/``: results are never replaced or deleted silently.
 
 **Parallelism.** ``jobs=1`` runs the cases one after the other in this process (and passes
-``progress``/``should_cancel`` into each case). ``jobs=N`` uses a ``ProcessPoolExecutor`` of N
-worker processes, one case per worker at a time (memory is bounded by N cases), with the
-``forkserver`` start method on POSIX (``spawn`` elsewhere): forking a parent that already runs
-threads (ITK's thread pool, a Dask client, a GUI) can deadlock the child. Each worker limits
-SimpleITK to ``cpu_count // N`` threads. ``scheduler=ADDRESS`` submits the same per-case function
+``progress``/``should_cancel`` into each case; each case measures its lesions in the pipeline's
+default lesion threads, SimpleITK with its default threads). ``jobs=N`` uses a
+``ProcessPoolExecutor`` of N worker processes, started once and reused for every case, one case per
+worker at a time (memory is bounded by N cases), each with ``cpu_count // N`` lesion threads and
+SimpleITK threads. On POSIX the workers come from the ``forkserver`` start method (``spawn``
+elsewhere): forking a parent that already runs threads (ITK's thread pool, a Dask client, a GUI)
+can deadlock the child. The fork server is started at the beginning of the run and imports the
+pipeline once (``PRELOADED``), while this process reads the manifest; each worker is then a fork
+of it, ready in milliseconds instead of importing numpy, SimpleITK, scipy and pandas itself
+(1-3 s each on a busy 2-core machine, against 0.2-1 s per case: see
+Testing/benchmarks/bench_batch.py).
+
+**Memory.** Each case's record (``case.json``) holds ``peak_rss_mb``, the peak resident memory
+of the process that computed it while it ran (see ``PeakMemory``); the progress message of each
+finished case shows it with the case's time. ``scheduler=ADDRESS`` submits the same per-case function
 to a Dask distributed cluster (``distributed.Client(ADDRESS)``); its workers must see the input
 files and DIR at the same paths (shared file system) and have this package installed.
 **Cancellation** (``should_cancel``) stops submitting cases, cancels those not started and raises
@@ -76,6 +86,7 @@ import re
 import shlex
 import socket
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -101,6 +112,10 @@ POLL_SECONDS = 0.1
 LOCK_NAME = "batch.lock"
 DICOM_DIR = "dicom"
 SETTINGS_NAME = "settings.json"
+#: modules the fork server imports once, before it forks the workers (with the main module, as by default)
+PRELOADED = ("__main__", "ResponseSignatureLib.pipeline", "LesionAggregateLib.batch")
+#: seconds between two samples of the resident memory while a case runs (see PeakMemory)
+MEMORY_SAMPLE_SECONDS = 0.01
 #: what a run writes into DIR: moved together into DIR/previous-<time>/ by restart
 RESULT_NAMES = ("cases", SETTINGS_NAME) + tuple(
     name + suffix for name in ("lesions.csv", "patients.csv", "errors.csv") for suffix in ("", ".provenance.json"))
@@ -264,16 +279,18 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
     record = {"patient_id": case["patient_id"], "inputs": {k: v for k, v in case.items() if k != "case_dir"},
               "fingerprint": fingerprint, "started_utc": _utc_now(), "worker": f"{socket.gethostname()}:{os.getpid()}"}
     start = time.perf_counter()
+    memory = PeakMemory()
     try:
         _set_aside_earlier_dicom(case_dir, dicom_out, record)
         if dicom_out:
             from ResponseSignatureLib.dicom_export import require_series_folders
 
             require_series_folders({t: case[f"{t}_image"] for t in TIMEPOINTS})
-        result = run_case_files(case["baseline_image"], case["baseline_seg"], case["followup_image"],
-                                case["followup_seg"], params=params, patient_id=case["patient_id"], engine=engine,
-                                locations=case["locations"], progress=progress, should_cancel=should_cancel,
-                                workers=lesion_workers)
+        with memory:
+            result = run_case_files(case["baseline_image"], case["baseline_seg"], case["followup_image"],
+                                    case["followup_seg"], params=params, patient_id=case["patient_id"], engine=engine,
+                                    locations=case["locations"], progress=progress, should_cancel=should_cancel,
+                                    workers=lesion_workers)
         if dicom_out:
             record["dicom"] = _write_case_dicom(result, case, case_dir / DICOM_DIR)
         table = result.table
@@ -286,7 +303,7 @@ def process_case(case: dict[str, Any], out_dir: str, params: dict, fingerprint: 
     except Exception as error:  # noqa: BLE001 - a failed case is recorded and the run goes on
         record.update(status="failed", stage="input" if isinstance(error, InputError) else "compute",
                       message=_message(error), traceback=traceback.format_exc())
-    record.update(finished_utc=_utc_now(), seconds=round(time.perf_counter() - start, 3))
+    record.update(finished_utc=_utc_now(), seconds=round(time.perf_counter() - start, 3), peak_rss_mb=memory.peak_mb)
     write_json(case_dir / "case.json", record)
     return record
 
@@ -311,6 +328,70 @@ def _set_aside_earlier_dicom(case_dir: Path, dicom_out: bool, record: dict[str, 
     target = case_dir / f"{DICOM_DIR}-superseded-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
     os.replace(earlier, target)
     record["superseded_dicom"] = target.name
+
+
+class PeakMemory:
+    """Peak resident memory (MB) of this process while a ``with`` block runs: ``peak_mb`` after it.
+
+    Linux: exact (the kernel's high-water mark, VmHWM) when the block raises the process's peak,
+    which the first case of a process always does; otherwise the block stayed below an earlier
+    case's peak and its own is the largest resident size (VmRSS) sampled every
+    MEMORY_SAMPLE_SECONDS by a thread (a spike between two samples can be missed). The high-water
+    mark is read, never reset (resetting it would hide the peak from getrusage and /usr/bin/time).
+    None where /proc is missing (macOS, Windows).
+    """
+
+    def __init__(self):
+        self.peak_mb: float | None = None
+        self._sampled = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "PeakMemory":
+        self._high_before = _memory_kb("VmHWM")
+        if self._high_before is not None:
+            self._sampled = _memory_kb("VmRSS") or 0
+            self._thread = threading.Thread(target=self._sample, name="case-memory", daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(MEMORY_SAMPLE_SECONDS):
+            self._sampled = max(self._sampled, _memory_kb("VmRSS") or 0)
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        high = _memory_kb("VmHWM") or 0
+        peak = high if high > self._high_before else max(self._sampled, _memory_kb("VmRSS") or 0)
+        self.peak_mb = round(peak / 1024.0, 1)
+
+
+def _memory_kb(field: str) -> int | None:
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in kB; None where there is no such file."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def compute_case(*args, **kwargs) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """process_case, then the case's lesions.csv read back as the cohort tables will read it
+    (None if the case failed): with N workers the N case tables are read side by side, not one
+    after the other at the end of the run (~35 ms per 460-column table)."""
+    record = process_case(*args, **kwargs)
+    if record.get("status") != "done":
+        return record, None
+    try:
+        return record, read_table(Path(args[1]) / "cases" / args[0]["case_dir"] / "lesions.csv")
+    except InputError:               # read (and reported) again when the cohort tables are written
+        return record, None
 
 
 def _message(error: BaseException) -> str:
@@ -354,9 +435,11 @@ def run_batch(
     bad manifest, a folder in use by another run or holding another settings' results;
     OperationCancelled when cancelled.
     """
+    start = time.perf_counter()
+    if int(jobs) > 1 and not scheduler:
+        _start_fork_server()            # its imports overlap ours and the manifest checks
     from ResponseSignatureLib.extraction import FeatureExtractor, load_params
 
-    start = time.perf_counter()
     if aggregation_method not in METHODS or aggregation_method == "vote":
         raise InputError(f"aggregation method '{aggregation_method}' cannot aggregate every lesion column; "
                          f"choose one of {', '.join(m for m in METHODS if m != 'vote')} "
@@ -385,7 +468,8 @@ def run_batch(
             _run_pool(context, jobs)
         elif todo:
             _run_serial(context)
-        summary = _write_outputs(out, cases, aggregation_method, settings, settings_sha256, manifest_path)
+        summary = _write_outputs(out, cases, aggregation_method, settings, settings_sha256, manifest_path,
+                                 context.tables)
     summary.update(computed=len(todo), skipped=len(cases) - len(todo), seconds=round(time.perf_counter() - start, 3),
                    fingerprint=record["fingerprint"], moved_to=str(moved_to) if moved_to else None)
     return summary
@@ -588,14 +672,21 @@ class _RunContext:
         self.todo, self.out, self.settings, self.engine, self.fingerprints = todo, out, settings, engine, fingerprints
         self.skipped, self.progress, self.should_cancel = skipped, progress, should_cancel
         self.finished = 0
+        self.tables: dict[str, pd.DataFrame] = {}   # patient_id -> lesions.csv as read back by compute_case
 
     def arguments(self, case: dict[str, Any]) -> tuple:
         return case, str(self.out), self.settings, self.fingerprints[case["patient_id"]], self.engine
 
-    def case_done(self, record: dict[str, Any]) -> None:
-        """Count a finished case and report progress over the cases of this run (so the ETA is right)."""
+    def case_done(self, record: dict[str, Any], table: pd.DataFrame | None = None) -> None:
+        """Count a finished case (keeping its table for the cohort tables) and report progress over
+        the cases of this run (so the ETA is right)."""
+        if table is not None:
+            self.tables[record["patient_id"]] = table
         self.finished += 1
         status = "failed" if record.get("status") != "done" else "done"
+        if record.get("seconds") is not None:
+            peak = record.get("peak_rss_mb")
+            status += f" ({record['seconds']:.1f} s" + (f", peak {peak:.0f} MB)" if peak is not None else ")")
         report(self.progress, self.finished / max(len(self.todo), 1),
                f"{self.finished}/{len(self.todo)} cases ({self.skipped} already done): {record['patient_id']} {status}")
 
@@ -610,11 +701,11 @@ def _run_serial(context: _RunContext) -> None:
         if context.should_cancel is not None and context.should_cancel():
             raise context.cancelled()
         try:
-            record = process_case(*context.arguments(case), progress=_case_progress(context, index, case),
-                                  should_cancel=context.should_cancel)
+            record, table = compute_case(*context.arguments(case), progress=_case_progress(context, index, case),
+                                         should_cancel=context.should_cancel)
         except OperationCancelled:
             raise context.cancelled() from None
-        context.case_done(record)
+        context.case_done(record, table)
 
 
 def _case_progress(context: _RunContext, index: int, case: dict[str, Any]) -> ProgressCallback:
@@ -629,6 +720,21 @@ def _start_method() -> str:
     import multiprocessing
 
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _start_fork_server() -> None:
+    """Start the fork server now, importing PRELOADED there while this process prepares the run.
+
+    Only the first fork server of a process takes the list (later calls change nothing); a module
+    that cannot be imported there is imported by each worker instead, as without preloading.
+    """
+    if _start_method() != "forkserver":
+        return
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOADED))
+    forkserver.ensure_running()
 
 
 def _limit_threads(threads: int) -> None:
@@ -652,10 +758,10 @@ def _run_pool(context: _RunContext, jobs: int) -> None:
 
     def submit(case):
         try:
-            return pools[-1].submit(process_case, *context.arguments(case), lesion_workers=threads)
+            return pools[-1].submit(compute_case, *context.arguments(case), lesion_workers=threads)
         except BrokenProcessPool:        # a worker died: its cases are recorded as failed, go on
             pools.append(new_pool())
-            return pools[-1].submit(process_case, *context.arguments(case), lesion_workers=threads)
+            return pools[-1].submit(compute_case, *context.arguments(case), lesion_workers=threads)
 
     try:
         _drive(context, submit, window=2 * jobs)
@@ -681,7 +787,7 @@ def _run_dask(context: _RunContext, scheduler: str) -> None:
         futures: list = []
 
         def submit(case):
-            future = client.submit(process_case, *context.arguments(case), pure=False,
+            future = client.submit(compute_case, *context.arguments(case), pure=False,
                                    key=f"radiomics-case-{case['case_dir']}-{os.getpid()}-{time.time_ns()}")
             futures.append(future)
             return future
@@ -716,24 +822,30 @@ def _drive(context: _RunContext, submit: Callable, window: int) -> None:
         for future in finished:
             case = in_flight.pop(future)
             try:
-                record = future.result()
+                record, table = future.result()
             except Exception as error:  # noqa: BLE001 - worker died or task lost: record, go on
-                record = _worker_failure(case, context.out, context.fingerprints[case["patient_id"]], error)
-            context.case_done(record)
+                record, table = _worker_failure(case, context.out, context.fingerprints[case["patient_id"]], error), None
+            context.case_done(record, table)
 
 
 # ------------------------------------------------------------------------------- cohort tables
 
 def _write_outputs(out: Path, cases: list[dict[str, Any]], method: str, settings: dict, settings_sha256: str,
-                   manifest_path) -> dict[str, Any]:
-    """Assemble DIR/lesions.csv, DIR/patients.csv and DIR/errors.csv from the case folders."""
+                   manifest_path, read_back: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """Assemble DIR/lesions.csv, DIR/patients.csv and DIR/errors.csv from the case folders.
+
+    ``read_back``: case lesion tables this run's workers already read back from their lesions.csv
+    (compute_case); the other finished cases' tables are read here.
+    """
     tables, errors, case_provenance = [], [], {}
     done = failed = 0
     for case in cases:
         record = _read_case_record(out, case) or {"status": "failed", "stage": "worker",
                                                   "message": "the case did not finish (no case.json)"}
         if record.get("status") == "done":
-            table = read_table(out / "cases" / case["case_dir"] / "lesions.csv")
+            table = (read_back or {}).get(case["patient_id"])
+            if table is None:
+                table = read_table(out / "cases" / case["case_dir"] / "lesions.csv")
             case_provenance[case["patient_id"]] = table.attrs.get("provenance")
             tables.append(table)
             done += 1

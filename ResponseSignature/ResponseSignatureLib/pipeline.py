@@ -66,7 +66,8 @@ def compute_lesion_table(
 ) -> LesionTableResult:
     """Measure, extract, match and assess one patient.
 
-    ``timepoints`` maps 'baseline' and 'followup' to (SimpleITK image, segments on its grid).
+    ``timepoints`` maps 'baseline' and 'followup' to (SimpleITK image, segments on its grid; their
+    masks cover the whole grid or a box of it, see imageio.Segment).
     ``params``: preset name, pyradiomics YAML path or dict. ``locations``: lesion name -> organ
     (or a CSV with columns lesion_id,location); a lesion not listed takes its segment's location
     tag (``imageio.LOCATION_TAG`` in a .seg.nrrd), else the organ its name starts with (liver_1),
@@ -123,19 +124,23 @@ def run_case_files(
     """
     inputs = {"baseline_image": baseline_image, "baseline_segmentation": baseline_seg,
               "followup_image": followup_image, "followup_segmentation": followup_seg}
-    timepoints = read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg)
+    timepoints = read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg, cropped=True)
     hashes = {key: input_sha256(path) for key, path in inputs.items()}  # the files just read (they exist)
     result = compute_lesion_table(timepoints, patient_id=patient_id or Path(str(baseline_image)).stem, **kwargs)
     result.provenance["inputs"] = {key: {"path": str(path), "sha256": hashes[key]} for key, path in inputs.items()}
     return result
 
 
-def read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg) -> dict:
-    """{'baseline' / 'followup': (image, segments on its grid)} read from files, as compute_lesion_table takes."""
+def read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg, cropped: bool = False) -> dict:
+    """{'baseline' / 'followup': (image, segments on its grid)} read from files, as compute_lesion_table takes.
+
+    ``cropped``: each segment's mask covers only its lesion's box (``imageio.read_segments``), so
+    memory grows with the lesions, not the scan; the results are the same (run_case_files reads so).
+    """
     timepoints = {}
     for name, image_path, seg_path in (("baseline", baseline_image, baseline_seg), ("followup", followup_image, followup_seg)):
         image = imageio.read_image(image_path)
-        timepoints[name] = (image, imageio.read_segments(seg_path, image))
+        timepoints[name] = (image, imageio.read_segments(seg_path, image, cropped=cropped))
     return timepoints
 
 
@@ -295,8 +300,8 @@ class _LesionPool:
     ``run`` cuts each lesion's _LesionInput here, in order, submits it, and keeps at most
     ``workers + 1`` lesions cut and unfinished (``workers`` when they are whole-scan copies), so
     memory stays bounded whatever the number of lesions. Lesions that cannot be cut (a note, an
-    empty mask, a mask not exactly on the image grid) run here on the caller's images: they fail
-    fast or need the tolerant geometry checks. Progress is reported as lesions finish, cancellation
+    empty mask, a mask not exactly on the image grid) run here (_measure_here): they fail fast or
+    need the tolerant geometry checks. Progress is reported as lesions finish, cancellation
     is checked before each lesion is cut and while waiting; on cancel, lesions not started are
     dropped, running ones finish, and OperationCancelled is raised. A LesionError is the lesion's
     outcome (its error column); any other error stops the cutting, and once the running lesions
@@ -339,7 +344,7 @@ class _LesionPool:
         lesion = _cut_lesion(job.image, job.segment, self.extractor)
         if lesion is None:
             try:
-                self._done(index, _measure_segment(job.image, job.segment, self.extractor, job.timepoint))
+                self._done(index, _measure_here(job, self.extractor))
             except Exception as error:  # noqa: BLE001 - raised by run() in job order
                 self._done(index, failure=error)
             return
@@ -370,34 +375,62 @@ def _cut_lesion(image, segment, extractor) -> _LesionInput | None:
     """Private copies of the image and mask region one lesion's measures and features read.
 
     Calling thread only. The region is the lesion's box plus ``extractor.input_margin`` (clipped
-    to the scan), or the whole scan when that is None. None when the lesion must run in the
-    calling thread (see _LesionPool).
+    to the scan), or the whole scan when that is None. The segment's mask may cover the whole grid
+    or a box of it (imageio.Segment); the copy is cut from the scan's index space either way. None
+    when the lesion must run in the calling thread (see _LesionPool).
     """
-    if segment.note or not _on_image_grid(image, segment.mask):
+    if segment.note:
+        return None
+    place = _mask_place(image, segment.mask)
+    if place is None:
         return None
     box = _nonzero_box(segment.mask)
     if box is None:
         return None
+    size = np.array(image.GetSize())
     margin = extractor.input_margin(image.GetSpacing())
     if margin is None:
-        return _LesionInput(_private_copy(image), replace(segment, mask=_private_copy(segment.mask)), (0, 0, 0),
-                            _frame(image))
-    lower = np.maximum(box[0] - margin, 0)
-    upper = np.minimum(box[1] + margin, np.array(image.GetSize()) - 1)
-    return _LesionInput(_region(image, lower, upper), replace(segment, mask=_region(segment.mask, lower, upper)),
-                        tuple(int(v) for v in lower), _frame(image))
+        lower, upper = np.zeros(3, int), size - 1
+    else:
+        lower = np.maximum(place + box[0] - margin, 0)
+        upper = np.minimum(place + box[1] + margin, size - 1)
+    mask = _mask_region(segment.mask, place, lower, upper, image)
+    return _LesionInput(_region(image, lower, upper), replace(segment, mask=mask), tuple(int(v) for v in lower),
+                        _frame(image))
 
 
-def _on_image_grid(image, mask) -> bool:
-    """True if image and mask are 3-D scalar images with exactly (bit for bit) the same grid.
+def _measure_here(job: _Job, extractor):
+    """_measure_segment in the calling thread, for a lesion _cut_lesion did not cut (a note, an empty mask,
+    a mask not exactly on the image grid): on the caller's image when the mask covers its whole grid
+    or lies on another grid (the tolerant checks decide), else on the scan's box under the mask."""
+    image, mask = job.image, job.segment.mask
+    place = _mask_place(image, mask)
+    if place is None or mask.GetSize() == image.GetSize():
+        return _measure_segment(image, job.segment, extractor, job.timepoint)
+    region = _region(image, place, place + np.array(mask.GetSize()) - 1)
+    return _measure_segment(region, job.segment, extractor, job.timepoint, offset=tuple(int(v) for v in place),
+                            frame=_frame(image))
 
-    Then a crop cut from both at the same index has the same grid too, and the tolerance checks
-    of measure and extraction pass or fail on it exactly as on the whole scan.
+
+def _mask_place(image, mask) -> np.ndarray | None:
+    """The (x, y, z) index in ``image`` of ``mask``'s first voxel when the mask lies exactly (bit for
+    bit) on the image's grid - the whole grid or a box of it inside the image -, else None.
+
+    Then a crop cut from both at the same scan index has the same grid too, and the tolerance
+    checks of measure and extraction pass or fail on it exactly as on the whole scan.
     """
-    return (image.GetDimension() == 3 and mask.GetDimension() == 3
+    if not (image.GetDimension() == 3 and mask.GetDimension() == 3
             and image.GetNumberOfComponentsPerPixel() == 1 and mask.GetNumberOfComponentsPerPixel() == 1
-            and image.GetSize() == mask.GetSize() and image.GetSpacing() == mask.GetSpacing()
-            and image.GetOrigin() == mask.GetOrigin() and image.GetDirection() == mask.GetDirection())
+            and image.GetSpacing() == mask.GetSpacing() and image.GetDirection() == mask.GetDirection()):
+        return None
+    place = np.zeros(3, int)
+    if mask.GetOrigin() != image.GetOrigin():
+        place = np.rint(image.TransformPhysicalPointToContinuousIndex(mask.GetOrigin())).astype(int)
+        if image.TransformIndexToPhysicalPoint([int(v) for v in place]) != mask.GetOrigin():
+            return None
+    if np.any(place < 0) or np.any(place + mask.GetSize() > np.array(image.GetSize())):
+        return None
+    return place
 
 
 def _nonzero_box(mask) -> tuple[np.ndarray, np.ndarray] | None:
@@ -414,16 +447,35 @@ def _nonzero_box(mask) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _region(image, lower, upper):
-    """A new image (own buffer) holding the inclusive (x, y, z) index box of ``image``."""
-    size = [int(hi - lo + 1) for lo, hi in zip(lower, upper)]
-    return sitk.RegionOfInterest(image, size, [int(v) for v in lower])
+    """A new image (own buffer) holding the inclusive (x, y, z) index box of ``image``.
+
+    Cut from the numpy view: as ``sitk.RegionOfInterest`` (same voxels, spacing, direction and
+    origin) without starting ITK's threads for each lesion.
+    """
+    box = tuple(slice(int(lo), int(hi) + 1) for lo, hi in zip(lower[::-1], upper[::-1]))
+    return _on_box(sitk.GetImageFromArray(sitk.GetArrayViewFromImage(image)[box]), image, lower)
 
 
-def _private_copy(image):
-    """A deep copy of ``image`` (own pixel buffer), made in the calling thread."""
-    copy = sitk.Image(image)
-    copy.MakeUnique()
-    return copy
+def _mask_region(mask, place, lower, upper, image):
+    """A new mask image holding the inclusive (x, y, z) index box [lower, upper] of ``image``'s grid,
+    from a mask whose first voxel is the grid's voxel ``place`` (0 where the mask does not reach)."""
+    values = sitk.GetArrayViewFromImage(mask)
+    start, low = np.asarray(place)[::-1], np.asarray(lower)[::-1]
+    out = np.zeros(tuple(int(v) for v in (np.asarray(upper) - lower + 1)[::-1]), values.dtype)
+    first = np.maximum(start, low)
+    last = np.minimum(start + values.shape, low + out.shape)
+    if np.all(last > first):
+        out[tuple(slice(a - o, b - o) for a, b, o in zip(first, last, low))] = \
+            values[tuple(slice(a - s, b - s) for a, b, s in zip(first, last, start))]
+    return _on_box(sitk.GetImageFromArray(out), image, lower)
+
+
+def _on_box(region, image, lower):
+    """``region`` placed on ``image``'s grid with its first voxel at ``image``'s (x, y, z) index ``lower``."""
+    region.SetSpacing(image.GetSpacing())
+    region.SetDirection(image.GetDirection())
+    region.SetOrigin(image.TransformIndexToPhysicalPoint([int(v) for v in lower]))
+    return region
 
 
 def _frame(image):

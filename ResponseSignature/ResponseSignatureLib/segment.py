@@ -17,7 +17,11 @@ GEOMETRY_TOLERANCE = 1e-4
 class Segment:
     """One lesion: a UInt8 0/1 mask on the reference image grid, with its Slicer name and colour.
 
-    ``location`` and ``tracking_uid`` come from a DICOM SEG that codes them (see dicom_seg.py).
+    The mask covers the whole grid, or (``imageio.read_segments(cropped=True)``) only the box of it
+    that holds the lesion: an image with the reference's spacing and direction whose origin is the
+    reference's voxel at the box corner (a 1-voxel zero image at the reference's origin for an
+    empty segment). ``location`` and ``tracking_uid`` come from the file when it codes them
+    (.seg.nrrd location tag, DICOM SEG; see dicom_seg.py).
     """
 
     name: str

@@ -409,3 +409,43 @@ def test_cli_batch_rejects_bad_input(cohort, tmp_path, capsys):
     assert "manifest not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["batch", str(cohort["small"]), "--out", str(tmp_path / "out"), "--method", "vote"])
+
+
+# ------------------------------------------------------------------------------ memory per case
+
+def resident_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as stream:
+        return next(int(line.split()[1]) for line in stream if line.startswith("VmRSS:")) / 1024.0
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="per-case memory is read from /proc (Linux)")
+def test_peak_memory_is_the_blocks_own_not_the_processs():
+    """A block that touches 300 MB reports at least that over the memory before it; a later block
+    that touches 40 MB reports its own peak, well below the process's (the first block's)."""
+    import numpy as np
+
+    from LesionAggregateLib.batch import PeakMemory
+
+    first, second = PeakMemory(), PeakMemory()
+    before = resident_mb()
+    with first:
+        block = np.ones(300 * 2**20 // 8)
+        del block
+    between = resident_mb()
+    with second:
+        block = np.ones(40 * 2**20 // 8)
+        time.sleep(0.1)                                 # a few samples while it lives
+        del block
+    assert first.peak_mb >= before + 295
+    assert between + 35 <= second.peak_mb <= between + 80 < first.peak_mb
+
+
+def test_each_case_records_and_reports_its_time_and_peak_memory(cohort, reference, tmp_path):
+    for path in (reference["out"] / "cases").glob("s*/case.json"):    # process-pool workers
+        record = json.loads(path.read_text(encoding="utf-8"))
+        assert record["seconds"] > 0 and 50 < record["peak_rss_mb"] < 8000   # numpy + SimpleITK alone take > 50 MB
+    messages = []
+    run_batch(cohort["small"], tmp_path / "out", params=str(cohort["params"]),
+              progress=lambda fraction, message: messages.append(message))
+    done = [m for m in messages if re.search(r"s0\d done \(\d+\.\d s, peak \d+ MB\)$", m)]
+    assert len(done) == 3, messages

@@ -457,3 +457,59 @@ def test_only_a_real_resampling_is_reported(tmp_path, caplog):
         (segment,) = read_segments(moved, reference)
     assert segment.resampled.startswith("resampled from 24 x 20 x 12 voxels of 0.7 x 0.9 x 2.5 mm at origin (")
     assert "is on another grid than its image: resampled from" in caplog.text
+
+
+# ---------------------------------------------------------------------------- cropped=True
+
+def cropping_cases(folder) -> dict:
+    """Segmentation files of every kind read_segments takes (name -> (path, reference))."""
+    reference = make_reference()
+    fine_reference = make_reference(size=(40, 36, 20), oblique=False)
+    files = {}
+    layers = folder / "layers.seg.nrrd"          # two layers (overlap), a one-voxel and an empty segment
+    empty = sitk.Image(fine_reference.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(fine_reference)
+    write_segments([Segment("a", mask_like(fine_reference, np.s_[2:8, 3:20, 4:15])),
+                    Segment("b", mask_like(fine_reference, np.s_[5:12, 10:30, 10:30])),
+                    Segment("corner", mask_like(fine_reference, np.s_[0:1, 0:1, 0:1])), Segment("blank", empty)],
+                   fine_reference, layers)
+    files["slicer layers"] = (layers, fine_reference)
+    labels = np.zeros((20, 36, 40), np.int16)     # label map: labels 2 and 300, one touching 3 faces
+    labels[2:5, 3:9, 4:7] = 300
+    labels[10:20, 20:35, 0:40] = 2
+    label_map = sitk.GetImageFromArray(labels)
+    label_map.CopyInformation(fine_reference)
+    sitk.WriteImage(label_map, str(folder / "labels16.nrrd"))
+    files["int16 label map"] = (folder / "labels16.nrrd", fine_reference)
+    shifted = folder / "shifted.nrrd"             # partly outside (whole-voxel shift, oblique grid)
+    sitk.WriteImage(shifted_labels(reference, -5, np.s_[1:3, 2:6, 2:10]), str(shifted))
+    files["partly outside"] = (shifted, reference)
+    coarse = sitk.GetImageFromArray(labels[::2, ::2, ::2].copy())  # resampled: a grid twice as coarse
+    coarse.SetSpacing([2 * s for s in fine_reference.GetSpacing()])
+    coarse.SetOrigin(fine_reference.GetOrigin())
+    sitk.WriteImage(coarse, str(folder / "coarse.nrrd"))
+    files["coarser grid"] = (folder / "coarse.nrrd", fine_reference)
+    return files
+
+
+@pytest.mark.parametrize("case", ["slicer layers", "int16 label map", "partly outside", "coarser grid"])
+def test_cropped_masks_are_the_lesion_boxes_of_the_whole_grid_masks(tmp_path, case):
+    path, reference = cropping_cases(tmp_path)[case]
+    whole = read_segments(path, reference)
+    boxes = read_segments(path, reference, cropped=True)
+    assert [(s.name, s.label_value, s.note, s.resampled) for s in boxes] == \
+        [(s.name, s.label_value, s.note, s.resampled) for s in whole]
+    for box, full in zip(boxes, whole):
+        values = sitk.GetArrayFromImage(full.mask)
+        if not values.any():
+            assert box.mask.GetSize() == (1, 1, 1) and not sitk.GetArrayViewFromImage(box.mask).any()
+            continue
+        k, j, i = np.nonzero(values)                  # the box is exactly the lesion's bounding box...
+        lower = (int(i.min()), int(j.min()), int(k.min()))
+        assert box.mask.GetSize() == (i.max() - i.min() + 1, j.max() - j.min() + 1, k.max() - k.min() + 1)
+        # ...on the reference grid, bit for bit (the pipeline relies on it to cut the scan there)
+        assert box.mask.GetSpacing() == reference.GetSpacing() and box.mask.GetDirection() == reference.GetDirection()
+        assert box.mask.GetOrigin() == reference.TransformIndexToPhysicalPoint(lower)
+        assert box.mask.GetPixelID() == sitk.sitkUInt8
+        assert np.array_equal(sitk.GetArrayFromImage(box.mask),
+                              values[k.min():k.max() + 1, j.min():j.max() + 1, i.min():i.max() + 1])

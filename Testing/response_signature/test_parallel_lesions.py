@@ -163,6 +163,44 @@ def test_sample_case_same_result_for_any_workers(sample_case, params):
     assert len(parallel.table) == 5 and parallel.recist["recist_category"] == "PD"
 
 
+@pytest.mark.parametrize("params", [LIGHT_PARAMS, "dercle2020", NORMALISED_PARAMS, ZHAO_PARAMS, GRADIENT_PARAMS],
+                         ids=["light", "dercle2020", "normalised", "zhao", "gradient"])
+def test_segments_read_as_boxes_give_the_whole_grid_result(sample_case, params):
+    """run_case_files reads each mask as its lesion's box of the grid (memory bound by the lesions):
+    the lesion table, errors and RECIST equal those of whole-grid masks to the last bit."""
+    paths = [sample_case[key] for key in ("baseline_image", "baseline_seg", "followup_image", "followup_seg")]
+    boxed = pipeline.read_timepoints(*paths, cropped=True)
+    assert all(np.all(np.less(s.mask.GetSize(), image.GetSize())) for image, segments in boxed.values() for s in segments)
+    same_result(pipeline.compute_lesion_table(pipeline.read_timepoints(*paths), params=params, workers=2),
+                pipeline.compute_lesion_table(boxed, params=params, workers=2))
+
+
+def as_boxes(timepoints):
+    """The same time points with every mask lying exactly on its image grid cut to its non-zero box
+    (an empty one to one voxel); masks on another grid (within tolerance) stay whole."""
+    boxed = {}
+    for name, (image, segments) in timepoints.items():
+        cut = []
+        for segment in segments:
+            mask = segment.mask
+            if pipeline._mask_place(image, mask) is not None:
+                box = pipeline._nonzero_box(mask)
+                lower, upper = box if box is not None else (np.zeros(3, int), np.zeros(3, int))
+                mask = sitk.RegionOfInterest(mask, [int(v) for v in upper - lower + 1], [int(v) for v in lower])
+            cut.append(imageio.Segment(segment.name, mask, note=segment.note))
+        boxed[name] = (image, cut)
+    return boxed
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_boxed_masks_with_failures_give_the_whole_grid_result(workers):
+    timepoints = synthetic_timepoints()
+    boxed = as_boxes(timepoints)
+    assert np.all(np.less(boxed["baseline"][1][0].mask.GetSize(), timepoints["baseline"][0].GetSize()))
+    same_result(pipeline.compute_lesion_table(timepoints, params=LOG_PARAMS, workers=workers),
+                pipeline.compute_lesion_table(boxed, params=LOG_PARAMS, workers=workers))
+
+
 def test_pyradiomics_engine_same_result_for_any_workers(sample_case):
     pytest.importorskip("radiomics")
     params = {"imageType": {"Original": {}, "LoG": {"sigma": [2.0]}}, "featureClass": {"firstorder": ["Mean", "Entropy"]},
