@@ -33,6 +33,7 @@ import pandas as pd
 
 from ResponseSignatureLib.errors import InputError
 from ResponseSignatureLib.models.inference import SIGNATURE_CLASS, SIGNATURE_SCORE, model_identity
+from ResponseSignatureLib.provenance import find_recorded
 
 #: aggregation of the patient row unless told otherwise (Dercle 2020's volume-weighted mean)
 AGGREGATION = "volume_weighted"
@@ -139,7 +140,7 @@ def from_tables(patients: pd.DataFrame, patient_id: str, lesions: pd.DataFrame |
     values = {key: _plain(value) for key, value in row.iloc[0].to_dict().items()}
     result = PatientResult(patient=row, lesions=lesions, recist=_recist_of(values),
                            provenance={"patient_table": patients.attrs.get("source_file", "given"),
-                                       "extraction_settings_sha256": _find(upstream, "extraction_settings_sha256")
+                                       "extraction_settings_sha256": find_recorded(upstream, "extraction_settings_sha256")
                                        or "not recorded"})
     if signature_model is None and values.get(SIGNATURE_SCORE) is not None:
         identity = upstream.get("signature_model")
@@ -235,19 +236,6 @@ def write_report(result: PatientResult, path: str | Path) -> Path:
         patient["n_lesions"] = int(result.row["n_lesions"])
     return write(patient, result.lesions, result.recist, result.signature, result.risk, result.nomogram,
                  provenance(result), path=path)
-
-
-def _find(provenance: Any, key: str) -> Any:
-    """The first value of ``key`` in a nested provenance record (the upstream stages' records nest)."""
-    if isinstance(provenance, Mapping):
-        if provenance.get(key) is not None:
-            return provenance[key]
-        values = provenance.values()
-    elif isinstance(provenance, list):
-        values = provenance
-    else:
-        return None
-    return next((found for found in (_find(v, key) for v in values) if found is not None), None)
 
 
 def _plain(value: Any) -> Any:

@@ -6,7 +6,7 @@ import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 def package_version(name: str) -> str:
@@ -76,3 +76,16 @@ def make_provenance(**extra: Any) -> dict[str, Any]:
     }
     record.update(extra)
     return record
+
+
+def find_recorded(provenance: Any, key: str) -> Any:
+    """The first value of ``key`` in a nested provenance record (the upstream stages' records nest)."""
+    if isinstance(provenance, Mapping):
+        if provenance.get(key) is not None:
+            return provenance[key]
+        values = provenance.values()
+    elif isinstance(provenance, list):
+        values = provenance
+    else:
+        return None
+    return next((found for found in (find_recorded(v, key) for v in values) if found is not None), None)

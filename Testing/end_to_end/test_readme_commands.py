@@ -116,6 +116,12 @@ def test_outputs_hold_what_the_readme_says(workflow):
     assert all(column.startswith("volume_weighted:delta:") for column in trained["inputs"])
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "C02" in report and model["name"] in report
+    # the models record the settings their inputs assume, so extract --model computes just those features
+    assert model["extraction_settings"] == {"preset": "dercle2020_signature"}
+    assert trained["extraction_settings"]["featureClass"]["zhao"]  # from the cohort table's provenance
+    only = pd.read_csv(folder / "lesions_signature.csv").columns
+    needed = {column.split(":", 1)[1] for column in model["inputs"]}  # reldelta:<feature>
+    assert needed <= set(only) and len(only) < len(lesions.columns)
 
 
 def test_core_dependencies_cover_training():

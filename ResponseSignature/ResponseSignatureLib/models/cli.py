@@ -155,6 +155,7 @@ def run_train(args) -> int:
                             feature_prefix=args.feature_prefix)
     if template:
         model["model_card"] = {**model["model_card"], **template["model_card"], "template": template["file"]}
+    model["extraction_settings"] = _extraction_settings(args.table, template)
     saved = save_model(model, args.out)
     _print_excluded(saved["model_card"].get("excluded_columns") or {})
     cv = saved["model_card"]["performance"].get("cv_auc")
@@ -162,6 +163,16 @@ def run_train(args) -> int:
     print(f"{args.out}: {saved['kind']} on {len(saved['inputs'])} input(s) ({_names(saved['inputs'])}); {cv_text}; "
           f"sha256 {saved['sha256'][:12]}")
     return 0
+
+
+def _extraction_settings(table_path, template) -> dict | None:
+    """The extraction settings the model's inputs assume (so ``extract --model`` can compute just
+    them): the template's preset, else the settings the training table's provenance records."""
+    from ..provenance import find_recorded
+
+    if template and template.get("extraction_preset"):
+        return {"preset": template["extraction_preset"]}
+    return find_recorded(tableio.read_provenance(table_path), "extraction_settings")
 
 
 #: why a column was not a candidate feature, as printed by ``train``
