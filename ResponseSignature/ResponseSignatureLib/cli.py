@@ -347,22 +347,22 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def print_summary(result) -> None:
-    """A short lesion / RECIST summary for the terminal."""
-    table = result.table
+    """A short lesion / RECIST summary for the terminal, in the report's words and number formats."""
+    from .formatting import change_percent, number, quantity
+
+    table, recist = result.table, result.recist
     print(f"\nPatient {table['patient_id'].iloc[0] if len(table) else '?'}: {len(table)} lesions")
-    print(f"{'lesion':<14}{'location':<10}{'status':<13}{'target':<8}{'LD base':>9}{'LD f/u':>9}{'vol base':>10}{'vol f/u':>10}")
+    print(f"{'':<45}{'Longest diameter (mm)':>20}{'Volume (ml)':>20}")
+    print(f"{'Lesion':<14}{'Location':<10}{'Status':<13}{'Target':<8}{'baseline':>10}{'follow-up':>10}"
+          f"{'baseline':>10}{'follow-up':>10}")
     for _, lesion in table.iterrows():
-        print(
-            f"{str(lesion['lesion_id']):<14}{str(lesion['location']):<10}{lesion['status']:<13}{'yes' if lesion['target'] else '':<8}"
-            f"{lesion['baseline:longest_diameter_mm']:>9.1f}{lesion['followup:longest_diameter_mm']:>9.1f}"
-            f"{lesion['baseline:volume_ml']:>10.2f}{lesion['followup:volume_ml']:>10.2f}"
-        )
-    recist = result.recist
-    print(
-        f"RECIST 1.1: {recist.get('recist_category')} ({recist.get('recist_reason')}); sum of diameters "
-        f"{recist.get('baseline_sum_mm', float('nan')):.1f} -> {recist.get('followup_sum_mm', float('nan')):.1f} mm "
-        f"({recist.get('percent_change_from_baseline', float('nan')):+.1f} %)"
-    )
+        print(f"{str(lesion['lesion_id']):<14}{str(lesion['location']):<10}{lesion['status']:<13}"
+              f"{'yes' if lesion['target'] else '':<8}"
+              f"{number(lesion['baseline:longest_diameter_mm']):>10}{number(lesion['followup:longest_diameter_mm']):>10}"
+              f"{number(lesion['baseline:volume_ml'], 2):>10}{number(lesion['followup:volume_ml'], 2):>10}")
+    print(f"RECIST 1.1: {recist.get('recist_category')} ({recist.get('recist_reason')}); sum of diameters "
+          f"{quantity(recist.get('baseline_sum_mm'), 'mm')} -> {quantity(recist.get('followup_sum_mm'), 'mm')} "
+          f"({change_percent(recist.get('percent_change_from_baseline'))})")
     for error in result.errors:
         print(f"  warning: {error['message']}")
     for warning in result.warnings:
