@@ -75,18 +75,18 @@ def run_full_demo(out: Path, progress=None) -> dict[str, Any]:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``demo``: run everything, print a short summary and where the report is."""
-    from ResponseSignatureLib.formatting import score, with_ci
-    from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
+    from ResponseSignatureLib.formatting import change_percent, quantity
     from ResponseSignatureLib.progress import TextProgressBar
 
+    from . import patient_pipeline
+
     result = run_full_demo(args.out, progress=TextProgressBar())
-    recist, signature, risk = result["recist"], result["signature"], result["risk"]
+    recist = result["recist"]
     print(f"\nRECIST 1.1: {recist['recist_category']} ({recist['recist_reason']}); sum of diameters "
-          f"{recist['baseline_sum_mm']:.1f} -> {recist['followup_sum_mm']:.1f} mm ({recist['percent_change_from_baseline']:+.1f} %)")
-    print(f"Signature ({signature['name']}): score {score(signature['score'])}, "
-          f"{read_against_cutoff(signature['score'], signature['threshold'], terms=outcome_terms(signature), show=score).text}")
-    print(f"Nomogram: {risk['outcome']['label']} {with_ci(risk['risk'], risk['ci_low'], risk['ci_high'])}, "
-          f"{risk['reading']['text']}; {risk['total_points']:.0f} points")
+          f"{quantity(recist['baseline_sum_mm'], 'mm')} -> {quantity(recist['followup_sum_mm'], 'mm')} "
+          f"({change_percent(recist['percent_change_from_baseline'])})")
+    for line in patient_pipeline.summary_lines(result["signature"], result["risk"]):
+        print(line)
     for name in ("lesions", "patients", "report"):
         print(f"{name}: {result[name]}")
     print(f"\nOpen the report: {result['report'].resolve()}")

@@ -136,10 +136,10 @@ def _print_summary(args, summary: dict) -> None:
     print(f"\nPatient {args.patient_id}: baseline {summary['baseline_study']['date']} -> follow-up "
           f"{summary['followup_study']['date']}")
     print(f"RECIST 1.1: {recist.get('recist_category')} ({recist.get('recist_reason')})")
-    if signature:
-        print(f"Signature ({signature['name']}): score {signature['score']:.3f}, {'high' if signature['class'] else 'low'} risk")
-    if risk:
-        print(f"Nomogram: risk {100 * risk['risk']:.0f} % (CI {100 * risk['ci_low']:.0f}-{100 * risk['ci_high']:.0f} %), {risk['band']}")
+    from .patient_pipeline import summary_lines
+
+    for line in summary_lines(signature, risk):
+        print(line)
     for name, path in summary["dicom"].items():
         print(f"DICOM {name.replace('_', ' ')}: {path}")
     print("Stored in the PACS: baseline SEG in the baseline study; follow-up SEG and SR in the follow-up study"

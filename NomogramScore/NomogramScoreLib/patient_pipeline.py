@@ -213,6 +213,23 @@ def _signature_from_row(row: Mapping[str, Any], identity: Mapping | None) -> dic
 # --------------------------------------------------------------------------------------------
 # outputs
 # --------------------------------------------------------------------------------------------
+def summary_lines(signature: Mapping | None, risk: Mapping | None) -> list[str]:
+    """The signature's and the nomogram's results for a terminal, each with its reading against the
+    cut-off in the words of the model's outcome (the same reading as the report and the gauge)."""
+    from ResponseSignatureLib.formatting import number, score, with_ci
+    from ResponseSignatureLib.models.outcome import outcome_terms, read_against_cutoff
+
+    lines = []
+    if signature:
+        reading = read_against_cutoff(signature["score"], signature["threshold"], terms=outcome_terms(signature),
+                                      show=score)
+        lines.append(f"Signature ({signature['name']}): score {score(signature['score'])}, {reading.text}")
+    if risk:
+        lines.append(f"Nomogram: {risk['outcome']['label']} {with_ci(risk['risk'], risk['ci_low'], risk['ci_high'])}, "
+                     f"{risk['reading']['text']}; {number(risk['total_points'], 0)} points")
+    return lines
+
+
 def provenance(result: PatientResult, **extra: Any) -> dict:
     """The result's provenance with the software versions (``make_provenance``)."""
     from ResponseSignatureLib.provenance import make_provenance

@@ -99,3 +99,16 @@ def test_from_tables_rebuilds_the_patient_from_the_written_files(demo, tmp_path)
     assert "liver_4" in report and demo["signature"]["name"] in report
     with pytest.raises(Exception, match="not in the patient table"):
         patient_pipeline.from_tables(read_table(demo["patients"]), "nobody")
+
+
+def test_terminal_summary_reads_each_result_against_its_cut_off(demo):
+    """demo and pacs run print these lines: the nomogram's 95 % CI spans its cut-off in the demo, so it
+    must read 'indeterminate', never 'low risk' (the band alone would say low)."""
+    from NomogramScoreLib.patient_pipeline import summary_lines
+
+    result = demo["result"]
+    signature_line, nomogram_line = summary_lines(result.signature, result.risk)
+    assert result.risk["ci_low"] < result.risk["threshold"] < result.risk["ci_high"]
+    assert "Indeterminate — the 95 % CI spans the cut-off" in nomogram_line and "Low risk" not in nomogram_line
+    assert "below the cut-off (0.500)" in signature_line  # score 0.076, no CI
+    assert summary_lines(None, None) == []
