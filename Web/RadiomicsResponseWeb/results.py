@@ -146,12 +146,9 @@ def extraction_params(demo: bool, signature: Mapping):
         from NomogramScoreLib.demo_pipeline import demo_params
 
         return demo_params()
-    settings = signature.get("extraction_settings") or {}
-    if settings.get("preset"):
-        return settings["preset"]
-    if any(key in settings for key in ("imageType", "featureClass", "setting")):
-        return {key: settings[key] for key in ("imageType", "featureClass", "setting") if key in settings}
-    return None
+    from ResponseSignatureLib.signature_features import model_extraction_params
+
+    return model_extraction_params(signature)
 
 
 def patient_result(lesion_result, signature: Mapping):
