@@ -63,7 +63,7 @@ class PatientResult:
     @property
     def row(self) -> dict:
         """The patient row as plain Python values (NaN as None)."""
-        return {key: _plain(value) for key, value in self.patient.iloc[0].to_dict().items()}
+        return _first_row(self.patient)
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def each_patient(lesions: pd.DataFrame, signature_model: Mapping | None = None, 
     for index in range(len(patients)):
         row = patients.iloc[[index]].reset_index(drop=True)
         row.attrs = dict(patients.attrs)
-        values = {key: _plain(value) for key, value in row.iloc[0].to_dict().items()}
+        values = _first_row(row)
         own = lesions[ids == str(values["patient_id"])].reset_index(drop=True)
         result = PatientResult(patient=row, lesions=own, recist=_recist_of(values),
                                provenance={"aggregation": patients.attrs.get("provenance")})
@@ -137,7 +137,7 @@ def from_tables(patients: pd.DataFrame, patient_id: str, lesions: pd.DataFrame |
     row.attrs = {}
     if lesions is not None and "patient_id" in lesions.columns:
         lesions = lesions[lesions["patient_id"].astype(str) == str(patient_id)].reset_index(drop=True)
-    values = {key: _plain(value) for key, value in row.iloc[0].to_dict().items()}
+    values = _first_row(row)
     result = PatientResult(patient=row, lesions=lesions, recist=_recist_of(values),
                            provenance={"patient_table": patients.attrs.get("source_file", "given"),
                                        "extraction_settings_sha256": find_recorded(upstream, "extraction_settings_sha256")
@@ -168,7 +168,7 @@ def add_signature(result: PatientResult, model: Mapping) -> PatientResult:
     if row.get(SIGNATURE_SCORE) is None:
         lesions = result.lesions if model["level"] == "lesion" else None
         patient = with_signature_scores(model, result.patient, lesions)
-        row = {key: _plain(value) for key, value in patient.iloc[0].to_dict().items()}
+        row = _first_row(patient)
     else:
         patient = result.patient
     signature = {**_signature_from_row(row, model_identity(model)), "threshold": float(model["threshold"]["value"]),
@@ -255,7 +255,9 @@ def write_report(result: PatientResult, path: str | Path) -> Path:
                  provenance(result), path=path)
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars; NaN -> None."""
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _first_row(table: pd.DataFrame) -> dict:
+    """A one-row table's values as plain Python scalars; NaN -> None."""
+    from ResponseSignatureLib.formatting import plain
+
+    values = {key: plain(value) for key, value in table.iloc[0].to_dict().items()}
+    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
