@@ -434,10 +434,12 @@ def test_peak_memory_is_the_blocks_own_not_the_processs():
     between = resident_mb()
     with second:
         block = np.ones(40 * 2**20 // 8)
-        time.sleep(0.1)                                 # a few samples while it lives
+        during = resident_mb()                          # what the block really added (the OS decides)
+        time.sleep(0.5)                                 # many 10 ms samples while it lives, even on a busy CI
         del block
     assert first.peak_mb >= before + 295
-    assert between + 35 <= second.peak_mb <= between + 80 < first.peak_mb
+    assert during - 1 <= second.peak_mb <= max(between, during) + 5
+    assert second.peak_mb < first.peak_mb - 200
 
 
 def test_each_case_records_and_reports_its_time_and_peak_memory(cohort, reference, tmp_path):
