@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .errors import InputError
 
@@ -109,6 +108,8 @@ def _nearest_pairs(left_base: list[str], left_follow: list[str], base: dict, fol
     """
     if not left_base or not left_follow:
         return []
+    from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize takes ~0.2 s
+
     a = np.stack([base[b] for b in left_base])
     b = np.stack([follow[f] for f in left_follow])
     distance = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)

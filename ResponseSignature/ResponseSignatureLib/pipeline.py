@@ -136,12 +136,18 @@ def read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg, 
 
     ``cropped``: each segment's mask covers only its lesion's box (``imageio.read_segments``), so
     memory grows with the lesions, not the scan; the results are the same (run_case_files reads so).
+    The two time points are read side by side, each in its own thread with its own SimpleITK
+    objects (decompressing a scan does not hold the GIL); the first error is raised as it would be
+    reading one after the other.
     """
-    timepoints = {}
-    for name, image_path, seg_path in (("baseline", baseline_image, baseline_seg), ("followup", followup_image, followup_seg)):
+    def read(image_path, seg_path):
         image = imageio.read_image(image_path)
-        timepoints[name] = (image, imageio.read_segments(seg_path, image, cropped=cropped))
-    return timepoints
+        return image, imageio.read_segments(seg_path, image, cropped=cropped)
+
+    files = {"baseline": (baseline_image, baseline_seg), "followup": (followup_image, followup_seg)}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="read") as pool:
+        reading = {name: pool.submit(read, *paths) for name, paths in files.items()}
+        return {name: future.result() for name, future in reading.items()}
 
 
 def _check_timepoints(timepoints: Mapping[str, Any]) -> None:

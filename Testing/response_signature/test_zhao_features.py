@@ -155,3 +155,29 @@ def test_dercle_preset_extracts_the_four_signature_inputs_and_sigmoid():
     assert not any(name.startswith("original_") and name != "original_ngtdm_Contrast" for name in features)
     with pytest.raises(InputError, match="Bogus"):
         load_params({"featureClass": {"zhao": ["Bogus"]}})
+
+
+def test_band_derivatives_are_numpys_gradient_bit_for_bit_including_the_faces():
+    """The shape index takes derivatives at the band voxels only; they must be exactly the values
+    np.gradient (and np.gradient of np.gradient) gives over the whole array, faces included."""
+    rng = np.random.default_rng(7)
+    field = rng.normal(size=(6, 9, 11))
+    spacing = np.array([2.5, 0.8, 0.7])
+    gradient = np.gradient(field, *spacing)
+    hessian = [[np.gradient(gradient[a], spacing[b], axis=b) for b in range(3)] for a in range(3)]
+    flat_index = np.arange(field.size)                                  # every voxel, faces and corners too
+    g, h = zhao.band_derivatives(field, flat_index, spacing)
+    for a in range(3):
+        assert np.array_equal(g[:, a], gradient[a].ravel())
+        for b in range(3):
+            assert np.array_equal(h[:, a, b], (0.5 * (hessian[a][b] + hessian[b][a])).ravel())
+
+
+@pytest.mark.parametrize("spread", [1.0, 1e7])                       # bincount path, np.unique path
+def test_first_order_bins_count_as_numpys_unique(spread):
+    values = np.random.default_rng(3).normal(scale=spread, size=5000)
+    bins = np.floor(np.round(values / 25.0, 9))
+    _, expected = np.unique(bins, return_counts=True)
+    assert np.array_equal(zhao._bin_counts(bins), expected)
+    p = expected / expected.sum()
+    assert zhao.first_order(values, 25.0)["Entropy"] == pytest.approx(-np.sum(p * np.log2(p)), rel=1e-12)
