@@ -300,18 +300,27 @@ class _LesionInput:
     frame: sitk.Image
 
 
+#: crop voxels of the lesions computed at once: a lesion is started beside running ones only while
+#: their crops together stay within this (one lesion always runs, whatever its size). With the full
+#: setting (14 filtered images per crop) it keeps the 5-lesion benchmark patient under 1 GB with
+#: two workers (Testing/benchmarks/bench_patient.py); lighter settings are hardly affected.
+CONCURRENT_CROP_VOXELS = 4_000_000
+
+
 class _LesionPool:
     """Runs the jobs in ``workers`` threads; only the calling thread touches the caller's images.
 
-    ``run`` cuts each lesion's _LesionInput here, in order, submits it, and keeps at most
-    ``workers + 1`` lesions cut and unfinished (``workers`` when they are whole-scan copies), so
-    memory stays bounded whatever the number of lesions. Lesions that cannot be cut (a note, an
-    empty mask, a mask not exactly on the image grid) run here (_measure_here): they fail fast or
-    need the tolerant geometry checks. Progress is reported as lesions finish, cancellation
-    is checked before each lesion is cut and while waiting; on cancel, lesions not started are
-    dropped, running ones finish, and OperationCancelled is raised. A LesionError is the lesion's
-    outcome (its error column); any other error stops the cutting, and once the running lesions
-    have finished the error of the first failed job in order is raised.
+    ``run`` starts the lesions largest crop first (the big lesions do not end up alone at the end)
+    and starts one beside the running ones only while their crops together stay within
+    CONCURRENT_CROP_VOXELS, so memory stays bounded whatever the number and size of the lesions.
+    Each lesion's _LesionInput is cut here just before it starts. Lesions that cannot be cut (a
+    note, an empty mask, a mask not exactly on the image grid) run here first (_measure_here): they
+    fail fast or need the tolerant geometry checks. Progress is reported as lesions finish,
+    cancellation is checked before each lesion starts and while waiting; on cancel, lesions not
+    started are dropped, running ones finish, and OperationCancelled is raised. A LesionError is
+    the lesion's outcome (its error column); any other error stops starting lesions, and once the
+    running lesions have finished the error of the first failed job in segment order is raised.
+    Outcomes are kept in segment order: nothing depends on the order they ran in.
     """
 
     def __init__(self, jobs, extractor, workers, progress, should_cancel):
@@ -319,23 +328,24 @@ class _LesionPool:
         self.progress, self.should_cancel = progress, should_cancel
         self.outcomes: list = [None] * len(jobs)
         self.failures: dict[int, BaseException] = {}
-        self.running: dict = {}
+        self.running: dict = {}      # future -> (job index, crop voxels)
         self.finished = 0
-        # lesions cut and not finished: one ahead of the workers, none ahead for whole-scan copies
-        self.limit = workers if extractor.reads_whole_scan else workers + 1
+        self.regions = [_lesion_region(job.image, job.segment, extractor) for job in jobs]
 
     def run(self) -> list:
         """(measures, features, error) per job, in job order."""
         report(self.progress, 0.0, "Measuring lesions")
+        pending = sorted(range(len(self.jobs)), key=lambda index: (self._voxels(index) > 0, -self._voxels(index), index))
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesion") as pool:
             try:
-                for index, job in enumerate(self.jobs):
+                while pending and not self.failures:
                     check_cancel(self.should_cancel)
-                    while len(self.running) >= self.limit and not self.failures:
+                    index = self._next_fitting(pending)
+                    if index is None:
                         self._wait()
-                    if self.failures:
-                        break
-                    self._start(pool, index, job)
+                        continue
+                    pending.remove(index)
+                    self._start(pool, index)
                 while self.running:
                     self._wait()
             finally:
@@ -345,24 +355,40 @@ class _LesionPool:
             raise self.failures[min(self.failures)]
         return self.outcomes
 
-    def _start(self, pool, index: int, job: _Job) -> None:
+    def _voxels(self, index: int) -> int:
+        """Voxels of the job's crop; 0 for a lesion that runs in the calling thread."""
+        region = self.regions[index]
+        return 0 if region is None else int(np.prod(region[2] - region[1] + 1))
+
+    def _next_fitting(self, pending: list) -> int | None:
+        """The first pending job (largest first) that may start now, or None to wait for a running one."""
+        if len(self.running) >= self.workers:
+            return None
+        busy = sum(voxels for _, voxels in self.running.values())
+        for index in pending:
+            if not self.running or busy + self._voxels(index) <= CONCURRENT_CROP_VOXELS:
+                return index
+        return None
+
+    def _start(self, pool, index: int) -> None:
         """Cut the job's private input and submit it, or run it here if it cannot be cut."""
-        lesion = _cut_lesion(job.image, job.segment, self.extractor)
-        if lesion is None:
+        job, region = self.jobs[index], self.regions[index]
+        if region is None:
             try:
                 self._done(index, _measure_here(job, self.extractor))
             except Exception as error:  # noqa: BLE001 - raised by run() in job order
                 self._done(index, failure=error)
             return
+        lesion = _cut_lesion(job.image, job.segment, region)
         future = pool.submit(_measure_segment, lesion.image, lesion.segment, self.extractor, job.timepoint,
                              offset=lesion.offset, frame=lesion.frame)
-        self.running[future] = index
+        self.running[future] = (index, self._voxels(index))
 
     def _wait(self) -> None:
         """Wait for running lesions to finish (checking for cancellation meanwhile); record them."""
         finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-        for future in sorted(finished, key=self.running.get):
-            index = self.running.pop(future)
+        for future in sorted(finished, key=lambda done: self.running[done][0]):
+            index, _ = self.running.pop(future)
             error = future.exception()
             self._done(index, None if error else future.result(), failure=error)
         check_cancel(self.should_cancel)
@@ -377,13 +403,11 @@ class _LesionPool:
         report(self.progress, self.finished / len(self.jobs), f"{job.timepoint}: {job.segment.name}")
 
 
-def _cut_lesion(image, segment, extractor) -> _LesionInput | None:
-    """Private copies of the image and mask region one lesion's measures and features read.
-
-    Calling thread only. The region is the lesion's box plus ``extractor.input_margin`` (clipped
-    to the scan), or the whole scan when that is None. The segment's mask may cover the whole grid
-    or a box of it (imageio.Segment); the copy is cut from the scan's index space either way. None
-    when the lesion must run in the calling thread (see _LesionPool).
+def _lesion_region(image, segment, extractor):
+    """(place, lower, upper): where the segment's mask lies in the scan and the inclusive (x, y, z)
+    index box of the scan one lesion's measures and features read (its box plus
+    ``extractor.input_margin``, clipped to the scan; the whole scan when that is None). None when the
+    lesion must run in the calling thread (see _LesionPool). Calling thread only.
     """
     if segment.note:
         return None
@@ -396,10 +420,17 @@ def _cut_lesion(image, segment, extractor) -> _LesionInput | None:
     size = np.array(image.GetSize())
     margin = extractor.input_margin(image.GetSpacing())
     if margin is None:
-        lower, upper = np.zeros(3, int), size - 1
-    else:
-        lower = np.maximum(place + box[0] - margin, 0)
-        upper = np.minimum(place + box[1] + margin, size - 1)
+        return place, np.zeros(3, int), size - 1
+    return place, np.maximum(place + box[0] - margin, 0), np.minimum(place + box[1] + margin, size - 1)
+
+
+def _cut_lesion(image, segment, region) -> _LesionInput:
+    """Private copies of the image and mask region (_lesion_region) one lesion's measures and features read.
+
+    Calling thread only. The segment's mask may cover the whole grid or a box of it
+    (imageio.Segment); the copy is cut from the scan's index space either way.
+    """
+    place, lower, upper = region
     mask = _mask_region(segment.mask, place, lower, upper, image)
     return _LesionInput(_region(image, lower, upper), replace(segment, mask=mask), tuple(int(v) for v in lower),
                         _frame(image))

@@ -74,7 +74,7 @@ def crop_jobs(timepoints, extractor, settings) -> list:
     jobs = []
     for timepoint, (image, segments) in timepoints.items():
         for segment in segments:
-            lesion = pipeline._cut_lesion(image, segment, extractor)
+            lesion = pipeline._cut_lesion(image, segment, pipeline._lesion_region(image, segment, extractor))
             jobs.append(((sitk.GetArrayFromImage(lesion.image), sitk.GetArrayFromImage(lesion.segment.mask),
                           _geometry(lesion.image), segment.name, timepoint, settings, lesion.offset,
                           _geometry(lesion.frame)), (timepoint, segment.name)))

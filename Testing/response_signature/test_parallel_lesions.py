@@ -10,6 +10,7 @@ crash; and check progress, cancellation, error order, the crop itself and ``extr
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -242,6 +243,47 @@ def test_worker_threads_never_get_the_callers_images(monkeypatch):
     assert len({i for pair in in_workers for i in pair}) == 2 * len(in_workers)
 
 
+def lesions_running_at_once(monkeypatch, timepoints, budget, workers):
+    """(result, [(crop voxels of the lesions running) at every start], [crop voxels in start order])."""
+    lock, running, seen, order = threading.Lock(), {}, [], []
+    real = pipeline._measure_segment
+
+    def watch(image, segment, *args, **kwargs):
+        key = object()
+        with lock:
+            running[key] = image.GetNumberOfPixels()
+            seen.append(sorted(running.values()))
+            order.append(running[key])
+        time.sleep(0.05)                                   # long enough for a second lesion to start
+        try:
+            return real(image, segment, *args, **kwargs)
+        finally:
+            with lock:
+                del running[key]
+
+    monkeypatch.setattr(pipeline, "_measure_segment", watch)
+    monkeypatch.setattr(pipeline, "CONCURRENT_CROP_VOXELS", budget)
+    result = pipeline.compute_lesion_table(timepoints, params=LIGHT_PARAMS, workers=workers)
+    return result, seen, order
+
+
+def test_lesions_run_together_only_within_the_crop_voxel_budget(monkeypatch):
+    """Memory stays bounded by the crops: lesions start largest first, and one starts beside the
+    running ones only while their crops together fit CONCURRENT_CROP_VOXELS; the result is the
+    serial one whatever the budget."""
+    timepoints = synthetic_timepoints(with_broken=False)
+    expected = pipeline.compute_lesion_table(timepoints, params=LIGHT_PARAMS, workers=1)
+    _, _, order = lesions_running_at_once(monkeypatch, timepoints, 10**12, workers=1)
+    assert order == sorted(order, reverse=True) and order[0] > order[-1]
+    budget = order[0] + order[-1]                          # the largest fits only beside the smallest
+    result, seen, _ = lesions_running_at_once(monkeypatch, timepoints, budget, workers=3)
+    same_result(expected, result)
+    assert max(map(sum, seen)) <= budget and max(map(len, seen)) >= 2  # some ran together
+    result, seen, _ = lesions_running_at_once(monkeypatch, timepoints, 0, workers=3)
+    same_result(expected, result)
+    assert max(map(len, seen)) == 1                        # nothing fits beside another: one at a time
+
+
 def test_parallel_path_survives_repeated_runs():
     """20 runs with 4 threads on 12 small lesions: a thread-safety bug would crash or differ.
 
@@ -322,7 +364,7 @@ def test_whole_scan_settings_copy_the_scan_or_stay_sequential():
 def test_crop_is_private_and_holds_the_extractor_margin():
     image, segments = synthetic_timepoint(1, 1.0)
     extractor = FeatureExtractor(LOG_PARAMS)
-    lesion = pipeline._cut_lesion(image, segments[2], extractor)
+    lesion = pipeline._cut_lesion(image, segments[2], pipeline._lesion_region(image, segments[2], extractor))
     margin = extractor.input_margin(image.GetSpacing())
     assert margin.min() > 0  # LoG: at least 15 mm + 1 voxel + the safety voxels
     box_lo, box_hi = pipeline._nonzero_box(segments[2].mask)
