@@ -308,8 +308,12 @@ def fit_sigmoids(t: np.ndarray, profiles: np.ndarray, iterations: int = 10):
     slope, offset = _grid_start(t, profiles)
     amplitude, base, _ = _linear_part(t, profiles, slope, offset)
     params = np.stack([base, amplitude, np.log(slope), offset], axis=1)
-    for _ in range(iterations):
-        params = _gauss_newton_step(t, profiles, params)
+    moving = np.arange(len(params))
+    for _ in range(iterations):  # a ray the step left where it was would get the same step again: it is done
+        stepped = _gauss_newton_step(t, profiles[moving], params[moving])
+        moved = np.any(stepped != params[moving], axis=1)
+        params[moving] = stepped
+        moving = moving[moved]
     base, amplitude, log_slope, offset = params.T
     model = base[:, None] + amplitude[:, None] * _logistic(np.exp(log_slope)[:, None] * (t[None, :] - offset[:, None]))
     residual = ((profiles - model) ** 2).sum(axis=1)
