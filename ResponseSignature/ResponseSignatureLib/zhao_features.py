@@ -130,19 +130,15 @@ def band_derivatives(field: np.ndarray, flat_index: np.ndarray, spacing):
     """Gradient (N, 3) and symmetrised Hessian (N, 3, 3) of ``field`` at the voxels ``flat_index``.
 
     Bit for bit what np.gradient gives over the whole array (central differences, one-sided at the
-    array's faces; the Hessian as the gradient of the gradient, averaged with its transpose),
-    computed at a thin band of voxels instead of every voxel of the crop.
+    array's faces; the Hessian as the gradient of the gradient, averaged with its transpose), but
+    the nine second derivatives are taken at a thin band of voxels instead of the whole crop.
     """
-    flat = field.ravel()
-    gradient = np.stack([_gradient_at(flat, field.shape, flat_index, a, spacing[a]) for a in range(3)], axis=-1)
+    gradient = [component.ravel() for component in np.gradient(field, *spacing)]
     hessian = np.empty(flat_index.shape + (3, 3))
-    for b in range(3):
-        lower, upper, span = _neighbours(field.shape, flat_index, b)
-        for a in range(3):
-            ahead = _gradient_at(flat, field.shape, upper, a, spacing[a])
-            behind = _gradient_at(flat, field.shape, lower, a, spacing[a])
-            hessian[:, a, b] = (ahead - behind) / (span * spacing[b])
-    return gradient, 0.5 * (hessian + hessian.transpose(0, 2, 1))
+    for a in range(3):
+        for b in range(3):
+            hessian[:, a, b] = _gradient_at(gradient[a], field.shape, flat_index, b, spacing[b])
+    return np.stack([component[flat_index] for component in gradient], axis=-1), 0.5 * (hessian + hessian.transpose(0, 2, 1))
 
 
 def _gradient_at(flat: np.ndarray, shape, flat_index: np.ndarray, axis: int, step: float) -> np.ndarray:
