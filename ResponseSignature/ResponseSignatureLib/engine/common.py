@@ -157,6 +157,14 @@ class Levels:
             self._cache[key] = stack
         return self._cache[key]
 
+    def roi_neighbour_count(self, distances, axis, pad: int) -> np.ndarray:
+        """Number of ROI voxels among each ROI voxel's ``neighbours`` (the ROI alone: in ``shared``)."""
+        _, shape, _ = self.padded(pad)
+        key = ("count", offsets(distances, True, axis).tobytes(), shape)
+        if key not in self.shared:
+            self.shared[key] = np.count_nonzero(self.neighbours(distances, axis, pad), axis=0)
+        return self.shared[key]
+
 
 def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:
     """Feature names to compute, in pyradiomics' order, with pyradiomics' rules.
