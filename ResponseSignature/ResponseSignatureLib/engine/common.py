@@ -57,6 +57,11 @@ def _offsets(dist: tuple, bidirectional: bool, plane_axis) -> np.ndarray:
     return cube
 
 
+def small_dtype(ng: int):
+    """Smallest signed integer type holding gray levels 0..ng (less memory traffic per gather)."""
+    return np.int8 if ng < 127 else np.int16 if ng < 32767 else np.int32
+
+
 class Levels:
     """The discretised ROI of one image: gray levels on the ROI bounding box.
 
@@ -78,12 +83,17 @@ class Levels:
         self._cache: dict = {}
 
     def padded(self, pad: int):
-        """(flat zero-padded array, padded shape, flat indices of ROI voxels)."""
+        """(flat zero-padded array in ``small_dtype``, padded shape, flat indices of ROI voxels).
+
+        The indices depend on the ROI only, so they are kept in ``shared`` for the next image.
+        """
         if self._pad is None or self._pad[0] < pad:
-            qp = np.pad(self.q.astype(np.int32, copy=False), pad)  # int32: half the memory traffic
-            flat = qp.ravel()
-            idx = np.flatnonzero(flat)
-            self._pad = (pad, flat, qp.shape, idx)
+            flat = np.pad(self.q.astype(small_dtype(self.ng), copy=False), pad).ravel()
+            shape = tuple(s + 2 * pad for s in self.q.shape)
+            key = ("roi", shape)
+            if key not in self.shared:
+                self.shared[key] = np.flatnonzero(flat)
+            self._pad = (pad, flat, shape, self.shared[key])
             self._cache = {}
         return self._pad[1], self._pad[2], self._pad[3]
 
@@ -93,8 +103,11 @@ class Levels:
         return (int(offset[0]) * shape[1] + int(offset[1])) * shape[2] + int(offset[2])
 
     def centre(self, pad: int) -> np.ndarray:
+        """Gray level of every ROI voxel (``small_dtype``: cast before subtracting), C order."""
         flat, _, idx = self.padded(pad)
-        return flat[idx]
+        if "centre" not in self._cache:
+            self._cache["centre"] = flat[idx]
+        return self._cache["centre"]
 
     def line_order(self, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ROI voxels along the lines of each direction: (their indices in ``centre`` order, for
@@ -109,16 +122,19 @@ class Levels:
         if key not in self.shared:
             position = np.zeros(flat.size, dtype=np.int32 if idx.size < 2 ** 31 - 1 else np.int64)
             position[idx] = np.arange(1, idx.size + 1)  # 0: outside the ROI
-            sequences = []
-            for off in angles:
+            order, line_start = [], []
+            for off in angles:  # direction by direction: no copy of all of them at once
                 step = self.step(off, 1)
                 rows = -(-(position.size + step) // step)
                 buf = np.zeros(rows * step, dtype=position.dtype)
                 buf[:position.size] = position
-                sequences.append(buf.reshape(rows, step).T.ravel())
-            seq = np.concatenate(sequences)
-            inside = np.flatnonzero(seq)  # seq[0] is a padding corner: inside >= 1
-            self.shared[key] = (seq[inside].astype(np.intp) - 1, seq[inside - 1] == 0)
+                seq = buf.reshape(rows, step).T.ravel()
+                inside = np.flatnonzero(seq)  # seq[0] is a padding corner: inside >= 1
+                order.append(seq[inside])
+                line_start.append(seq[inside - 1] == 0)
+            order = np.concatenate(order).astype(np.intp)
+            order -= 1
+            self.shared[key] = (order, np.concatenate(line_start))
         return self.shared[key]
 
     def neighbours(self, distances, axis, pad: int) -> np.ndarray:
@@ -132,12 +148,22 @@ class Levels:
         flat, _, idx = self.padded(pad)
         key = ("stack", angles.tobytes(), self._pad[0])
         if key not in self._cache:
-            small = flat.astype(np.int8 if self.ng < 127 else np.int16 if self.ng < 32767 else np.int32)
-            stack = np.empty((len(angles), idx.size), dtype=small.dtype)
-            for row, off in enumerate(angles):
-                np.take(small, idx + self.step(off, pad), out=stack[row])
+            steps = [self.step(off, pad) for off in angles]
+            low = min(steps)  # one shifted view of the padded array per offset: no index arithmetic
+            base = idx + low
+            stack = np.empty((len(angles), idx.size), dtype=flat.dtype)
+            for row, step in enumerate(steps):
+                np.take(flat[step - low:], base, out=stack[row])
             self._cache[key] = stack
         return self._cache[key]
+
+    def roi_neighbour_count(self, distances, axis, pad: int) -> np.ndarray:
+        """Number of ROI voxels among each ROI voxel's ``neighbours`` (the ROI alone: in ``shared``)."""
+        _, shape, _ = self.padded(pad)
+        key = ("count", offsets(distances, True, axis).tobytes(), shape)
+        if key not in self.shared:
+            self.shared[key] = np.count_nonzero(self.neighbours(distances, axis, pad), axis=0)
+        return self.shared[key]
 
 
 def select(features: dict[str, Callable], deprecated: dict[str, bool], names, class_name: str) -> list[str]:

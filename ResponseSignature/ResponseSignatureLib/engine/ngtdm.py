@@ -24,7 +24,7 @@ def matrix(lv: Levels, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     pad = int(max(dist))
     centre = lv.centre(pad)
     stack = lv.neighbours(dist, plane_axis(settings), pad)
-    count = np.count_nonzero(stack, axis=0)
+    count = lv.roi_neighbour_count(dist, plane_axis(settings), pad)
     total = stack.sum(axis=0, dtype=np.int64)  # 0 outside the ROI; integer sums are exact
     diff = np.zeros(centre.size)
     has = count > 0
