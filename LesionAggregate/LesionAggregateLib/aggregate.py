@@ -259,9 +259,8 @@ def default_columns(lesion_table: pd.DataFrame) -> list[str]:
     """Lesion columns aggregated by default: the numeric ``<timepoint|delta|reldelta>:<name>`` ones."""
     return [
         column
-        for column in lesion_table.columns
-        if ":" in str(column) and pd.api.types.is_numeric_dtype(lesion_table[column])
-        and not pd.api.types.is_bool_dtype(lesion_table[column])
+        for column, dtype in lesion_table.dtypes.items()  # dtypes, not columns: no Series per column
+        if ":" in str(column) and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     ]
 
 
@@ -331,8 +330,9 @@ def _plan(lesion_table: pd.DataFrame, method: str, columns, methods) -> dict[str
             raise InputError(f"unknown aggregation method '{column_method}' for column '{column}'; "
                              f"choose one of {', '.join(METHODS)}")
     _require_columns(lesion_table, list(plan), "aggregation")
+    dtypes = lesion_table.dtypes
     for column in plan:
-        if not pd.api.types.is_numeric_dtype(lesion_table[column]):
+        if not pd.api.types.is_numeric_dtype(dtypes[column]):
             raise InputError(f"lesion-table column '{column}' is not numeric and cannot be aggregated")
     if not plan:
         raise InputError("the lesion table has no numeric '<timepoint>:<name>' column to aggregate")
