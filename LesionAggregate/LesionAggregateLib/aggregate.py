@@ -259,9 +259,8 @@ def default_columns(lesion_table: pd.DataFrame) -> list[str]:
     """Lesion columns aggregated by default: the numeric ``<timepoint|delta|reldelta>:<name>`` ones."""
     return [
         column
-        for column in lesion_table.columns
-        if ":" in str(column) and pd.api.types.is_numeric_dtype(lesion_table[column])
-        and not pd.api.types.is_bool_dtype(lesion_table[column])
+        for column, dtype in lesion_table.dtypes.items()  # dtypes, not columns: no Series per column
+        if ":" in str(column) and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     ]
 
 
@@ -284,8 +283,10 @@ def patient_table(
     see the module docstring. Raises InputError naming a missing/non-numeric column or unknown method.
     """
     source_provenance = lesion_table.attrs.get("provenance")
-    lesion_table = lesion_table.copy(deep=False)
-    lesion_table.attrs = {}          # pandas deep-copies attrs on every column access: keep them out
+    # without attrs: pandas deep-copies them on every copy, slice and column access (a cohort
+    # table's provenance holds every case's)
+    lesion_table = pd.DataFrame(lesion_table, copy=False)
+    lesion_table.attrs = {}
     plan = _plan(lesion_table, method, columns, methods)
     weight_column = f"{weight_timepoint}:volume_ml"
     if any(m in WEIGHTED_METHODS for m in plan.values()):
@@ -293,13 +294,16 @@ def patient_table(
     if location is not None:
         _require_columns(lesion_table, ["location"], "location filter")
     with_recist = _want_recist(lesion_table, recist)
+    values = _float_columns(lesion_table, list(plan))
+    weights = _float_columns(lesion_table, [weight_column])[:, 0] if weight_column in lesion_table.columns else None
+    kept = _at_location(lesion_table, location)
     rows = []
-    for patient_id, lesions in _patients(lesion_table):
-        selected = _at_location(lesions, location)
+    for patient_id, positions in _patients(lesion_table):
+        selected = positions[kept[positions]]
         row = {"patient_id": patient_id, "n_lesions": int(len(selected))}
-        row.update(_aggregate_patient(selected, plan, weight_column))
+        row.update(_aggregate_patient(values[selected], None if weights is None else weights[selected], plan))
         if with_recist:
-            row.update(_recist_row(lesions))
+            row.update(_recist_row(lesion_table.iloc[positions]))
         rows.append(row)
     result = pd.DataFrame.from_records(rows, columns=_output_columns(rows, plan))
     result.attrs["columns"] = ColumnMetadata(result.columns)
@@ -326,8 +330,9 @@ def _plan(lesion_table: pd.DataFrame, method: str, columns, methods) -> dict[str
             raise InputError(f"unknown aggregation method '{column_method}' for column '{column}'; "
                              f"choose one of {', '.join(METHODS)}")
     _require_columns(lesion_table, list(plan), "aggregation")
+    dtypes = lesion_table.dtypes
     for column in plan:
-        if not pd.api.types.is_numeric_dtype(lesion_table[column]):
+        if not pd.api.types.is_numeric_dtype(dtypes[column]):
             raise InputError(f"lesion-table column '{column}' is not numeric and cannot be aggregated")
     if not plan:
         raise InputError("the lesion table has no numeric '<timepoint>:<name>' column to aggregate")
@@ -349,33 +354,45 @@ def _want_recist(lesion_table: pd.DataFrame, recist: bool | None) -> bool:
     return bool(recist)
 
 
-def _patients(lesion_table: pd.DataFrame):
-    """(patient_id, that patient's lesions sorted by lesion_id) for each patient, sorted by id."""
+def _float_columns(lesion_table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """The columns as one float array (rows = lesions), each converted as ``Series.to_numpy(dtype=float)``."""
+    values = np.empty((len(lesion_table), len(columns)))
+    for index, column in enumerate(columns):
+        values[:, index] = lesion_table[column].to_numpy(dtype=float)
+    return values
+
+
+def _patients(lesion_table: pd.DataFrame) -> Iterator[tuple[str, np.ndarray]]:
+    """(patient_id, row positions of that patient's lesions sorted by lesion_id) for each patient,
+    sorted by id."""
     _require_columns(lesion_table, [], "grouping")
-    ids = lesion_table["patient_id"].astype(str)
-    for patient_id in sorted(ids.unique()):
-        lesions = lesion_table[ids == patient_id]
-        if "lesion_id" in lesions.columns:
-            lesions = lesions.sort_values("lesion_id", key=lambda s: s.astype(str), kind="stable")
-        yield patient_id, lesions
+    rows_of: dict[str, list[int]] = {}
+    for position, patient_id in enumerate(lesion_table["patient_id"].astype(str)):
+        rows_of.setdefault(patient_id, []).append(position)
+    lesion_ids = lesion_table["lesion_id"].astype(str).to_numpy() if "lesion_id" in lesion_table.columns else None
+    for patient_id in sorted(rows_of):
+        positions = np.asarray(rows_of[patient_id], dtype=np.intp)
+        if lesion_ids is not None:
+            positions = positions[np.argsort(lesion_ids[positions], kind="stable")]
+        yield patient_id, positions
 
 
-def _at_location(lesions: pd.DataFrame, location: str | None) -> pd.DataFrame:
+def _at_location(lesion_table: pd.DataFrame, location: str | None) -> np.ndarray:
+    """For each lesion (row), whether it is at ``location`` (case-insensitive); all True if None."""
     if location is None:
-        return lesions
+        return np.ones(len(lesion_table), dtype=bool)
     wanted = location.strip().lower()
-    return lesions[lesions["location"].astype(str).str.strip().str.lower() == wanted]
+    return (lesion_table["location"].astype(str).str.strip().str.lower() == wanted).to_numpy()
 
 
-def _aggregate_patient(lesions: pd.DataFrame, plan: dict[str, str], weight_column: str) -> dict[str, Any]:
-    """The aggregated values of one patient, plus its ``aggregation_notes``."""
+def _aggregate_patient(values: np.ndarray, weights: np.ndarray | None, plan: dict[str, str]) -> dict[str, Any]:
+    """The aggregated values of one patient, plus its ``aggregation_notes``: ``values`` holds the
+    patient's lesions (rows) in the plan's columns, ``weights`` their volumes (None if not needed)."""
     row: dict[str, Any] = {}
     notes = []
-    weights = lesions[weight_column].to_numpy(dtype=float) if weight_column in lesions.columns else None
-    for column, method in plan.items():
-        values = lesions[column].to_numpy(dtype=float)
+    for index, (column, method) in enumerate(plan.items()):
         try:
-            value, note = METHODS[method](values, weights)
+            value, note = METHODS[method](values[:, index], weights)
         except InputError as error:
             raise InputError(f"column '{column}': {error}") from None
         row[f"{method}:{column}"] = int(value) if method == "count" else value
@@ -395,14 +412,14 @@ def _recist_row(lesions: pd.DataFrame) -> dict[str, Any]:
 
 
 def _output_columns(rows: list[dict], plan: dict[str, str]) -> list[str]:
-    columns = ["patient_id", "n_lesions"]
+    columns = dict.fromkeys(["patient_id", "n_lesions"])       # a dict: ordered, and quick to look up
     for column, method in plan.items():
-        columns.append(f"{method}:{column}")
+        columns[f"{method}:{column}"] = None
         if method == "vote":
-            columns.append(f"vote_class:{column}")
+            columns[f"vote_class:{column}"] = None
     for row in rows:
-        columns.extend(key for key in row if key not in columns and key != "aggregation_notes")
-    return columns + ["aggregation_notes"]
+        columns.update((key, None) for key in row if key != "aggregation_notes")
+    return list(columns) + ["aggregation_notes"]
 
 
 def with_clinical(patients: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:

@@ -383,15 +383,26 @@ def _memory_kb(field: str) -> int | None:
 
 def compute_case(*args, **kwargs) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """process_case, then the case's lesions.csv read back as the cohort tables will read it
-    (None if the case failed): with N workers the N case tables are read side by side, not one
-    after the other at the end of the run (~35 ms per 460-column table)."""
+    (``_case_table``; None if the case failed): with N workers the N case tables are read side by
+    side, not one after the other at the end of the run (~35 ms per 460-column table)."""
     record = process_case(*args, **kwargs)
     if record.get("status") != "done":
         return record, None
     try:
-        return record, read_table(Path(args[1]) / "cases" / args[0]["case_dir"] / "lesions.csv")
+        return record, _case_table(Path(args[1]), args[0])
     except InputError:               # read (and reported) again when the cohort tables are written
         return record, None
+
+
+def _case_table(out_dir: Path, case: dict[str, Any]) -> pd.DataFrame:
+    """A finished case's lesions.csv as the cohort tables use it: its provenance without what its
+    columns mean (``columns``, ~120 kB per case; the cohort tables document their columns once:
+    24 copies made their sidecars 3.6 MB each and writing them the slowest serial step of a run)."""
+    table = read_table(out_dir / "cases" / case["case_dir"] / "lesions.csv")
+    provenance = table.attrs.get("provenance")
+    if isinstance(provenance, dict):
+        table.attrs["provenance"] = {key: value for key, value in provenance.items() if key != "columns"}
+    return table
 
 
 def _message(error: BaseException) -> str:
@@ -845,7 +856,7 @@ def _write_outputs(out: Path, cases: list[dict[str, Any]], method: str, settings
         if record.get("status") == "done":
             table = (read_back or {}).get(case["patient_id"])
             if table is None:
-                table = read_table(out / "cases" / case["case_dir"] / "lesions.csv")
+                table = _case_table(out, case)
             case_provenance[case["patient_id"]] = table.attrs.get("provenance")
             tables.append(table)
             done += 1

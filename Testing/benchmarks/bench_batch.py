@@ -23,8 +23,10 @@ What each setting uses (printed with the results):
 
 Reports wall time, cases per minute, the ratios of ``--jobs 2`` to both ``--jobs 1`` rows (2 is
 ideal on an idle machine with >= 2 cores against the one-CPU row), the 1-minute load average before each run, the peak resident memory of
-the largest process of the run (``wait4``) and the per-case time and peak memory that every case
-records in its ``case.json`` (``peak_rss_mb``: the process that computed the case, while it ran).
+the largest process of the run (``wait4``), the per-case time and peak memory that every case
+records in its ``case.json`` (``peak_rss_mb``: the process that computed the case, while it ran),
+and where the wall time went (start-up until the first case starts, the cases, the cohort tables
+and exit after the last case), from the start and end times in the ``case.json`` files.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,14 +66,14 @@ def make_cohort(root: Path, n_cases: int) -> Path:
     return manifest
 
 
-def timed_run(manifest: Path, out: Path, jobs: int, params: str, one_cpu: bool = False) -> tuple[float, float]:
-    """(wall seconds, peak MB of the run's largest process) of one ``batch`` command into an empty folder
-    (``one_cpu``: the command may run on the first allowed CPU only)."""
+def timed_run(manifest: Path, out: Path, jobs: int, params: str, one_cpu: bool = False) -> tuple[float, float, float]:
+    """(wall seconds, peak MB of the run's largest process, start time since the epoch) of one
+    ``batch`` command into an empty folder (``one_cpu``: the command may run on the first allowed CPU only)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "ResponseSignature"), str(REPO / "LesionAggregate"),
                                                         os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "LesionAggregateLib", "batch", str(manifest), "--out", str(out),
                "--jobs", str(jobs), "--params", params, "--no-progress"]
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     first_cpu = {min(os.sched_getaffinity(0))} if one_cpu else None
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                                preexec_fn=(lambda: os.sched_setaffinity(0, first_cpu)) if one_cpu else None)
@@ -78,11 +81,23 @@ def timed_run(manifest: Path, out: Path, jobs: int, params: str, one_cpu: bool =
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"batch --jobs {jobs} failed: {process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024.0
+    return seconds, usage.ru_maxrss / 1024.0, started
 
 
 def case_records(out: Path) -> list[dict]:
     return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("cases/*/case.json"))]
+
+
+def phases(records: list[dict], started: float, seconds: float) -> str:
+    """Where the wall time went: command start -> first case started (interpreter, imports, manifest,
+    workers), first case started -> last case finished, last case finished -> command end (cohort
+    tables, exit); from the UTC times each case.json records."""
+    def stamp(text: str) -> float:
+        return datetime.fromisoformat(text).timestamp()
+
+    first = min(stamp(r["started_utc"]) for r in records) - started
+    last = max(stamp(r["finished_utc"]) for r in records) - started
+    return f"start-up {first:.2f} s, cases {last - first:.2f} s, tables + exit {seconds - last:.2f} s"
 
 
 def spread(values: list[float], unit: str) -> str:
@@ -113,18 +128,21 @@ def main() -> None:
         manifest = make_cohort(root / "cases", args.cases)
         print(f"{args.cases} synthetic cases written in {time.perf_counter() - start:.1f} s; settings: {args.params}; "
               f"{cpus} CPUs")
-        best: dict[str, tuple[float, float, list[dict], str]] = {}
+        best: dict[str, tuple[float, float, list[dict], str, str]] = {}
         for run in range(args.repeat):
             for name, (jobs, one_cpu, _) in settings.items():
                 load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
                 out = root / f"out_{len(best)}_{run}_{jobs}{'_1cpu' if one_cpu else ''}"
-                seconds, peak = timed_run(manifest, out, jobs, args.params, one_cpu)
-                print(f"  run {run + 1} {name}: {seconds:6.2f} s (load average before: {load})", flush=True)
+                seconds, peak, started = timed_run(manifest, out, jobs, args.params, one_cpu)
+                records = case_records(out)
+                where = phases(records, started, seconds)
+                print(f"  run {run + 1} {name}: {seconds:6.2f} s (load average before: {load}; {where})", flush=True)
                 if name not in best or seconds < best[name][0]:
-                    best[name] = (seconds, peak, case_records(out), load)
-        for name, (seconds, peak, records, load) in best.items():
+                    best[name] = (seconds, peak, records, load, where)
+        for name, (seconds, peak, records, load, where) in best.items():
             print(f"{name:<16} {seconds:6.2f} s {args.cases / seconds * 60.0:7.1f} cases/min  load {load}  "
                   f"largest process {peak:.0f} MB  [{settings[name][2]}]")
+            print(f"{'':<16} {where}")
             peaks = [r["peak_rss_mb"] for r in records if r.get("peak_rss_mb") is not None]
             print(f"{'':<16} per case {spread([r['seconds'] for r in records], 's')}, peak memory "
                   f"{spread(peaks, 'MB') if peaks else 'not recorded'} (min / median / max)")

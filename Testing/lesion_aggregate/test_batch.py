@@ -165,6 +165,10 @@ def test_process_pool_batch_over_the_cohort(cohort, reference):
         assert patients.loc[case_id, "recist_category"] in ("CR", "PR", "SD", "PD", "NE")
     manifest_provenance = json.loads((out / "lesions.csv.provenance.json").read_text(encoding="utf-8"))
     assert manifest_provenance["extraction_settings"]["featureClass"].keys() == {"shape", "firstorder"}
+    # each case's provenance once, its column meanings once for the whole table (not once per case)
+    case_provenance = manifest_provenance["cases"]["s00"]
+    assert case_provenance["patient_id"] == "s00" and case_provenance["inputs"] and "columns" not in case_provenance
+    assert manifest_provenance["columns"]["baseline:volume_ml"]["unit"]
 
 
 def test_real_cases_in_the_batch(reference):
