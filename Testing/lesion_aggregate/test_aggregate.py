@@ -367,7 +367,7 @@ def formula_row(alone: pd.DataFrame, plan: dict, weights: str) -> tuple[list, st
 
 def awkward_table(rng, probabilities: bool) -> pd.DataFrame:
     """24 patients with 1-12 lesions (numpy sums 8 or more values pairwise), values over 30 decades
-    with zeros of both signs, repeats, missing values and all-missing columns; missing, zero, equal
+    with zeros of both signs, repeats, missing values, all-missing and integer columns; missing, zero, equal
     and negative volumes, two patients whose volumes are all 0 and one whose volumes are all missing."""
     counts = {f"Q{k:02d}": int(n) for k, n in enumerate(rng.integers(1, 13, size=24))}
     counts.update(Q00=1, Q01=8, Q02=12, Q03=10, Q05=9)
@@ -402,6 +402,7 @@ def awkward_table(rng, probabilities: bool) -> pd.DataFrame:
         if k == 8:
             x[np.isin(patient, ["Q01", "Q02"])] = NAN       # no value in the patients with 8 and 12 lesions
         columns[f"delta:f{k:02d}"] = x
+    columns["delta:n"] = rng.integers(0, 2, size) if probabilities else rng.integers(-3, 4, size)   # int64
     table = pd.concat([table, pd.DataFrame(columns)], axis=1)
     return table.sample(frac=1.0, random_state=int(rng.integers(1000))).reset_index(drop=True)
 
