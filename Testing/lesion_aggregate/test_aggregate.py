@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -351,3 +352,118 @@ def test_table_equals_each_patient_aggregated_alone_bit_for_bit(method, location
                                          alone["baseline:volume_ml"].to_numpy(dtype=float))
             got = row[f"{method}:{name}"]
             assert (math.isnan(got) and math.isnan(want)) or got == want, (row["patient_id"], name, got, want)
+
+
+def formula_row(alone: pd.DataFrame, plan: dict, weights: str) -> tuple[list, str]:
+    """One patient's aggregates and aggregation_notes from the per-column formulas, column by column."""
+    values, notes = [], []
+    for name, method in plan.items():
+        value, note = agg.METHODS[method](alone[name].to_numpy(dtype=float), alone[weights].to_numpy(dtype=float))
+        values.append(value)
+        if note:
+            notes.append(f"{method}:{name}: {note}")
+    return values, "; ".join(notes)
+
+
+def awkward_table(rng, probabilities: bool) -> pd.DataFrame:
+    """24 patients with 1-12 lesions (numpy sums 8 or more values pairwise), values over 30 decades
+    with zeros of both signs, repeats, missing values, all-missing and integer columns; missing, zero, equal
+    and negative volumes, two patients whose volumes are all 0 and one whose volumes are all missing."""
+    counts = {f"Q{k:02d}": int(n) for k, n in enumerate(rng.integers(1, 13, size=24))}
+    counts.update(Q00=1, Q01=8, Q02=12, Q03=10, Q05=9)
+    rows = [(patient, f"L{j:02d}", rng.choice(["liver", "lung"])) for patient, n in counts.items() for j in range(n)]
+    table = pd.DataFrame(rows, columns=["patient_id", "lesion_id", "location"])
+    size = len(table)
+    volume = rng.uniform(0.0, 50.0, size)
+    ties = rng.random(size) < 0.3
+    volume[ties] = rng.choice([1.0, 2.0, 8.0], size)[ties]
+    volume[rng.random(size) < 0.1] = 0.0
+    volume[rng.random(size) < 0.05] = -1.0                  # nonsense, but the formulas define it
+    volume[rng.random(size) < 0.1] = NAN
+    patient = table["patient_id"].to_numpy()
+    volume[np.isin(patient, ["Q03", "Q04"])] = 0.0
+    volume[patient == "Q05"] = NAN
+    table["baseline:volume_ml"] = volume
+    columns = {}
+    for k in range(40):
+        if probabilities:
+            x = rng.choice([0.0, -0.0, 1.0, 0.5, 0.25], size) if k % 4 == 0 else rng.uniform(0.0, 1.0, size)
+        else:
+            x = rng.normal(0.0, 1.0, size) * 10.0 ** rng.integers(-15, 16, size)
+            if k % 3 == 0:
+                x = np.abs(x)                               # minima at zero
+            if k % 3 == 1:
+                x = -np.abs(x)                              # maxima at zero
+            repeats = rng.random(size) < 0.3
+            x[repeats] = rng.choice([0.0, -0.0, 3.0, -3.0], size)[repeats]
+        x[rng.random(size) < rng.choice([0.0, 0.05, 0.3, 0.7])] = NAN
+        if k == 7:
+            x[:] = NAN                                      # a column no lesion has
+        if k == 8:
+            x[np.isin(patient, ["Q01", "Q02"])] = NAN       # no value in the patients with 8 and 12 lesions
+        columns[f"delta:f{k:02d}"] = x
+    columns["delta:n"] = rng.integers(0, 2, size) if probabilities else rng.integers(-3, 4, size)   # int64
+    table = pd.concat([table, pd.DataFrame(columns)], axis=1)
+    return table.sample(frac=1.0, random_state=int(rng.integers(1000))).reset_index(drop=True)
+
+
+def assert_same_bits(got: list, want: list, where):
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    assert np.array_equal(got, want, equal_nan=True), (where, got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want)), (where, got, want)   # -0.0 stays -0.0
+
+
+@pytest.mark.parametrize("method", [*agg.METHODS, "mixed"])
+@pytest.mark.parametrize("location", [None, "liver"])
+def test_fast_table_equals_the_formulas_bit_for_bit(method, location):
+    """patient_table aggregates many columns at once; every value, sign of zero, empty value and
+    note must be exactly those of the method's formula applied to each column of each patient alone."""
+    rng = np.random.default_rng(2026 + len(method) + (location is None))
+    table = awkward_table(rng, probabilities=method == "vote")
+    names = [c for c in table.columns if c.startswith("delta:")]
+    if method == "mixed":       # every method beside the others, vote on the columns that are probabilities
+        plan = {name: rng.choice([m for m in agg.METHODS if m != "vote"]) for name in names}
+        table["p"] = rng.uniform(0.0, 1.0, len(table))
+        plan["p"] = "vote"
+        patients = agg.patient_table(table, method="mean", columns=[], methods=plan, location=location, recist=False)
+    else:
+        plan = dict.fromkeys(names, method)
+        patients = agg.patient_table(table, method=method, columns=names, location=location, recist=False)
+
+    expected_columns = ["patient_id", "n_lesions"]
+    for name, name_method in plan.items():
+        expected_columns += [f"{name_method}:{name}"] + ([f"vote_class:{name}"] if name_method == "vote" else [])
+    assert list(patients.columns) == expected_columns + ["aggregation_notes"]
+    assert patients["patient_id"].tolist() == sorted(table["patient_id"].unique())
+    seen_notes = set()
+    for _, row in patients.iterrows():
+        alone = table[table["patient_id"] == row["patient_id"]].sort_values("lesion_id", kind="stable")
+        if location is not None:
+            alone = alone[alone["location"] == location]
+        want, want_notes = formula_row(alone, plan, "baseline:volume_ml")
+        got = [row[f"{name_method}:{name}"] for name, name_method in plan.items()]
+        assert_same_bits(got, want, row["patient_id"])
+        assert row["aggregation_notes"] == want_notes, row["patient_id"]
+        seen_notes.update(note.split(": ", 1)[1] for note in want_notes.split("; ") if note)
+        for name, name_method in plan.items():
+            if name_method == "vote":
+                vote, vote_class = row[f"vote:{name}"], row[f"vote_class:{name}"]
+                assert math.isnan(vote_class) if math.isnan(vote) else vote_class == int(vote >= 0.5)
+    # the awkward cases were there: empty values and, for the weighted methods, the zero-weight rules
+    if method in ("volume_weighted", "vote", "mixed"):
+        assert "total lesion volume is 0: unweighted mean used" in seen_notes
+    if method == "largest":
+        assert "no lesion with a value has a volume > 0" in seen_notes
+    if method != "count":
+        assert "no lesion has a value" in seen_notes
+
+
+def test_vote_refusal_names_the_first_column_in_plan_order():
+    """Two refused columns with values in different lesions: the error names the first in plan order,
+    as the per-column formulas would, whichever set of columns is aggregated first."""
+    table = lesions()
+    table["a"] = [0.5, 1.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]      # refused, a value in every lesion
+    table["b"] = [NAN, 2.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]      # refused, no value in P1's first lesion
+    for first, second in (("a", "b"), ("b", "a")):
+        with pytest.raises(InputError, match=f"column '{first}': .*between 0 and 1"):
+            agg.patient_table(table, method="vote", columns=[first, second])
