@@ -84,15 +84,28 @@ def build_patient(folder: Path) -> dict:
     return files
 
 
+def run_child(command: list) -> tuple[float, float, str]:
+    """(wall seconds, peak resident MB, what it printed) of one child process; raises if it fails.
+
+    Its output goes to files, not pipes, so a chatty child cannot block on a full pipe before
+    ``wait4`` (which must reap it to get its peak memory).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(map(str, command))} failed: {err.read().decode()[-2000:]}")
+        out.seek(0)
+        return wall, usage.ru_maxrss / 1024.0, out.read().decode()
+
+
 def run_measured(command: list) -> tuple[float, float]:
-    """(wall seconds, peak resident MB) of one child process; raises if it fails."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed: {process.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024.0
+    """(wall seconds, peak resident MB) of one child process."""
+    wall, peak, _ = run_child(command)
+    return wall, peak
 
 
 def ours_command(files: dict, params: str, jobs: int, out: Path) -> list:
@@ -161,12 +174,8 @@ def child_session(jobs: int, params: str, paths: list) -> int:
 
 def run_session(command: list) -> tuple[float, float]:
     """(seconds of the timed patient, as the child printed them; peak resident MB of the child)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    printed = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed: {process.stderr.read().decode()[-2000:]}")
-    return float(printed.strip().splitlines()[-1]), usage.ru_maxrss / 1024.0
+    _, peak, printed = run_child(command)
+    return float(printed.strip().splitlines()[-1]), peak
 
 
 def main(argv=None) -> int:
