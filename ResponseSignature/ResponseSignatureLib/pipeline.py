@@ -328,14 +328,16 @@ class _LesionPool:
         self.progress, self.should_cancel = progress, should_cancel
         self.outcomes: list = [None] * len(jobs)
         self.failures: dict[int, BaseException] = {}
-        self.running: dict = {}      # future -> (job index, crop voxels)
+        self.running: dict = {}      # future -> job index
         self.finished = 0
         self.regions = [_lesion_region(job.image, job.segment, extractor) for job in jobs]
+        # voxels of each job's crop; 0 for a lesion that runs in the calling thread
+        self.voxels = [0 if region is None else int(np.prod(region[2] - region[1] + 1)) for region in self.regions]
 
     def run(self) -> list:
         """(measures, features, error) per job, in job order."""
         report(self.progress, 0.0, "Measuring lesions")
-        pending = sorted(range(len(self.jobs)), key=lambda index: (self._voxels(index) > 0, -self._voxels(index), index))
+        pending = sorted(range(len(self.jobs)), key=lambda index: (self.voxels[index] > 0, -self.voxels[index], index))
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesion") as pool:
             try:
                 while pending and not self.failures:
@@ -355,18 +357,13 @@ class _LesionPool:
             raise self.failures[min(self.failures)]
         return self.outcomes
 
-    def _voxels(self, index: int) -> int:
-        """Voxels of the job's crop; 0 for a lesion that runs in the calling thread."""
-        region = self.regions[index]
-        return 0 if region is None else int(np.prod(region[2] - region[1] + 1))
-
     def _next_fitting(self, pending: list) -> int | None:
         """The first pending job (largest first) that may start now, or None to wait for a running one."""
         if len(self.running) >= self.workers:
             return None
-        busy = sum(voxels for _, voxels in self.running.values())
+        busy = sum(self.voxels[index] for index in self.running.values())
         for index in pending:
-            if not self.running or busy + self._voxels(index) <= CONCURRENT_CROP_VOXELS:
+            if not self.running or busy + self.voxels[index] <= CONCURRENT_CROP_VOXELS:
                 return index
         return None
 
@@ -382,13 +379,13 @@ class _LesionPool:
         lesion = _cut_lesion(job.image, job.segment, region)
         future = pool.submit(_measure_segment, lesion.image, lesion.segment, self.extractor, job.timepoint,
                              offset=lesion.offset, frame=lesion.frame)
-        self.running[future] = (index, self._voxels(index))
+        self.running[future] = index
 
     def _wait(self) -> None:
         """Wait for running lesions to finish (checking for cancellation meanwhile); record them."""
         finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-        for future in sorted(finished, key=lambda done: self.running[done][0]):
-            index, _ = self.running.pop(future)
+        for future in sorted(finished, key=self.running.get):
+            index = self.running.pop(future)
             error = future.exception()
             self._done(index, None if error else future.result(), failure=error)
         check_cancel(self.should_cancel)
