@@ -33,21 +33,12 @@ import pytest
 import SimpleITK as sitk
 
 from NomogramScoreLib.cli import main
+from params_helpers import LIGHT_PARAMS_YAML as LIGHT_PARAMS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIGNATURE_MODEL = REPO_ROOT / "ResponseSignature" / "Resources" / "Models" / "demo_signature.json"
 NOMOGRAM_MODEL = REPO_ROOT / "NomogramScore" / "Resources" / "Models" / "demo_nomogram.json"
 KEEP = "a result of an earlier run: keep me\n"
-LIGHT_PARAMS = """\
-imageType:
-  Original: {}
-featureClass:
-  shape:
-  firstorder:
-setting:
-  binWidth: 25
-  label: 1
-"""
 SHAPE = (16, 28, 30)                     # (k, j, i) voxels of the synthetic scans
 LESIONS = {1: np.s_[4:10, 5:12, 5:13], 2: np.s_[5:11, 15:23, 16:25]}
 

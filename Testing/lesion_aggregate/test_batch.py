@@ -26,20 +26,11 @@ from LesionAggregateLib.batch import read_manifest, run_batch
 from LesionAggregateLib.cli import main
 from ResponseSignatureLib.errors import InputError, OperationCancelled
 from ResponseSignatureLib.sample_data import make_sample_case
+from params_helpers import LIGHT_PARAMS_YAML as LIGHT_PARAMS
 
 N_SYNTHETIC = 20
 REAL_CASES = ("brain1", "breast1", "lung1")
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "pyradiomics"
-LIGHT_PARAMS = """\
-imageType:
-  Original: {}
-featureClass:
-  shape:
-  firstorder:
-setting:
-  binWidth: 25
-  label: 1
-"""
 OUTPUTS = ("lesions.csv", "patients.csv", "errors.csv")
 
 

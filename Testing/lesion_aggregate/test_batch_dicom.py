@@ -28,10 +28,10 @@ from ResponseSignatureLib.dicom_sr import read_sr  # noqa: E402
 from ResponseSignatureLib.lesion_table import recist_from_lesion_table  # noqa: E402
 from ResponseSignatureLib.sample_data import make_sample_case  # noqa: E402
 from ResponseSignatureLib.tableio import read_table  # noqa: E402
+from params_helpers import LIGHT_PARAMS_YAML as LIGHT_PARAMS  # noqa: E402
 
 DICOM_PATIENTS = ("P1", "P2")
 DICOM_FILES = ("baseline_seg.dcm", "followup_seg.dcm", "followup_sr.dcm")
-LIGHT_PARAMS = "imageType:\n  Original: {}\nfeatureClass:\n  shape:\n  firstorder:\nsetting:\n  binWidth: 25\n  label: 1\n"
 
 
 def _manifest(root) -> str:

@@ -22,9 +22,9 @@ sys.path.insert(0, str(REPO / "ResponseSignature"))
 
 from RadiomicsResponseSlicerUtils.cohort_worker import (  # noqa: E402
     BOOTSTRAP, CohortCancelled, CohortWorker, batchArguments)
+from params_helpers import LIGHT_PARAMS_YAML as LIGHT_PARAMS  # noqa: E402
 
 LIB_DIRS = [str(REPO / "ResponseSignature"), str(REPO / "LesionAggregate")]
-LIGHT_PARAMS = "imageType:\n  Original: {}\nfeatureClass:\n  shape:\n  firstorder:\nsetting:\n  binWidth: 25\n  label: 1\n"
 N_CASES = 4
 
 
