@@ -96,6 +96,29 @@ def test_preset_contents():
     assert ibsi["setting"]["binWidth"] == 1 and ibsi["setting"]["voxelArrayShift"] == 0
 
 
+def test_every_shipped_preset_passes_pyradiomics_schema():
+    """load_params skips the schema for shipped presets (start-up time): this is where they are checked."""
+    pytest.importorskip("radiomics", reason="pyradiomics (the [pyradiomics] extra) holds the schema")
+    from ResponseSignatureLib.extraction import split_zhao_params, validate_params
+
+    for name in list_presets():
+        pyradiomics_part, _, _ = split_zhao_params(load_params(name), name)
+        validate_params(pyradiomics_part, f"preset '{name}'")
+    broken = copy.deepcopy(load_params("default"))
+    broken["setting"]["binWidht"] = 25
+    with pytest.raises(InputError, match="binWidht"):
+        validate_params(broken, "a copy of 'default' with a misspelt setting")
+
+
+def test_user_parameter_files_are_still_checked_against_pyradiomics_schema(tmp_path):
+    pytest.importorskip("radiomics", reason="pyradiomics (the [pyradiomics] extra) holds the schema")
+    text = (presets_dir() / "default.yaml").read_text(encoding="utf-8").replace("binWidth", "binWidht")
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="binWidht"):
+        load_params(str(path))
+
+
 def test_user_yaml_and_json_files_work_unchanged(tmp_path, blob):
     image, mask = blob
     yaml_text = (
