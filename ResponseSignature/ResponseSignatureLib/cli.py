@@ -273,11 +273,16 @@ def run_recist(args: argparse.Namespace) -> int:
 def run_extract(args: argparse.Namespace) -> int:
     """Handler of ``extract``: writes the lesion table, its provenance and the RECIST result."""
     from .dicom_cli import check_extract_options
-    from .pipeline import run_case_files
-    from .tableio import write_table
 
     check_extract_options(args)
     pairs = [_parse_pair(text) for text in args.pair]
+    from .imageio import CaseReading  # numpy and SimpleITK only
+
+    # The scans decompress in two threads while the pipeline's code loads (~0.3 s of a ~1.5 s run).
+    reading = CaseReading(args.baseline, args.baseline_seg, args.followup, args.followup_seg, cropped=True)
+    from .pipeline import run_case_files
+    from .tableio import write_table
+
     params = args.params
     if args.model is not None:
         from .models import load_model
@@ -288,7 +293,7 @@ def run_extract(args: argparse.Namespace) -> int:
         args.baseline, args.baseline_seg, args.followup, args.followup_seg,
         patient_id=args.patient_id, params=params, locations=args.locations,
         pairs=pairs, tolerance_mm=args.tolerance_mm, engine=args.engine, progress=TextProgressBar(),
-        workers=args.jobs,
+        workers=args.jobs, reading=reading,
     )
     write_table(result.table, args.out, {**result.provenance, "recist": result.recist, "errors": result.errors})
     print_summary(result)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
 from .dicom_io import is_dicom_file, read_dataset
 from .errors import InputError
+from .provenance import input_sha256
 from .segment import GEOMETRY_TOLERANCE, Segment, same_geometry  # noqa: F401 - part of this module's API
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,45 @@ DEFAULT_COLORS = (
     (0.90, 0.20, 0.20), (0.20, 0.70, 0.30), (0.20, 0.45, 0.90), (0.95, 0.75, 0.10),
     (0.70, 0.30, 0.80), (0.10, 0.75, 0.80), (0.95, 0.50, 0.20), (0.55, 0.55, 0.55),
 )
+
+
+# ------------------------------------------------------------------------------------ whole cases
+
+class CaseReading:
+    """A case's baseline and follow-up files being read in the background, one thread per time point.
+
+    Each thread reads the image, then its segmentation onto it (``read_segments(cropped=)``), then the
+    SHA-256 of both files. Decompressing a scan and hashing do not hold the GIL, so the caller can
+    load the rest of its code meanwhile (this module needs only numpy and SimpleITK: ``extract``
+    starts reading before it imports the pipeline). Each thread has its own SimpleITK objects.
+    """
+
+    def __init__(self, baseline_image, baseline_seg, followup_image, followup_seg, cropped: bool = False):
+        self.files = {"baseline_image": baseline_image, "baseline_segmentation": baseline_seg,
+                      "followup_image": followup_image, "followup_segmentation": followup_seg}
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
+        self._reading = {timepoint: pool.submit(self._read, self.files[f"{timepoint}_image"],
+                                                self.files[f"{timepoint}_segmentation"], cropped)
+                         for timepoint in ("baseline", "followup")}
+        pool.shutdown(wait=False)  # the two threads end when their time point is read
+
+    @staticmethod
+    def _read(image_path, seg_path, cropped: bool):
+        image = read_image(image_path)
+        segments = read_segments(seg_path, image, cropped=cropped)
+        return image, segments, (input_sha256(image_path), input_sha256(seg_path))
+
+    def timepoints(self) -> dict:
+        """{'baseline' / 'followup': (image, segments on its grid)}, once read; the baseline's error
+        first, as reading one after the other would raise it."""
+        return {timepoint: future.result()[:2] for timepoint, future in self._reading.items()}
+
+    def hashes(self) -> dict[str, str]:
+        """{file key of ``files``: SHA-256 of what was read} (a DICOM folder's files together)."""
+        found = {}
+        for timepoint, future in self._reading.items():
+            found[f"{timepoint}_image"], found[f"{timepoint}_segmentation"] = future.result()[2]
+        return found
 
 
 # ---------------------------------------------------------------------------------------- images
@@ -312,6 +352,8 @@ def _label_boxes(values: np.ndarray) -> dict[int, tuple]:
     outer = _content_box(values)
     if outer is None:
         return {}
+    from scipy import ndimage  # here, not at the top: CaseReading starts before scipy is loaded
+
     corner = [axis.start for axis in outer]
     return {label: tuple(slice(axis.start + c, axis.stop + c) for axis, c in zip(box, corner))
             for label, box in enumerate(ndimage.find_objects(values[outer]), start=1) if box is not None}

@@ -37,7 +37,7 @@ from .engine.preprocess import roi_bbox
 from .errors import InputError, LesionError
 from .extraction import DEFAULT_ENGINE, FeatureExtractor, load_params
 from .progress import CancelCallback, ProgressCallback, check_cancel, report
-from .provenance import input_sha256, make_provenance, settings_hash
+from .provenance import make_provenance, settings_hash
 
 
 @dataclass
@@ -53,7 +53,7 @@ class LesionTableResult:
 
 
 def compute_lesion_table(
-    timepoints: Mapping[str, tuple[Any, Sequence[imageio.Segment]]],
+    timepoints: Mapping[str, tuple[Any, Sequence[imageio.Segment]]] | imageio.CaseReading,
     params: Any = None,
     patient_id: str = "patient",
     locations: Mapping[str, str] | str | Path | None = None,
@@ -67,7 +67,8 @@ def compute_lesion_table(
     """Measure, extract, match and assess one patient.
 
     ``timepoints`` maps 'baseline' and 'followup' to (SimpleITK image, segments on its grid; their
-    masks cover the whole grid or a box of it, see imageio.Segment).
+    masks cover the whole grid or a box of it, see imageio.Segment), or is an imageio.CaseReading
+    still reading them (the settings are checked and the engine loaded meanwhile).
     ``params``: preset name, pyradiomics YAML path or dict. ``locations``: lesion name -> organ
     (or a CSV with columns lesion_id,location); a lesion not listed takes its segment's location
     tag (``imageio.LOCATION_TAG`` in a .seg.nrrd), else the organ its name starts with (liver_1),
@@ -75,10 +76,12 @@ def compute_lesion_table(
     ``workers``: threads measuring lesions side by side (None: ``default_workers()``); the result
     does not depend on it.
     """
-    _check_timepoints(timepoints)
     workers = _check_workers(workers)
     settings = load_params(params)
     extractor = FeatureExtractor(settings, engine=engine)
+    if isinstance(timepoints, imageio.CaseReading):
+        timepoints = timepoints.timepoints()
+    _check_timepoints(timepoints)
     location_of = _location_lookup(locations, _tagged_locations(timepoints))
     values, centroids, errors = _measure_all(timepoints, extractor, progress, should_cancel, workers)
     matches = matching.match_lesions(centroids["baseline"], centroids["followup"], tolerance_mm=tolerance_mm, pairs=pairs)
@@ -114,20 +117,25 @@ def run_case_files(
     followup_image: str | Path,
     followup_seg: str | Path,
     patient_id: str | None = None,
+    reading: imageio.CaseReading | None = None,
     **kwargs: Any,
 ) -> LesionTableResult:
     """compute_lesion_table on files (NRRD/NIfTI/MHA/DICOM folder images; .seg.nrrd or label maps).
 
     ``kwargs`` go to compute_lesion_table (params, locations, pairs, tolerance_mm, engine,
     progress, should_cancel, workers). The provenance's ``inputs`` name each file with the SHA-256
-    of what was read (``provenance.input_sha256``: a DICOM folder's files together).
+    of what was read (``provenance.input_sha256``: a DICOM folder's files together). ``reading``:
+    these four files already being read (``imageio.CaseReading(..., cropped=True)``, started by a
+    caller with other work to do meanwhile); by default they are read here.
     """
-    inputs = {"baseline_image": baseline_image, "baseline_segmentation": baseline_seg,
-              "followup_image": followup_image, "followup_segmentation": followup_seg}
-    timepoints = read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg, cropped=True)
-    hashes = {key: input_sha256(path) for key, path in inputs.items()}  # the files just read (they exist)
-    result = compute_lesion_table(timepoints, patient_id=patient_id or Path(str(baseline_image)).stem, **kwargs)
-    result.provenance["inputs"] = {key: {"path": str(path), "sha256": hashes[key]} for key, path in inputs.items()}
+    files = (baseline_image, baseline_seg, followup_image, followup_seg)
+    if reading is None:
+        reading = imageio.CaseReading(*files, cropped=True)
+    elif tuple(reading.files.values()) != files:
+        raise ValueError(f"reading is of {tuple(reading.files.values())}, not of {files}")
+    result = compute_lesion_table(reading, patient_id=patient_id or Path(str(baseline_image)).stem, **kwargs)
+    hashes = reading.hashes()
+    result.provenance["inputs"] = {key: {"path": str(path), "sha256": hashes[key]} for key, path in reading.files.items()}
     return result
 
 
@@ -136,18 +144,9 @@ def read_timepoints(baseline_image, baseline_seg, followup_image, followup_seg, 
 
     ``cropped``: each segment's mask covers only its lesion's box (``imageio.read_segments``), so
     memory grows with the lesions, not the scan; the results are the same (run_case_files reads so).
-    The two time points are read side by side, each in its own thread with its own SimpleITK
-    objects (decompressing a scan does not hold the GIL); the first error is raised as it would be
-    reading one after the other.
+    The two time points are read side by side (``imageio.CaseReading``).
     """
-    def read(image_path, seg_path):
-        image = imageio.read_image(image_path)
-        return image, imageio.read_segments(seg_path, image, cropped=cropped)
-
-    files = {"baseline": (baseline_image, baseline_seg), "followup": (followup_image, followup_seg)}
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="read") as pool:
-        reading = {name: pool.submit(read, *paths) for name, paths in files.items()}
-        return {name: future.result() for name, future in reading.items()}
+    return imageio.CaseReading(baseline_image, baseline_seg, followup_image, followup_seg, cropped=cropped).timepoints()
 
 
 def _check_timepoints(timepoints: Mapping[str, Any]) -> None:

@@ -300,6 +300,29 @@ def test_parallel_path_survives_repeated_runs():
         same_result(expected, pipeline.compute_lesion_table(timepoints, params=LOOP_PARAMS, workers=4))
 
 
+def test_a_case_read_ahead_gives_the_same_result_as_reading_it_here(sample_case):
+    """extract starts reading (imageio.CaseReading) before the pipeline is imported, and
+    run_case_files takes that reading: same table, errors, RECIST and input hashes."""
+    paths = [sample_case[key] for key in ("baseline_image", "baseline_seg", "followup_image", "followup_seg")]
+    here = pipeline.run_case_files(*paths, patient_id="P1", params=LIGHT_PARAMS)
+    ahead = pipeline.run_case_files(*paths, patient_id="P1", params=LIGHT_PARAMS,
+                                    reading=imageio.CaseReading(*paths, cropped=True))
+    same_result(here, ahead)
+    assert here.provenance["inputs"] == ahead.provenance["inputs"]
+    with pytest.raises(ValueError, match="reading is of"):
+        pipeline.run_case_files(*paths[2:], *paths[:2], params=LIGHT_PARAMS, reading=imageio.CaseReading(*paths))
+
+
+def test_a_reading_error_is_raised_when_the_result_is_asked_for(sample_case, tmp_path):
+    """A file that cannot be read: the InputError of reading it here, raised by timepoints()."""
+    paths = [sample_case[key] for key in ("baseline_image", "baseline_seg", "followup_image", "followup_seg")]
+    broken = tmp_path / "baseline.nrrd"
+    broken.write_bytes(b"")
+    reading = imageio.CaseReading(broken, *paths[1:])
+    with pytest.raises(InputError, match="empty file"):
+        reading.timepoints()
+
+
 # ----------------------------------------------------------------------------- progress, cancel, errors
 def test_progress_is_monotone_and_names_every_lesion():
     timepoints = synthetic_timepoints()
