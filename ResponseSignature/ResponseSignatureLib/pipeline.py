@@ -31,6 +31,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
+from threadpoolctl import threadpool_limits
 
 from . import imageio, lesion_table, matching, measure, recist
 from .engine.preprocess import roi_bbox
@@ -320,6 +321,11 @@ class _LesionPool:
     the lesion's outcome (its error column); any other error stops starting lesions, and once the
     running lesions have finished the error of the first failed job in segment order is raised.
     Outcomes are kept in segment order: nothing depends on the order they ran in.
+
+    BLAS (OpenBLAS under numpy and scipy) runs one thread while the lesions run: a lesion's
+    matrices are small, and idle BLAS threads busy-wait after each call, taking the cores the
+    lesion threads and ITK's filters need (-17 % CPU, -6 % wall on the benchmark patient; results
+    unchanged). The previous limit is restored afterwards.
     """
 
     def __init__(self, jobs, extractor, workers, progress, should_cancel):
@@ -337,7 +343,8 @@ class _LesionPool:
         """(measures, features, error) per job, in job order."""
         report(self.progress, 0.0, "Measuring lesions")
         pending = sorted(range(len(self.jobs)), key=lambda index: (self.voxels[index] > 0, -self.voxels[index], index))
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesion") as pool:
+        with threadpool_limits(limits=1, user_api="blas"), \
+                ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesion") as pool:
             try:
                 while pending and not self.failures:
                     check_cancel(self.should_cancel)

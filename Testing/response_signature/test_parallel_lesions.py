@@ -323,6 +323,26 @@ def test_a_reading_error_is_raised_when_the_result_is_asked_for(sample_case, tmp
         reading.timepoints()
 
 
+def test_blas_runs_one_thread_while_the_lesions_run_and_is_restored_after():
+    """Idle BLAS threads busy-wait and take the lesion threads' cores: one BLAS thread during the
+    pool, the caller's setting afterwards (read from the loaded OpenBLAS libraries themselves)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+
+    seen: list[tuple[str, list[int]]] = []
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        if not blas_threads() or max(blas_threads()) < 2:
+            pytest.skip("numpy's BLAS here runs one thread whatever the limit (nothing to check)")
+        pipeline.compute_lesion_table(synthetic_timepoints(), params=LIGHT_PARAMS, workers=2,
+                                      progress=lambda fraction, message: seen.append((message, blas_threads())))
+        after = blas_threads()
+    during = [threads for message, threads in seen if ":" in message]  # "<time point>: <lesion>" as each finishes
+    assert during and all(max(threads) == 1 for threads in during), seen
+    assert max(after) == 2
+
+
 # ----------------------------------------------------------------------------- progress, cancel, errors
 def test_progress_is_monotone_and_names_every_lesion():
     timepoints = synthetic_timepoints()
