@@ -1,9 +1,9 @@
 """``python -m LesionAggregateLib``: the ``aggregate`` and ``batch`` sub-commands."""
 from __future__ import annotations
 
-import sys
+from ResponseSignatureLib.cli_support import exit_process
 
 from .cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

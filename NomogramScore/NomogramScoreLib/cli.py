@@ -7,11 +7,11 @@ stage (nomogram_cli), the whole-pipeline demo (demo_pipeline) and front ends plu
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from ResponseSignatureLib import __version__
 from ResponseSignatureLib import cli as lesion_cli
-from ResponseSignatureLib.cli_support import dispatch
+from ResponseSignatureLib.cli_support import dispatch, exit_process
 
 
 #: the top-level --help text (plain text: argparse prints it as written)
@@ -73,5 +73,10 @@ def _plugin_commands() -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``radiomics-response`` console script."""
+    """Run ``radiomics-response`` with ``argv`` (default: the command line); returns the exit code."""
     return dispatch(build_parser(), argv)
+
+
+def console_main() -> NoReturn:
+    """Entry point of the ``radiomics-response`` console script (and ``python -m NomogramScoreLib``)."""
+    exit_process(main())

@@ -1,8 +1,7 @@
 """``python -m ResponseSignatureLib``."""
 from __future__ import annotations
 
-import sys
-
 from .cli import main
+from .cli_support import exit_process
 
-sys.exit(main())
+exit_process(main())

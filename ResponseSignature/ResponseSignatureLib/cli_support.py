@@ -11,8 +11,9 @@ with failed cases).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .errors import OperationCancelled, RadiomicsResponseError
 
@@ -40,6 +41,18 @@ def missing_package_hint(error: ImportError) -> str:
         return (f"this needs the optional package '{module}': "
                 f"pip install \"radiomics-response[{extra}]\"")
     return f"the Python package '{module}' is missing: reinstall radiomics-response (pip install radiomics-response)"
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a command-line process with ``code``: ``sys.exit`` after ``gc.freeze()``.
+
+    Python's shutdown runs a full garbage collection over every object of numpy's, pandas', scipy's
+    and SimpleITK's modules (~0.06 s of a ~1.4 s ``extract``); frozen objects are skipped and their
+    memory goes back to the system with the process. Only where the process ends (console script,
+    ``python -m``): in a running session frozen objects would never be collected.
+    """
+    gc.freeze()
+    sys.exit(code)
 
 
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
