@@ -278,7 +278,7 @@ def run_extract(args: argparse.Namespace) -> int:
     pairs = [_parse_pair(text) for text in args.pair]
     from .imageio import CaseReading  # numpy and SimpleITK only
 
-    # The scans decompress in two threads while the pipeline's code loads (~0.3 s of a ~1.5 s run).
+    # The scans decompress in two threads while the pipeline's code loads (-7 % wall, benchmarks README).
     reading = CaseReading(args.baseline, args.baseline_seg, args.followup, args.followup_seg, cropped=True)
     from .pipeline import run_case_files
     from .tableio import write_table
