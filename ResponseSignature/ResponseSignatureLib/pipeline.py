@@ -7,8 +7,9 @@ recorded in its ``error`` column and in ``errors``; the other lesions are still 
 
 Lesions on private crops, in parallel (``workers``)
 ---------------------------------------------------
-The segments are measured and extracted in a pool of ``workers`` threads (numpy releases the GIL in
-array operations; SimpleITK 2.5's filters do not, so lesions overlap only partly). SimpleITK images
+The segments are measured and extracted in a pool of ``workers`` threads (numpy and SimpleITK's
+filters release the GIL, but ITK already spreads each filter over all cores, and Python code on
+small arrays holds the GIL, so lesions overlap only partly). SimpleITK images
 must never be used by two threads at once (``GetArrayViewFromImage`` runs ``Image.MakeUnique``, and
 filters change their input's pipeline state), so only the calling thread touches the caller's
 images: for each lesion it cuts a private crop of image and mask (the lesion's box plus

@@ -149,9 +149,9 @@ def _run(todo: list, classes: dict, settings: dict, roi_shape: np.ndarray, roi_b
     (:mod:`.image_batch`): the START_FIRST images' stack while the other filters still run, then the
     rest (fixed stacks, so values do not depend on thread timing). On 2 cores a 35 mm lesion's Original + LoG + Wavelet takes 10 % less time
     than in the given order (measured, Testing/benchmarks/README.md). The overlap is partial:
-    SimpleITK 2.5's filters hold the GIL (two RecursiveGaussian runs in two threads take 1.7-2x as long
-    as one, where two numpy cumsums take as long as one), so a filter pass and feature code mostly
-    take turns.
+    SimpleITK's filters release the GIL, but ITK already spreads each pass over all cores (its
+    global thread pool), so two RecursiveGaussian runs in two threads take 1.7-2x as long as one,
+    and a filter pass and the feature code share the same two cores.
     """
     order = sorted(range(len(todo)), key=lambda k: todo[k].image_type not in START_FIRST)  # stable
     small = int(np.count_nonzero(roi_box)) < FILTER_PAIR_MAX_VOXELS
