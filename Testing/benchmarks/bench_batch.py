@@ -1,10 +1,14 @@
 """Benchmark: cohort batch throughput with 1 and 2 workers (cases per minute, their ratio, memory per case).
 
 Not a test: prints numbers, never fails on a timing.
-Run: ``.venv/bin/python Testing/benchmarks/bench_batch.py [--cases N] [--params PRESET_OR_YAML] [--repeat R]``
+Run: ``.venv/bin/python Testing/benchmarks/bench_batch.py [--cases N] [--params PRESET_OR_YAML] [--repeat R]
+[--case-size sample|ct]``
 
-Writes N synthetic cases (``ResponseSignatureLib.sample_data.make_sample_case``, 5 lesions each,
-160 x 160 x 60 voxels per time point) into a temporary folder, then runs
+Writes N synthetic cases into a temporary folder: ``sample`` (default) the built-in sample case
+(``ResponseSignatureLib.sample_data.make_sample_case``, 5 lesions each, 160 x 160 x 60 voxels per
+time point, 0.15-0.9 s per case); ``ct`` the patient of bench_patient.py (512 x 512 x 120 CT,
+lesions of 12-100 mm; each case its own noise and texture; ~130 MB on disk per case), a case of the
+size a real cohort has. Then it runs
 ``radiomics-response batch`` (``python -m LesionAggregateLib batch``, the command a user runs) on
 the same manifest with ``--jobs 1`` and ``--jobs 2``, each time as a new process into an empty
 output folder, so both pay the same interpreter start and imports. ``--repeat R`` alternates the
@@ -46,17 +50,26 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "ResponseSignature"))
 sys.path.insert(0, str(REPO / "LesionAggregate"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_patient import build_patient_in_child  # noqa: E402
 from ResponseSignatureLib.sample_data import make_sample_case  # noqa: E402
 
 
-def make_cohort(root: Path, n_cases: int) -> Path:
-    """N synthetic cases and their manifest; returns the manifest path."""
+def make_cohort(root: Path, n_cases: int, case_size: str = "sample") -> Path:
+    """N synthetic cases (``case_size``: 'sample' or 'ct', see the module docstring) and their
+    manifest; returns the manifest path."""
     rows = []
     for index in range(n_cases):
         case_id = f"case{index:03d}"
-        make_sample_case(root / case_id, seed=index, patient_id=case_id)
-        rows.append([case_id, "baseline", f"{case_id}/baseline.nrrd", f"{case_id}/baseline.seg.nrrd",
-                     f"{case_id}/locations.csv"])
+        if case_size == "ct":
+            (root / case_id).mkdir(parents=True)
+            build_patient_in_child(root / case_id, seed=2 * index)
+            locations = ""
+        else:
+            make_sample_case(root / case_id, seed=index, patient_id=case_id)
+            locations = f"{case_id}/locations.csv"
+        rows.append([case_id, "baseline", f"{case_id}/baseline.nrrd", f"{case_id}/baseline.seg.nrrd", locations])
         rows.append([case_id, "followup", f"{case_id}/followup.nrrd", f"{case_id}/followup.seg.nrrd", ""])
     manifest = root / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as stream:
@@ -110,6 +123,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=24, help="number of synthetic cases (default 24)")
     parser.add_argument("--params", default="default", help="preset name or pyradiomics YAML (default: 'default')")
     parser.add_argument("--repeat", type=int, default=1, help="alternating runs of each setting, best kept (default 1)")
+    parser.add_argument("--case-size", choices=["sample", "ct"], default="sample",
+                        help="sample: the built-in sample case (default); ct: a 512 x 512 x 120 CT with 5 lesions")
     args = parser.parse_args()
     from ResponseSignatureLib.pipeline import default_workers
 
@@ -125,9 +140,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as folder:
         root = Path(folder)
         start = time.perf_counter()
-        manifest = make_cohort(root / "cases", args.cases)
-        print(f"{args.cases} synthetic cases written in {time.perf_counter() - start:.1f} s; settings: {args.params}; "
-              f"{cpus} CPUs")
+        manifest = make_cohort(root / "cases", args.cases, args.case_size)
+        print(f"{args.cases} synthetic {args.case_size} cases written in {time.perf_counter() - start:.1f} s; "
+              f"settings: {args.params}; {cpus} CPUs")
         best: dict[str, tuple[float, float, list[dict], str, str]] = {}
         for run in range(args.repeat):
             for name, (jobs, one_cpu, _) in settings.items():

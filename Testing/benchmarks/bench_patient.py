@@ -52,26 +52,27 @@ imageType:
 """
 
 
-def build_patient_in_child(folder: Path) -> dict:
+def build_patient_in_child(folder: Path, seed: int = 0) -> dict:
     """build_patient in a child process, so that this process stays small.
 
     A child's peak memory as ``wait4`` reports it includes this process' resident memory at the
     fork (before the child execs): building the two scans here would hide every child peak below
     ~730 MB behind this process' own.
     """
-    subprocess.run([sys.executable, __file__, "--child-build", str(folder)], check=True)
+    subprocess.run([sys.executable, __file__, "--child-build", str(folder), "--seed", str(seed)], check=True)
     return {timepoint: (folder / f"{timepoint}.nrrd", folder / f"{timepoint}.seg.nrrd")
             for timepoint in ("baseline", "followup")}
 
 
-def build_patient(folder: Path) -> dict:
-    """Write baseline and follow-up (NRRD CT + .seg.nrrd with five named lesions) into ``folder``."""
+def build_patient(folder: Path, seed: int = 0) -> dict:
+    """Write baseline and follow-up (NRRD CT + .seg.nrrd with five named lesions) into ``folder``;
+    ``seed`` and ``seed + 1`` draw their noise and texture (the benchmark patient: 0)."""
     from bench_extraction import synthetic_scan
 
     from ResponseSignatureLib import imageio
 
     files = {}
-    for timepoint, seed, scale in (("baseline", 0, 1.0), ("followup", 1, 0.8)):
+    for timepoint, seed, scale in (("baseline", seed, 1.0), ("followup", seed + 1, 0.8)):
         image, masks = synthetic_scan(seed, DIAMETERS_MM, CENTRES_MM, scale, shape=SHAPE)
         segments = [imageio.Segment(f"liver_{d:.0f}mm", mask) for d, mask in zip(DIAMETERS_MM, masks)]
         image_path, seg_path = folder / f"{timepoint}.nrrd", folder / f"{timepoint}.seg.nrrd"
@@ -201,13 +202,14 @@ def main(argv=None) -> int:
     parser.add_argument("--child-pyradiomics", choices=["usual", "crop"], help=argparse.SUPPRESS)
     parser.add_argument("--child-session", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-build", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_pyradiomics:
         return child_pyradiomics(args.child_pyradiomics, args.params, args.paths)
     if args.child_build:
-        build_patient(Path(args.child_build))
+        build_patient(Path(args.child_build), args.seed)
         return 0
     if args.child_session:
         return child_session(args.child_session, args.params, args.paths)
