@@ -177,24 +177,17 @@ def load_params(source=None) -> dict:
     if source is None:
         source = DEFAULT_PRESET
     if isinstance(source, dict):
-        params, origin = copy.deepcopy(source), "the parameter dictionary"
+        params, origin, shipped = copy.deepcopy(source), "the parameter dictionary", False
     elif isinstance(source, (str, Path)):
-        params, origin = _params_from_name_or_path(source)
+        params, origin, shipped = _params_from_name_or_path(source)
     else:
         raise InputError(f"extraction parameters must be a preset name, a file path or a dict, "
                          f"not {type(source).__name__}")
     _check_sections(params, origin)
     pyradiomics_part, _, _ = split_zhao_params(params, origin)
-    if _is_shipped_preset(source):
-        return params
-    if pyradiomics_part.get("featureClass") or not zhao_groups(params):
+    if not shipped and (pyradiomics_part.get("featureClass") or not zhao_groups(params)):
         validate_params(pyradiomics_part, origin)
     return params
-
-
-def _is_shipped_preset(source) -> bool:
-    """True if ``source`` names one of the presets shipped with the package."""
-    return isinstance(source, str) and source in list_presets()
 
 
 def _check_sections(params: dict, origin: str) -> None:
@@ -243,17 +236,18 @@ def split_zhao_params(params: dict, origin: str = "parameters") -> tuple[dict, t
     return pyradiomics_part, groups, settings
 
 
-def _params_from_name_or_path(source) -> tuple[dict, str]:
-    """Resolve a preset name or a file path to (params, description of where they came from)."""
+def _params_from_name_or_path(source) -> tuple[dict, str, bool]:
+    """Resolve a preset name or a file path to (params, description of where they came from,
+    whether it is a shipped preset)."""
     presets = list_presets()
     if isinstance(source, str) and source in presets:
         path = presets_dir() / f"{source}.yaml"
-        return _read_param_file(path), f"preset '{source}' ({path})"
+        return _read_param_file(path), f"preset '{source}' ({path})", True
     path = Path(source).expanduser()
     if not path.is_file():
         raise InputError(f"parameter file '{source}' not found; expected a preset name "
                          f"({', '.join(presets)}) or a pyradiomics YAML/JSON file")
-    return _read_param_file(path), f"parameter file '{path}'"
+    return _read_param_file(path), f"parameter file '{path}'", False
 
 
 # --------------------------------------------------------------------------------------------
